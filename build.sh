@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# ./build.sh test   - install what the tests need (redis-server) when missing, run every test project,
+#                     and end with one line: "N passed, M failed".
+# ./build.sh build  - build the solution in Release.
+# ./build.sh pack   - produce NuGet packages under artifacts/packages.
+set -euo pipefail
+cd "$(dirname "$0")"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+ensure_redis() {
+  if command -v redis-server >/dev/null 2>&1; then return 0; fi
+  echo "redis-server not found: installing it with apt-get"
+  local sudo=""
+  if [ "$(id -u)" != "0" ]; then sudo="sudo"; fi
+  if command -v apt-get >/dev/null 2>&1; then
+    $sudo apt-get update -qq || true
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null || true
+  fi
+  if ! command -v redis-server >/dev/null 2>&1; then
+    echo "redis-server could not be installed; Redis tests will fail (CI=true) or skip." >&2
+  fi
+}
+
+cmd="${1:-test}"
+case "$cmd" in
+  build)
+    dotnet build StampedeGuard.sln -c Release
+    ;;
+  pack)
+    dotnet pack StampedeGuard.sln -c Release -o artifacts/packages
+    ;;
+  test)
+    ensure_redis
+    dotnet build StampedeGuard.sln -c Release
+    results="artifacts/test-results"
+    rm -rf "$results"; mkdir -p "$results"
+    status=0
+    for proj in $(find tests -name '*.Tests.csproj' | sort); do
+      name=$(basename "$proj" .csproj)
+      echo "=== $name"
+      dotnet test "$proj" -c Release --no-build --logger "trx;LogFileName=$name.trx" --results-directory "$results" || status=1
+    done
+    passed=0; failed=0
+    for trx in "$results"/*.trx; do
+      [ -f "$trx" ] || continue
+      counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)
+      p=$(echo "$counters" | sed -n 's/.* passed="\([0-9]*\)".*/\1/p'); f=$(echo "$counters" | sed -n 's/.* failed="\([0-9]*\)".*/\1/p')
+      passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+    done
+    if [ "$status" != "0" ] && [ "$failed" = "0" ]; then failed=1; fi
+    echo "$passed passed, $failed failed"
+    exit $status
+    ;;
+  *)
+    echo "usage: ./build.sh [test|build|pack]" >&2; exit 2 ;;
+esac

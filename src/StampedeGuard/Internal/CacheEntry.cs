@@ -1,0 +1,92 @@
+using System.Runtime.ExceptionServices;
+
+namespace StampedeGuard.Internal;
+
+/// <summary>
+/// What the local tier (L1) stores under a key: the value and its timeline, immutable except for the flag that
+/// makes early refresh happen once. Wrapping values in our own type keeps other users of a shared IMemoryCache apart.
+/// </summary>
+internal abstract class CacheEntry
+{
+    private int _refreshStarted;
+
+    protected CacheEntry(in EntryTimes times, string[]? tags, long refreshCheckAt, StampedeEarlyRefresh mode, double beta)
+    {
+        Times = times;
+        Tags = tags;
+        RefreshCheckAt = refreshCheckAt;
+        Mode = mode;
+        Beta = beta;
+    }
+
+    public EntryTimes Times { get; }
+
+    public string[]? Tags { get; }
+
+    /// <summary>From this instant on, a fresh hit evaluates early refresh. <see cref="long.MaxValue"/> when off.</summary>
+    public long RefreshCheckAt { get; }
+
+    public StampedeEarlyRefresh Mode { get; }
+
+    public double Beta { get; }
+
+    /// <summary>Claims the one early/background refresh of this entry; false if already claimed.</summary>
+    public bool TryClaimRefresh() => Interlocked.Exchange(ref _refreshStarted, 1) == 0;
+
+    public void ReleaseRefreshClaim() => Volatile.Write(ref _refreshStarted, 0);
+
+    /// <summary>The same value with another timeline (expire, fail-safe throttle).</summary>
+    public abstract CacheEntry WithTimes(in EntryTimes times);
+
+    /// <summary>
+    /// When to start evaluating early refresh. Adaptive: the lead is the measured factory time (plus its latest
+    /// growth and a quarter for jitter) scaled by beta, so the refresh completes just before expiry.
+    /// XFetch: the earliest instant at which <c>-delta * beta * ln(u)</c> can reach expiry for a double u in (0, 1]
+    /// (-ln(2^-53) &lt; 37), so a hit far from expiry draws no random number and takes no logarithm.
+    /// </summary>
+    public static long ComputeRefreshCheckAt(in EntryTimes times, long previousFactoryTicks, StampedeEarlyRefresh mode, double beta)
+    {
+        if (beta <= 0)
+        {
+            return long.MaxValue;
+        }
+
+        var delta = times.FactoryTicks;
+        double lead = mode == StampedeEarlyRefresh.XFetch
+            ? delta * beta * 37.0
+            : (beta * ((delta * 1.25) + Math.Max(0, delta - previousFactoryTicks))) + TimeSpan.TicksPerMillisecond * 5;
+        return times.FreshUntil - (long)Math.Min(lead, times.FreshUntil - times.Created);
+    }
+
+    /// <summary>Whether a fresh hit at <paramref name="now"/> (past <see cref="RefreshCheckAt"/>) should refresh now.</summary>
+    public bool ShouldRefreshEarly(long now)
+    {
+        if (Mode == StampedeEarlyRefresh.Adaptive)
+        {
+            return true;
+        }
+
+        // Classic XFetch: now - delta * beta * ln(u) >= freshUntil, u in (0, 1].
+        var u = 1.0 - Random.Shared.NextDouble();
+        return now - (Times.FactoryTicks * Beta * Math.Log(u)) >= Times.FreshUntil;
+    }
+}
+
+/// <summary>A typed L1 entry: a value, or (negative caching) the exception a factory threw.</summary>
+/// <typeparam name="T">The value type.</typeparam>
+internal sealed class CacheEntry<T> : CacheEntry
+{
+    public CacheEntry(T value, ExceptionDispatchInfo? error, in EntryTimes times, string[]? tags, long refreshCheckAt, StampedeEarlyRefresh mode, double beta)
+        : base(times, tags, refreshCheckAt, mode, beta)
+    {
+        Value = value;
+        Error = error;
+    }
+
+    public T Value { get; }
+
+    public ExceptionDispatchInfo? Error { get; }
+
+    public override CacheEntry WithTimes(in EntryTimes times) =>
+        new CacheEntry<T>(Value, Error, times, Tags, ComputeRefreshCheckAt(times, times.FactoryTicks, Mode, Beta), Mode, Beta);
+}

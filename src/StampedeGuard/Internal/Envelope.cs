@@ -1,0 +1,131 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Text;
+
+namespace StampedeGuard.Internal;
+
+/// <summary>
+/// The binary form of an entry in the distributed tier:
+/// <code>
+/// "SG" | version:u8 | flags:u8 | created:i64 | freshUntil:i64 | staleUntil:i64 | keepUntil:i64 | factoryTicks:i64
+///      | tagCount:u16 | (tagLength:u16 | tag:utf8)* | payloadLength:i32 | payload
+/// </code>
+/// Times are UTC ticks, integers little-endian. Anything that does not parse exactly is a miss, never an exception.
+/// </summary>
+internal static class Envelope
+{
+    public const byte Version = 1;
+    private const int FixedHeader = 2 + 1 + 1 + (5 * 8);
+
+    public static byte[] Write(in EntryTimes times, IReadOnlyList<string>? tags, ReadOnlySpan<byte> payload)
+    {
+        var tagCount = tags?.Count ?? 0;
+        var size = FixedHeader + 2 + 4 + payload.Length;
+        for (var i = 0; i < tagCount; i++)
+        {
+            size += 2 + Encoding.UTF8.GetByteCount(tags![i]);
+        }
+
+        var buffer = new byte[size];
+        var span = buffer.AsSpan();
+        span[0] = (byte)'S';
+        span[1] = (byte)'G';
+        span[2] = Version;
+        span[3] = 0;
+        BinaryPrimitives.WriteInt64LittleEndian(span[4..], times.Created);
+        BinaryPrimitives.WriteInt64LittleEndian(span[12..], times.FreshUntil);
+        BinaryPrimitives.WriteInt64LittleEndian(span[20..], times.StaleUntil);
+        BinaryPrimitives.WriteInt64LittleEndian(span[28..], times.KeepUntil);
+        BinaryPrimitives.WriteInt64LittleEndian(span[36..], times.FactoryTicks);
+        var offset = FixedHeader;
+        BinaryPrimitives.WriteUInt16LittleEndian(span[offset..], checked((ushort)tagCount));
+        offset += 2;
+        for (var i = 0; i < tagCount; i++)
+        {
+            var written = Encoding.UTF8.GetBytes(tags![i], span[(offset + 2)..]);
+            BinaryPrimitives.WriteUInt16LittleEndian(span[offset..], checked((ushort)written));
+            offset += 2 + written;
+        }
+
+        BinaryPrimitives.WriteInt32LittleEndian(span[offset..], payload.Length);
+        offset += 4;
+        payload.CopyTo(span[offset..]);
+        return buffer;
+    }
+
+    public static bool TryRead(ReadOnlyMemory<byte> envelope, out EntryTimes times, out string[]? tags, out ReadOnlyMemory<byte> payload)
+    {
+        times = default;
+        tags = null;
+        payload = default;
+        var span = envelope.Span;
+        if (span.Length < FixedHeader + 6 || span[0] != (byte)'S' || span[1] != (byte)'G' || span[2] != Version)
+        {
+            return false;
+        }
+
+        times = new EntryTimes(
+            BinaryPrimitives.ReadInt64LittleEndian(span[4..]),
+            BinaryPrimitives.ReadInt64LittleEndian(span[12..]),
+            BinaryPrimitives.ReadInt64LittleEndian(span[20..]),
+            BinaryPrimitives.ReadInt64LittleEndian(span[28..]),
+            BinaryPrimitives.ReadInt64LittleEndian(span[36..]));
+        if (!times.IsConsistent)
+        {
+            return false;
+        }
+
+        var offset = FixedHeader;
+        int tagCount = BinaryPrimitives.ReadUInt16LittleEndian(span[offset..]);
+        offset += 2;
+        if (tagCount > 0)
+        {
+            tags = new string[tagCount];
+            for (var i = 0; i < tagCount; i++)
+            {
+                if (span.Length < offset + 2)
+                {
+                    return false;
+                }
+
+                int length = BinaryPrimitives.ReadUInt16LittleEndian(span[offset..]);
+                offset += 2;
+                if (span.Length < offset + length)
+                {
+                    return false;
+                }
+
+                tags[i] = Encoding.UTF8.GetString(span.Slice(offset, length));
+                offset += length;
+            }
+        }
+
+        if (span.Length < offset + 4)
+        {
+            return false;
+        }
+
+        var payloadLength = BinaryPrimitives.ReadInt32LittleEndian(span[offset..]);
+        offset += 4;
+        if (payloadLength < 0 || span.Length - offset != payloadLength)
+        {
+            return false;
+        }
+
+        payload = envelope.Slice(offset, payloadLength);
+        return true;
+    }
+
+    /// <summary>Rewrites the timeline of an envelope in place (used to expire an entry without knowing its type).</summary>
+    public static void PatchTimes(byte[] envelope, in EntryTimes times)
+    {
+        var span = envelope.AsSpan();
+        BinaryPrimitives.WriteInt64LittleEndian(span[4..], times.Created);
+        BinaryPrimitives.WriteInt64LittleEndian(span[12..], times.FreshUntil);
+        BinaryPrimitives.WriteInt64LittleEndian(span[20..], times.StaleUntil);
+        BinaryPrimitives.WriteInt64LittleEndian(span[28..], times.KeepUntil);
+        BinaryPrimitives.WriteInt64LittleEndian(span[36..], times.FactoryTicks);
+    }
+
+    public static ReadOnlySequence<byte> AsSequence(ReadOnlyMemory<byte> payload) => new(payload);
+}

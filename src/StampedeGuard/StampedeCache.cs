@@ -1,0 +1,936 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Runtime.ExceptionServices;
+using Microsoft.Extensions.Caching.Hybrid;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using StampedeGuard.Distributed;
+using StampedeGuard.Internal;
+using StampedeGuard.Serialization;
+
+namespace StampedeGuard;
+
+/// <summary>
+/// The engine. This file is the whole pipeline of a <see cref="GetOrCreateAsync{TState, T}"/> call:
+/// <list type="number">
+/// <item>Fresh L1 hit: return at once (no allocation); past the entry's refresh point, start one early refresh.</item>
+/// <item>Stale L1 hit (inside StaleWhileRevalidate): return the stale value, start one background refresh.</item>
+/// <item>Miss: join the key's flight or lead it. The leader re-checks L1, then L2 (taking the distributed lock in
+/// the same round trip), waits for another node's run if it holds the lock, runs the factory, writes L2 (fenced) then
+/// L1, and answers every waiter with the one result or the one exception.</item>
+/// <item>Waits are bounded: FactorySoftTimeout (serve stale), FactoryHardTimeout (cancel, fail), LockTimeout (take over).</item>
+/// <item>Failures: fail-safe serves the last good value within StaleIfError and throttles retries.</item>
+/// </list>
+/// </summary>
+public sealed class StampedeCache : IStampedeCache, IDisposable
+{
+    private const string TagMarkerPrefix = "\u0001tag:";
+
+    private readonly StampedeCacheOptions _options;
+    private readonly TimeProvider _time;
+    private readonly bool _systemClock;
+    private readonly IMemoryCache _l1;
+    private readonly bool _ownsL1;
+    private readonly IStampedeDistributedStore? _l2;
+    private readonly IStampedeBackplane? _backplane;
+    private readonly IDisposable? _subscription;
+    private readonly ILogger _logger;
+    private readonly StampedeMetrics _metrics;
+    private readonly IHybridCacheSerializerFactory _serializerFactory;
+    private readonly ConcurrentDictionary<Type, object> _serializers = new();
+    private readonly ConcurrentDictionary<string, Flight> _flights = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, long> _tagInvalidations = new(StringComparer.Ordinal);
+    private long _clearedAt;
+
+    /// <summary>Creates a cache. Everything but <paramref name="options"/> is optional.</summary>
+    /// <param name="options">Cache-wide options; defaults when null.</param>
+    /// <param name="memoryCache">The local tier (L1); a private <see cref="MemoryCache"/> when null.</param>
+    /// <param name="distributedStore">The distributed tier (L2) and barrier, if any.</param>
+    /// <param name="backplane">Keeps other nodes' L1 coherent, if any.</param>
+    /// <param name="loggerFactory">Logging; none when null.</param>
+    /// <param name="meterFactory">Creates the <c>StampedeGuard</c> meter; a static meter when null.</param>
+    public StampedeCache(
+        StampedeCacheOptions? options = null,
+        IMemoryCache? memoryCache = null,
+        IStampedeDistributedStore? distributedStore = null,
+        IStampedeBackplane? backplane = null,
+        ILoggerFactory? loggerFactory = null,
+        IMeterFactory? meterFactory = null)
+    {
+        _options = options ?? new StampedeCacheOptions();
+        _time = _options.TimeProvider;
+        _systemClock = ReferenceEquals(_time, TimeProvider.System);
+        _ownsL1 = memoryCache is null;
+        _l1 = memoryCache ?? new MemoryCache(new MemoryCacheOptions());
+        _l2 = distributedStore;
+        _backplane = backplane;
+        _logger = (ILogger?)loggerFactory?.CreateLogger<StampedeCache>() ?? NullLogger.Instance;
+        _metrics = new StampedeMetrics(meterFactory);
+        _serializerFactory = _options.SerializerFactory ?? new JsonStampedeSerializerFactory();
+        _subscription = _backplane?.Subscribe(OnBackplaneMessage);
+    }
+
+    /// <summary>Gets the options this cache was created with.</summary>
+    public StampedeCacheOptions Options => _options;
+
+    internal Meter Meter => _metrics.Meter;
+
+    internal int FlightCount => _flights.Count;
+
+    /// <inheritdoc />
+    public ValueTask<T> GetOrCreateAsync<T>(string key, Func<CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        return GetOrCreateAsync<Func<CancellationToken, ValueTask<T>>, T>(key, factory, static (f, _, ct) => f(ct), options, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public ValueTask<T> GetOrCreateAsync<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ValidateKey(key);
+        ArgumentNullException.ThrowIfNull(factory);
+
+        // 1. Fresh L1 hit: one dictionary lookup, one clock read, no allocation.
+        if (_l1.TryGetValue(key, out var found) && found is CacheEntry<T> entry && entry.Error is null)
+        {
+            var now = Now();
+            if (now < entry.Times.FreshUntil && !IsInvalidated(entry))
+            {
+                if (now >= entry.RefreshCheckAt)
+                {
+                    MaybeRefreshEarly(key, state, factory, options, entry, now);
+                }
+
+                _metrics.Hit();
+                return new ValueTask<T>(entry.Value);
+            }
+        }
+
+        return GetOrCreateSlowAsync(key, state, factory, options ?? _options.DefaultEntryOptions, cancellationToken);
+    }
+
+    private async ValueTask<T> GetOrCreateSlowAsync<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var now = Now();
+        var entry = GetLocal<T>(key, options);
+        CacheEntry<T>? stale = null;
+        if (entry is not null)
+        {
+            if (now < entry.Times.FreshUntil)
+            {
+                _metrics.Hit();
+                entry.Error?.Throw();
+                return entry.Value;
+            }
+
+            if (entry.Error is null && now < entry.Times.StaleUntil)
+            {
+                // 2. Stale hit: serve it, one background refresh.
+                _metrics.Stale();
+                if (entry.TryClaimRefresh())
+                {
+                    StartBackgroundRefresh(key, state, factory, options, entry, early: false);
+                }
+
+                return entry.Value;
+            }
+
+            if (entry.Error is null && now < entry.Times.KeepUntil)
+            {
+                stale = entry;
+            }
+        }
+
+        // 3. Miss: lead or join the key's flight.
+        return await JoinFlightAsync(key, state, factory, options, stale, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask<T> JoinFlightAsync<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, CacheEntry<T>? stale, CancellationToken cancellationToken)
+    {
+        var started = _time.GetTimestamp();
+        while (true)
+        {
+            Flight<T> flight;
+            var leader = false;
+            if (_flights.TryGetValue(key, out var existing))
+            {
+                if (existing is not Flight<T> typed)
+                {
+                    // The same key is being computed as another type: do not share, do not block.
+                    _metrics.Miss();
+                    return await factory(state, NewContext(key, options, stale, default), cancellationToken).ConfigureAwait(false);
+                }
+
+                if (typed.TryJoin())
+                {
+                    flight = typed;
+                }
+                else
+                {
+                    var replacement = new Flight<T>(stale, background: false);
+                    replacement.TryJoin();
+                    if (!_flights.TryUpdate(key, replacement, existing))
+                    {
+                        continue;
+                    }
+
+                    flight = replacement;
+                    leader = true;
+                }
+            }
+            else
+            {
+                var created = new Flight<T>(stale, background: false);
+                created.TryJoin();
+                if (!_flights.TryAdd(key, created))
+                {
+                    continue;
+                }
+
+                flight = created;
+                leader = true;
+            }
+
+            if (leader)
+            {
+                _metrics.Miss();
+                _ = RunFlightAsync(key, state, factory, options, flight, early: false);
+            }
+            else
+            {
+                _metrics.Collapsed();
+            }
+
+            // 4. Bounded wait: soft timeout if a stale value exists, LockTimeout for waiters behind someone else's run.
+            var fallback = flight.Stale ?? stale;
+            var soft = fallback is not null ? options.FactorySoftTimeout : Timeout.InfiniteTimeSpan;
+            var lockTimeout = leader ? Timeout.InfiniteTimeSpan : options.LockTimeout;
+            var timeout = Min(soft, lockTimeout);
+            var cancelled = false;
+            try
+            {
+                var value = await flight.Answer.WaitAsync(timeout, _time, cancellationToken).ConfigureAwait(false);
+                RecordWait(started);
+                return value;
+            }
+            catch (TimeoutException) when (!flight.Answer.IsCompleted)
+            {
+                if (fallback is not null && soft != Timeout.InfiniteTimeSpan && (lockTimeout == Timeout.InfiniteTimeSpan || soft <= lockTimeout))
+                {
+                    RecordWait(started);
+                    return fallback.Value;
+                }
+
+                _metrics.LockTimeouts.Add(1);
+                Log.LockTimeout(_logger, key, options.LockTimeout.TotalSeconds);
+                flight.Close();
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                cancelled = true;
+                throw;
+            }
+            finally
+            {
+                flight.Leave(cancelled);
+            }
+        }
+    }
+
+    private void MaybeRefreshEarly<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions? options, CacheEntry<T> entry, long now)
+    {
+        if (entry.ShouldRefreshEarly(now) && entry.TryClaimRefresh())
+        {
+            StartBackgroundRefresh(key, state, factory, options ?? _options.DefaultEntryOptions, entry, early: true);
+        }
+    }
+
+    private void StartBackgroundRefresh<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, CacheEntry<T> current, bool early)
+    {
+        var flight = new Flight<T>(current, background: true);
+        if (!_flights.TryAdd(key, flight))
+        {
+            return; // a run for this key is already under way; it will replace the entry.
+        }
+
+        (early ? _metrics.EarlyRefreshes : _metrics.BackgroundRefreshes).Add(1);
+        _ = Task.Run(() => RunFlightAsync(key, state, factory, options, flight, early));
+    }
+
+    /// <summary>The leader's work: double-check, distributed barrier, factory, store, answer. Never throws.</summary>
+    private async Task RunFlightAsync<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, Flight<T> flight, bool early)
+    {
+        StampedeLease? lease = null;
+        Exception? error = null;
+        var hasValue = false;
+        T value = default!;
+        try
+        {
+            // Double-checked: another flight may have stored a value since the caller looked.
+            var now = Now();
+            var local = GetLocal<T>(key, options);
+            if (local is not null && local.Error is null)
+            {
+                if (!flight.IsBackground && now < local.Times.FreshUntil)
+                {
+                    (hasValue, value) = (true, local.Value);
+                    return;
+                }
+
+                if (flight.IsBackground && flight.Stale is not null && local.Times.Created > flight.Stale.Times.Created)
+                {
+                    return; // already refreshed by someone else.
+                }
+
+                if (now < local.Times.KeepUntil && (flight.Stale is null || local.Times.Created > flight.Stale.Times.Created))
+                {
+                    flight.Stale = local;
+                }
+            }
+
+            if (UsesL2(options))
+            {
+                var (found, acquired, done) = await ReadThroughBarrierAsync(key, options, flight).ConfigureAwait(false);
+                lease = acquired;
+                if (done)
+                {
+                    if (found is not null && found.Error is null && now < found.Times.FreshUntil)
+                    {
+                        (hasValue, value) = (true, found.Value);
+                    }
+                    else if (found is null && flight.Stale is not null)
+                    {
+                        (hasValue, value) = (true, flight.Stale.Value);
+                    }
+
+                    if (hasValue || flight.IsBackground)
+                    {
+                        return;
+                    }
+                }
+            }
+
+            (hasValue, value, error) = await RunFactoryAsync(key, state, factory, options, flight, lease).ConfigureAwait(false);
+            lease = null; // consumed by the write, or released by RunFactoryAsync.
+        }
+        catch (Exception ex)
+        {
+            error = ex;
+        }
+        finally
+        {
+            if (lease is not null)
+            {
+                await ReleaseQuietlyAsync(lease).ConfigureAwait(false);
+            }
+
+            _flights.TryRemove(new KeyValuePair<string, Flight>(key, flight));
+            if (hasValue)
+            {
+                flight.TrySetResult(value);
+            }
+            else
+            {
+                flight.SetException(error ?? new StampedeGuardException($"The run for key '{key}' ended without a value."));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Reads L2 through the barrier: one round trip that returns the value or takes the lock. If another node holds
+    /// the lock, waits for its value (push, bounded by its lease and LockTimeout). Returns done=true when no factory
+    /// run is needed here.
+    /// </summary>
+    private async ValueTask<(CacheEntry<T>? Found, StampedeLease? Lease, bool Done)> ReadThroughBarrierAsync<T>(string key, StampedeCacheEntryOptions options, Flight<T> flight)
+    {
+        var useLock = _l2!.SupportsLocking && !options.SkipDistributedLock;
+        var waitStarted = _time.GetTimestamp();
+        var mode = useLock ? DistributedLockMode.AcquireIfNotFresh : DistributedLockMode.None;
+        var read = await SafeL2Async(key, "read", (store, k, t) => store.ReadAsync(k, new DistributedReadOptions(mode, _time.GetUtcNow(), _options.DistributedLockLease), t), flight.Token).ConfigureAwait(false);
+        while (true)
+        {
+            var now = Now();
+            var found = await DecodeAsync<T>(key, read.Envelope, options).ConfigureAwait(false);
+            if (found is not null)
+            {
+                if (now < found.Times.KeepUntil && (flight.Stale is null || found.Times.Created > flight.Stale.Times.Created))
+                {
+                    flight.Stale = found;
+                    SetLocal(key, found, options);
+                }
+
+                if (now < found.Times.FreshUntil)
+                {
+                    return (found, read.Lease is null ? null : await ReleaseQuietlyAsync(read.Lease).ConfigureAwait(false), true);
+                }
+
+                if (now < found.Times.StaleUntil && !flight.IsBackground)
+                {
+                    // Servable stale value from another node: answer the waiters now, refresh on in this flight.
+                    flight.TrySetResult(found.Value);
+                }
+            }
+
+            if (read.Lease is not null || read.LockHeldFor is null)
+            {
+                return (null, read.Lease, false);
+            }
+
+            // Another node is computing. A background refresh leaves it to them (the backplane brings the value).
+            if (flight.IsBackground || flight.Answer.IsCompleted)
+            {
+                return (null, null, true);
+            }
+
+            var waited = _time.GetElapsedTime(waitStarted);
+            var left = options.LockTimeout == Timeout.InfiniteTimeSpan ? TimeSpan.MaxValue : options.LockTimeout - waited;
+            if (left <= TimeSpan.Zero)
+            {
+                _metrics.LockTimeouts.Add(1);
+                Log.LockTimeout(_logger, key, options.LockTimeout.TotalSeconds);
+                return (null, null, false);
+            }
+
+            var maxWait = read.LockHeldFor.Value + TimeSpan.FromMilliseconds(50);
+            var waitedRead = await SafeL2Async(key, "wait", (store, k, t) => store.WaitForValueAsync(k, maxWait < left ? maxWait : left, t), flight.Token).ConfigureAwait(false);
+            var arrived = await DecodeAsync<T>(key, waitedRead.Envelope, options).ConfigureAwait(false);
+            if (arrived is not null && Now() < arrived.Times.FreshUntil)
+            {
+                SetLocal(key, arrived, options);
+                return (arrived, null, true);
+            }
+
+            read = await SafeL2Async(key, "read", (store, k, t) => store.ReadAsync(k, new DistributedReadOptions(mode, _time.GetUtcNow(), _options.DistributedLockLease), t), flight.Token).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask<(bool HasValue, T Value, Exception? Error)> RunFactoryAsync<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, Flight<T> flight, StampedeLease? lease)
+    {
+        var stale = flight.Stale;
+        var context = NewContext(key, options, stale, lease?.LeaseLost ?? default);
+        using var activity = StampedeMetrics.ActivitySource.StartActivity("StampedeGuard.Factory");
+        activity?.SetTag("stampedeguard.refresh", flight.IsBackground);
+        _metrics.FactoryRuns.Add(1);
+        var started = _time.GetTimestamp();
+        T value;
+        try
+        {
+            var run = factory(state, context, flight.Token);
+            var hard = options.FactoryHardTimeout;
+            value = hard == Timeout.InfiniteTimeSpan || run.IsCompleted
+                ? await run.ConfigureAwait(false)
+                : await run.AsTask().WaitAsync(hard, _time).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            var elapsed = _time.GetElapsedTime(started);
+            _metrics.FactoryDuration.Record(elapsed.TotalSeconds);
+            _metrics.FactoryErrors.Add(1);
+            activity?.SetStatus(ActivityStatusCode.Error, ex.GetType().Name);
+            if (ex is TimeoutException && options.FactoryHardTimeout != Timeout.InfiniteTimeSpan && !flight.Token.IsCancellationRequested)
+            {
+                flight.CancelFactory();
+                Log.FactoryHardTimeout(_logger, key, options.FactoryHardTimeout.TotalSeconds);
+                ex = new StampedeFactoryTimeoutException($"The factory for key '{key}' did not complete within {options.FactoryHardTimeout}.", ex);
+            }
+
+            if (lease is not null)
+            {
+                await ReleaseQuietlyAsync(lease).ConfigureAwait(false);
+            }
+
+            return FailSafe(key, context.Options, flight, ex, elapsed);
+        }
+
+        var duration = _time.GetElapsedTime(started);
+        _metrics.FactoryDuration.Record(duration.TotalSeconds);
+        if (context.IsCachingDisabled)
+        {
+            if (lease is not null)
+            {
+                await ReleaseQuietlyAsync(lease).ConfigureAwait(false);
+            }
+
+            return (true, value, null);
+        }
+
+        var entryOptions = context.Options;
+        var times = EntryTimes.From(Now(), entryOptions, duration.Ticks);
+        var entry = NewEntry(value, null, times, entryOptions, previousFactoryTicks: stale?.Times.FactoryTicks ?? duration.Ticks);
+        await WriteDistributedAsync(key, entry, entryOptions, lease).ConfigureAwait(false);
+        SetLocal(key, entry, entryOptions);
+        return (true, value, null);
+    }
+
+    private (bool HasValue, T Value, Exception? Error) FailSafe<T>(string key, StampedeCacheEntryOptions options, Flight<T> flight, Exception error, TimeSpan elapsed)
+    {
+        var now = Now();
+        var stale = flight.Stale;
+        if (stale is not null && stale.Error is null && options.StaleIfError > TimeSpan.Zero && now < stale.Times.KeepUntil)
+        {
+            // Serve the last good value and keep serving it for FailSafeThrottle before the factory is tried again.
+            _metrics.FailSafeActivations.Add(1);
+            Log.FailSafeActivated(_logger, key, TimeSpan.FromTicks(now - stale.Times.Created).TotalSeconds, options.FailSafeThrottle.TotalSeconds, error);
+            var throttleUntil = Math.Min(now + options.FailSafeThrottle.Ticks, stale.Times.KeepUntil);
+            var throttled = new EntryTimes(stale.Times.Created, throttleUntil, Math.Max(throttleUntil, stale.Times.StaleUntil), stale.Times.KeepUntil, stale.Times.FactoryTicks);
+            SetLocal(key, new CacheEntry<T>(stale.Value, null, throttled, stale.Tags, long.MaxValue, stale.Mode, stale.Beta), options);
+            return (true, stale.Value, null);
+        }
+
+        if (flight.IsBackground)
+        {
+            Log.BackgroundRefreshFailed(_logger, key, error);
+        }
+        else
+        {
+            Log.FactoryFailed(_logger, key, error);
+        }
+
+        if (options.NegativeCacheDuration > TimeSpan.Zero && error is not OperationCanceledException)
+        {
+            var times = new EntryTimes(now, now + options.NegativeCacheDuration.Ticks, now + options.NegativeCacheDuration.Ticks, now + options.NegativeCacheDuration.Ticks, elapsed.Ticks);
+            SetLocal(key, new CacheEntry<T>(default!, ExceptionDispatchInfo.Capture(error), times, null, long.MaxValue, options.EarlyRefresh, 0), options);
+        }
+
+        return (false, default!, error);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<StampedeCacheLookup<T>> TryGetAsync<T>(string key, CancellationToken cancellationToken = default)
+    {
+        ValidateKey(key);
+        var options = _options.DefaultEntryOptions;
+        var entry = GetLocal<T>(key, options);
+        if (entry is null && UsesL2(options))
+        {
+            var read = await SafeL2Async(key, "read", static (store, k, t) => store.ReadAsync(k, default, t), cancellationToken).ConfigureAwait(false);
+            entry = await DecodeAsync<T>(key, read.Envelope, options).ConfigureAwait(false);
+        }
+
+        var now = Now();
+        return entry is null || entry.Error is not null || now >= entry.Times.KeepUntil
+            ? default
+            : new StampedeCacheLookup<T>(entry.Value, now >= entry.Times.FreshUntil, TimeSpan.FromTicks(now - entry.Times.Created));
+    }
+
+    /// <inheritdoc />
+    public async ValueTask SetAsync<T>(string key, T value, StampedeCacheEntryOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ValidateKey(key);
+        options ??= _options.DefaultEntryOptions;
+        var entry = NewEntry(value, null, EntryTimes.From(Now(), options, 0), options, 0);
+        await WriteDistributedAsync(key, entry, options, lease: null, cancellationToken).ConfigureAwait(false);
+        SetLocal(key, entry, options);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask RemoveAsync(string key, CancellationToken cancellationToken = default)
+    {
+        ValidateKey(key);
+        _l1.Remove(key);
+        if (_l2 is not null)
+        {
+            await SafeL2Async(key, "remove", static async (store, k, t) => { await store.RemoveAsync(k, t).ConfigureAwait(false); return true; }, cancellationToken).ConfigureAwait(false);
+        }
+
+        await PublishAsync(new BackplaneMessage(BackplaneMessageKind.Remove, key, null, Now()), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask ExpireAsync(string key, CancellationToken cancellationToken = default)
+    {
+        ValidateKey(key);
+        var now = Now();
+        ExpireLocal(key, now);
+        if (_l2 is not null)
+        {
+            var read = await SafeL2Async(key, "read", static (store, k, t) => store.ReadAsync(k, default, t), cancellationToken).ConfigureAwait(false);
+            if (read.Envelope is { } envelope && Envelope.TryRead(envelope, out var times, out _, out _) && now < times.FreshUntil)
+            {
+                var expired = Expired(times, now);
+                Envelope.PatchTimes(envelope, expired);
+                var ttl = TimeSpan.FromTicks(Math.Max(expired.KeepUntil - now, TimeSpan.TicksPerMillisecond));
+                await SafeL2Async(key, "write", (store, k, t) => store.WriteAsync(k, envelope, new DistributedWriteOptions(ttl, new DateTimeOffset(expired.FreshUntil, TimeSpan.Zero), null, Notify: false), t), cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        await PublishAsync(new BackplaneMessage(BackplaneMessageKind.Expire, key, null, now), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask RemoveByTagAsync(string tag, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(tag);
+        var now = Now();
+        InvalidateTag(tag, now);
+        if (_l2 is not null && tag != "*")
+        {
+            var marker = BitConverter.GetBytes(now);
+            await SafeL2Async(tag, "write", (store, _, t) => store.WriteAsync(TagMarkerPrefix + tag, marker, new DistributedWriteOptions(TimeSpan.FromDays(1), DateTimeOffset.MaxValue, null, Notify: false), t), cancellationToken).ConfigureAwait(false);
+        }
+
+        await PublishAsync(new BackplaneMessage(BackplaneMessageKind.RemoveByTag, tag, null, now), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Stops listening to the backplane and releases the private memory cache, if any.</summary>
+    public void Dispose()
+    {
+        _subscription?.Dispose();
+        _metrics.Dispose();
+        if (_ownsL1)
+        {
+            _l1.Dispose();
+        }
+    }
+
+    private long Now() => _systemClock ? DateTime.UtcNow.Ticks : _time.GetUtcNow().UtcTicks;
+
+    private void ValidateKey(string key)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(key);
+        if (key.Length > _options.MaximumKeyLength)
+        {
+            ThrowKeyTooLong(key);
+        }
+    }
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private void ThrowKeyTooLong(string key) =>
+        throw new ArgumentException($"The key is {key.Length} characters long; MaximumKeyLength is {_options.MaximumKeyLength}.", nameof(key));
+
+    private bool UsesL2(StampedeCacheEntryOptions options) => _l2 is not null && !options.SkipDistributedCache;
+
+    private bool IsInvalidated(CacheEntry entry) =>
+        entry.Times.Created <= Volatile.Read(ref _clearedAt) || (entry.Tags is not null && IsTagInvalidated(entry.Tags, entry.Times.Created));
+
+    private bool IsTagInvalidated(string[] tags, long created)
+    {
+        foreach (var tag in tags)
+        {
+            if (_tagInvalidations.TryGetValue(tag, out var at) && created <= at)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private void InvalidateTag(string tag, long at)
+    {
+        if (tag == "*")
+        {
+            InterlockedMax(ref _clearedAt, at);
+        }
+        else
+        {
+            _tagInvalidations.AddOrUpdate(tag, static (_, at) => at, static (_, old, at) => Math.Max(old, at), at);
+        }
+    }
+
+    private static void InterlockedMax(ref long target, long value)
+    {
+        var current = Volatile.Read(ref target);
+        while (value > current)
+        {
+            var seen = Interlocked.CompareExchange(ref target, value, current);
+            if (seen == current)
+            {
+                return;
+            }
+
+            current = seen;
+        }
+    }
+
+    /// <summary>The L1 entry of a key as a <typeparamref name="T"/>, decoding one delivered raw by the backplane; null if absent or invalidated.</summary>
+    private CacheEntry<T>? GetLocal<T>(string key, StampedeCacheEntryOptions options)
+    {
+        if (!_l1.TryGetValue(key, out var found))
+        {
+            return null;
+        }
+
+        if (found is RawEnvelope raw)
+        {
+            var decoded = Decode<T>(key, raw.Bytes, options);
+            if (decoded is not null)
+            {
+                SetLocal(key, decoded, options);
+            }
+
+            return decoded;
+        }
+
+        return found is CacheEntry<T> entry && !IsInvalidated(entry) ? entry : null;
+    }
+
+    private void SetLocal(string key, CacheEntry entry, StampedeCacheEntryOptions options)
+    {
+        var lifetime = TimeSpan.FromTicks(entry.Times.KeepUntil - Now());
+        if (options.LocalDuration is { } local && local < lifetime)
+        {
+            lifetime = local;
+        }
+
+        if (lifetime <= TimeSpan.Zero)
+        {
+            _l1.Remove(key);
+            return;
+        }
+
+        using var cacheEntry = _l1.CreateEntry(key);
+        cacheEntry.Value = entry;
+        cacheEntry.AbsoluteExpirationRelativeToNow = lifetime;
+        cacheEntry.Size = 1;
+    }
+
+    private void ExpireLocal(string key, long now)
+    {
+        if (_l1.TryGetValue(key, out var found) && found is CacheEntry entry && now < entry.Times.FreshUntil)
+        {
+            using var cacheEntry = _l1.CreateEntry(key);
+            cacheEntry.Value = entry.WithTimes(Expired(entry.Times, now));
+            cacheEntry.AbsoluteExpirationRelativeToNow = TimeSpan.FromTicks(Math.Max(entry.Times.KeepUntil - now, 1));
+            cacheEntry.Size = 1;
+        }
+        else if (found is RawEnvelope)
+        {
+            _l1.Remove(key);
+        }
+    }
+
+    /// <summary>Expired now, but still servable as stale until at least its original fresh end: the next read refreshes once.</summary>
+    private static EntryTimes Expired(in EntryTimes times, long now) =>
+        times with { FreshUntil = now, StaleUntil = Math.Max(times.StaleUntil, times.FreshUntil), KeepUntil = Math.Max(times.KeepUntil, times.FreshUntil) };
+
+    private static CacheEntry<T> NewEntry<T>(T value, ExceptionDispatchInfo? error, in EntryTimes times, StampedeCacheEntryOptions options, long previousFactoryTicks)
+    {
+        var tags = options.Tags is { Count: > 0 } list ? [.. list] : (string[]?)null;
+        return new CacheEntry<T>(value, error, times, tags, CacheEntry.ComputeRefreshCheckAt(times, previousFactoryTicks, options.EarlyRefresh, options.EarlyRefreshBeta), options.EarlyRefresh, options.EarlyRefreshBeta);
+    }
+
+    private StampedeFactoryContext<T> NewContext<T>(string key, StampedeCacheEntryOptions options, CacheEntry<T>? stale, CancellationToken leaseLost) =>
+        new(key, options.Clone(), stale is not null, stale is null ? default : stale.Value, stale is null ? null : TimeSpan.FromTicks(Now() - stale.Times.Created), leaseLost);
+
+    private IHybridCacheSerializer<T> Serializer<T>() =>
+        (IHybridCacheSerializer<T>)_serializers.GetOrAdd(typeof(T), static (_, factory) =>
+            factory.TryCreateSerializer<T>(out var serializer) ? serializer : throw new InvalidOperationException($"No serializer for {typeof(T)}."), _serializerFactory);
+
+    private async ValueTask WriteDistributedAsync<T>(string key, CacheEntry<T> entry, StampedeCacheEntryOptions options, StampedeLease? lease, CancellationToken cancellationToken = default)
+    {
+        if (!UsesL2(options))
+        {
+            if (lease is not null)
+            {
+                await ReleaseQuietlyAsync(lease).ConfigureAwait(false);
+            }
+
+            await PublishAsync(new BackplaneMessage(BackplaneMessageKind.Remove, key, null, entry.Times.Created), cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        byte[] envelope;
+        try
+        {
+            var buffer = new ArrayBufferWriter<byte>();
+            Serializer<T>().Serialize(entry.Value, buffer);
+            if (buffer.WrittenCount > _options.MaximumPayloadBytes)
+            {
+                Log.PayloadTooLarge(_logger, key, buffer.WrittenCount, _options.MaximumPayloadBytes);
+                if (lease is not null)
+                {
+                    await ReleaseQuietlyAsync(lease).ConfigureAwait(false);
+                }
+
+                await PublishAsync(new BackplaneMessage(BackplaneMessageKind.Remove, key, null, entry.Times.Created), cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
+            envelope = Envelope.Write(entry.Times, entry.Tags, buffer.WrittenSpan);
+        }
+        catch (Exception ex) when (!_options.ThrowOnDistributedCacheErrors)
+        {
+            _metrics.DistributedErrors.Add(1);
+            Log.DistributedError(_logger, "serialize", key, ex);
+            if (lease is not null)
+            {
+                await ReleaseQuietlyAsync(lease).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
+        var ttl = TimeSpan.FromTicks(Math.Max(entry.Times.KeepUntil - Now(), TimeSpan.TicksPerMillisecond));
+        var writeOptions = new DistributedWriteOptions(ttl, new DateTimeOffset(entry.Times.FreshUntil, TimeSpan.Zero), lease, Notify: true);
+        var result = await SafeL2Async(key, "write", (store, k, t) => store.WriteAsync(k, envelope, writeOptions, t), cancellationToken).ConfigureAwait(false);
+        if (lease is not null && !result.Written)
+        {
+            Log.FencedWriteRefused(_logger, key);
+            await ReleaseQuietlyAsync(lease).ConfigureAwait(false);
+        }
+
+        if (!result.Notified && result.Written)
+        {
+            await PublishAsync(new BackplaneMessage(BackplaneMessageKind.Set, key, envelope.Length <= 64 * 1024 ? envelope : null, entry.Times.Created), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask<CacheEntry<T>?> DecodeAsync<T>(string key, byte[]? envelope, StampedeCacheEntryOptions options)
+    {
+        if (envelope is null)
+        {
+            return null;
+        }
+
+        var entry = Decode<T>(key, envelope, options);
+        if (entry?.Tags is { } tags && _backplane is null && _l2 is not null)
+        {
+            // No backplane to tell us about other nodes' tag invalidations: ask the shared tier.
+            foreach (var tag in tags)
+            {
+                var marker = await SafeL2Async(tag, "read", (store, _, t) => store.ReadAsync(TagMarkerPrefix + tag, default, t), CancellationToken.None).ConfigureAwait(false);
+                if (marker.Envelope is { Length: 8 } bytes)
+                {
+                    InvalidateTag(tag, BitConverter.ToInt64(bytes));
+                }
+            }
+
+            if (IsInvalidated(entry))
+            {
+                return null;
+            }
+        }
+
+        return entry;
+    }
+
+    private CacheEntry<T>? Decode<T>(string key, byte[] envelope, StampedeCacheEntryOptions options)
+    {
+        try
+        {
+            if (!Envelope.TryRead(envelope, out var times, out var tags, out var payload))
+            {
+                _metrics.DistributedErrors.Add(1);
+                Log.CorruptEnvelope(_logger, key, null);
+                return null;
+            }
+
+            var value = Serializer<T>().Deserialize(new ReadOnlySequence<byte>(payload));
+            var entry = new CacheEntry<T>(value, null, times, tags, CacheEntry.ComputeRefreshCheckAt(times, times.FactoryTicks, options.EarlyRefresh, options.EarlyRefreshBeta), options.EarlyRefresh, options.EarlyRefreshBeta);
+            return IsInvalidated(entry) ? null : entry;
+        }
+        catch (Exception ex)
+        {
+            _metrics.DistributedErrors.Add(1);
+            Log.CorruptEnvelope(_logger, key, ex);
+            return null;
+        }
+    }
+
+    private async ValueTask<TResult> SafeL2Async<TResult>(string key, string operation, Func<IStampedeDistributedStore, string, CancellationToken, ValueTask<TResult>> call, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await call(_l2!, key, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!_options.ThrowOnDistributedCacheErrors && !(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
+        {
+            _metrics.DistributedErrors.Add(1);
+            Log.DistributedError(_logger, operation, key, ex);
+            return default!;
+        }
+    }
+
+    private async ValueTask<StampedeLease?> ReleaseQuietlyAsync(StampedeLease lease)
+    {
+        try
+        {
+            await lease.ReleaseAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            _metrics.DistributedErrors.Add(1);
+            Log.DistributedError(_logger, "release", lease.Name, ex);
+        }
+
+        return null;
+    }
+
+    private async ValueTask PublishAsync(BackplaneMessage message, CancellationToken cancellationToken)
+    {
+        if (_backplane is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await _backplane.PublishAsync(message, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!_options.ThrowOnDistributedCacheErrors)
+        {
+            _metrics.DistributedErrors.Add(1);
+            Log.DistributedError(_logger, "publish", message.Key, ex);
+        }
+    }
+
+    private void OnBackplaneMessage(BackplaneMessage message)
+    {
+        try
+        {
+            switch (message.Kind)
+            {
+                case BackplaneMessageKind.Set when message.Envelope is { } envelope && Envelope.TryRead(envelope, out var times, out _, out _):
+                    if (_l1.TryGetValue(message.Key, out var existing) && existing is CacheEntry current && current.Times.Created >= times.Created)
+                    {
+                        break;
+                    }
+
+                    using (var cacheEntry = _l1.CreateEntry(message.Key))
+                    {
+                        cacheEntry.Value = new RawEnvelope(envelope);
+                        cacheEntry.AbsoluteExpirationRelativeToNow = TimeSpan.FromTicks(Math.Max(times.KeepUntil - Now(), 1));
+                        cacheEntry.Size = 1;
+                    }
+
+                    break;
+                case BackplaneMessageKind.Set:
+                case BackplaneMessageKind.Remove:
+                    _l1.Remove(message.Key);
+                    break;
+                case BackplaneMessageKind.Expire:
+                    ExpireLocal(message.Key, message.Timestamp > 0 ? message.Timestamp : Now());
+                    break;
+                case BackplaneMessageKind.RemoveByTag:
+                    InvalidateTag(message.Key, message.Timestamp > 0 ? message.Timestamp : Now());
+                    break;
+            }
+        }
+        catch (Exception ex)
+        {
+            Log.BackplaneError(_logger, message.Key, ex);
+        }
+    }
+
+    private void RecordWait(long started)
+    {
+        if (_metrics.WaitDuration.Enabled)
+        {
+            _metrics.WaitDuration.Record(_time.GetElapsedTime(started).TotalSeconds);
+        }
+    }
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) =>
+        a == Timeout.InfiniteTimeSpan ? b : b == Timeout.InfiniteTimeSpan ? a : (a < b ? a : b);
+
+    /// <summary>An envelope delivered by the backplane, decoded on first typed read.</summary>
+    private sealed class RawEnvelope(byte[] bytes)
+    {
+        public byte[] Bytes { get; } = bytes;
+    }
+}

@@ -1,0 +1,80 @@
+using Microsoft.Extensions.Caching.Hybrid;
+
+namespace StampedeGuard;
+
+/// <summary>Cache-wide options. Usable without dependency injection.</summary>
+public sealed class StampedeCacheOptions
+{
+    private TimeProvider _timeProvider = TimeProvider.System;
+    private StampedeCacheEntryOptions _defaultEntryOptions = new();
+    private string _keyPrefix = string.Empty;
+    private int _maximumKeyLength = 1024;
+    private int _maximumPayloadBytes = 1024 * 1024;
+    private TimeSpan _distributedLockLease = TimeSpan.FromSeconds(10);
+
+    /// <summary>Gets or sets the clock every expiry decision reads. Tests pass a fake clock.</summary>
+    /// <value>Default <see cref="TimeProvider.System"/>.</value>
+    public TimeProvider TimeProvider
+    {
+        get => _timeProvider;
+        set => _timeProvider = value ?? throw new ArgumentNullException(nameof(TimeProvider));
+    }
+
+    /// <summary>Gets or sets the options used when a call passes none.</summary>
+    /// <value>Default: 5 minutes fresh, adaptive early refresh, no stale window, fail-safe off, 30 s lock timeout.</value>
+    public StampedeCacheEntryOptions DefaultEntryOptions
+    {
+        get => _defaultEntryOptions;
+        set => _defaultEntryOptions = value ?? throw new ArgumentNullException(nameof(DefaultEntryOptions));
+    }
+
+    /// <summary>
+    /// Gets or sets a prefix for keys in the distributed tier (L2, locks, backplane), so several applications can
+    /// share one Redis. The local tier is per process and stores entries under the plain key, wrapped in an internal
+    /// type, so keys of other users of a shared <c>IMemoryCache</c> never collide with ours.
+    /// </summary>
+    /// <value>Default empty.</value>
+    public string KeyPrefix
+    {
+        get => _keyPrefix;
+        set => _keyPrefix = value ?? throw new ArgumentNullException(nameof(KeyPrefix));
+    }
+
+    /// <summary>Gets or sets the longest key accepted; longer keys throw <see cref="ArgumentException"/>.</summary>
+    /// <value>Default 1024 characters.</value>
+    public int MaximumKeyLength
+    {
+        get => _maximumKeyLength;
+        set => _maximumKeyLength = value > 0 ? value : throw new ArgumentOutOfRangeException(nameof(MaximumKeyLength), value, "MaximumKeyLength must be positive.");
+    }
+
+    /// <summary>Gets or sets the largest serialized payload written to the distributed tier. Larger values are served and kept in L1 only (logged).</summary>
+    /// <value>Default 1 MiB.</value>
+    public int MaximumPayloadBytes
+    {
+        get => _maximumPayloadBytes;
+        set => _maximumPayloadBytes = value > 0 ? value : throw new ArgumentOutOfRangeException(nameof(MaximumPayloadBytes), value, "MaximumPayloadBytes must be positive.");
+    }
+
+    /// <summary>
+    /// Gets or sets the serializer factory for the distributed tier. Microsoft's <see cref="IHybridCacheSerializerFactory"/>
+    /// is reused so serializers written for HybridCache work here.
+    /// </summary>
+    /// <value>Default: System.Text.Json (strings and byte arrays stored raw).</value>
+    public IHybridCacheSerializerFactory? SerializerFactory { get; set; }
+
+    /// <summary>
+    /// Gets or sets the lease the distributed barrier asks for when it locks a key. If the holder dies, another node
+    /// takes over after at most this long; a live holder's lease is extended by a watchdog.
+    /// </summary>
+    /// <value>Default 10 seconds.</value>
+    public TimeSpan DistributedLockLease
+    {
+        get => _distributedLockLease;
+        set => _distributedLockLease = value > TimeSpan.Zero ? value : throw new ArgumentOutOfRangeException(nameof(DistributedLockLease), value, "DistributedLockLease must be positive.");
+    }
+
+    /// <summary>Gets or sets whether distributed-tier (L2) failures reach callers. Off: failures are logged, counted and ignored.</summary>
+    /// <value>Default false.</value>
+    public bool ThrowOnDistributedCacheErrors { get; set; }
+}

@@ -1,0 +1,204 @@
+namespace StampedeGuard.AspNetCore;
+
+/// <summary>
+/// Options of the response caching middleware. Defaults follow RFC 9111 for a shared cache; every relaxation an
+/// accelerator operator may want (a default freshness, storing responses with <c>Set-Cookie</c>, client bypass) is
+/// opt-in. Setters validate and throw <see cref="ArgumentOutOfRangeException"/> naming the option.
+/// </summary>
+public sealed class StampedeResponseCachingOptions
+{
+    private TimeProvider _timeProvider = TimeProvider.System;
+    private long _maximumBodySize = 1024 * 1024;
+    private int _maximumHeaderBytes = 32 * 1024;
+    private TimeSpan _waiterTimeout = TimeSpan.FromSeconds(15);
+    private TimeSpan _hitForPassDuration = TimeSpan.FromMinutes(2);
+    private TimeSpan? _defaultFreshness;
+    private TimeSpan _staleWhileRevalidate = TimeSpan.Zero;
+    private TimeSpan _staleIfError = TimeSpan.Zero;
+    private TimeSpan _validatorRetention = TimeSpan.FromMinutes(10);
+    private TimeSpan _heuristicFreshnessLimit = TimeSpan.FromDays(1);
+    private TimeSpan _negativeCacheDuration = TimeSpan.Zero;
+    private string _cacheStatusName = "StampedeGuard";
+    private string _keyPrefix = "sg-http|";
+
+    /// <summary>Gets or sets the clock for ages and freshness. Tests pass a fake clock (give the engine the same one).</summary>
+    /// <value>Default <see cref="TimeProvider.System"/>.</value>
+    public TimeProvider TimeProvider
+    {
+        get => _timeProvider;
+        set => _timeProvider = value ?? throw new ArgumentNullException(nameof(TimeProvider));
+    }
+
+    /// <summary>
+    /// Gets or sets the largest body that is stored. A larger body (by <c>Content-Length</c>, or once it grows past this
+    /// while streaming) is passed through uncached and its URL gets a hit-for-pass marker. It is also the memory bound
+    /// of one key's in-flight buffer: past it the slowest attached client paces the origin instead of memory growing.
+    /// </summary>
+    /// <value>Default 1 MiB. Must be positive.</value>
+    public long MaximumBodySize
+    {
+        get => _maximumBodySize;
+        set => _maximumBodySize = value > 0 ? value : throw OutOfRange(nameof(MaximumBodySize), value, "must be positive");
+    }
+
+    /// <summary>Gets or sets the largest total size of a response's header fields that is stored; larger ones pass through uncached.</summary>
+    /// <value>Default 32 KiB. Must be positive.</value>
+    public int MaximumHeaderBytes
+    {
+        get => _maximumHeaderBytes;
+        set => _maximumHeaderBytes = value > 0 ? value : throw OutOfRange(nameof(MaximumHeaderBytes), value, "must be positive");
+    }
+
+    /// <summary>
+    /// Gets or sets how long a collapsed waiter waits for the leader's response headers. Past it the waiter stops
+    /// waiting and goes to the origin itself (a hung or slow origin execution never blocks everyone indefinitely).
+    /// Once headers arrived, the body streams at the origin's pace.
+    /// </summary>
+    /// <value>Default 15 seconds. Must be positive or <see cref="Timeout.InfiniteTimeSpan"/>.</value>
+    public TimeSpan WaiterTimeout
+    {
+        get => _waiterTimeout;
+        set => _waiterTimeout = value > TimeSpan.Zero || value == Timeout.InfiniteTimeSpan ? value : throw OutOfRange(nameof(WaiterTimeout), value, "must be positive or Timeout.InfiniteTimeSpan");
+    }
+
+    /// <summary>
+    /// Gets or sets how long a key whose response was found uncacheable (private, no-store, Set-Cookie, Vary: *, too
+    /// large) is remembered as such: requests for it skip collapsing and go to the origin in parallel (hit-for-pass).
+    /// </summary>
+    /// <value>Default 2 minutes. Zero disables the marker (every wave then collapses and detaches again).</value>
+    public TimeSpan HitForPassDuration
+    {
+        get => _hitForPassDuration;
+        set => _hitForPassDuration = NonNegative(nameof(HitForPassDuration), value);
+    }
+
+    /// <summary>
+    /// Gets or sets a freshness lifetime for responses that carry no explicit one (no s-maxage, max-age or Expires) and
+    /// are otherwise storable. An accelerator operator's override: RFC 9111 would only allow heuristic freshness.
+    /// </summary>
+    /// <value>Default null: only explicit and heuristic freshness.</value>
+    public TimeSpan? DefaultFreshness
+    {
+        get => _defaultFreshness;
+        set => _defaultFreshness = value is null || value > TimeSpan.Zero ? value : throw OutOfRange(nameof(DefaultFreshness), value, "must be positive");
+    }
+
+    /// <summary>Gets or sets the stale-while-revalidate window used when the response has no <c>stale-while-revalidate</c> directive (RFC 5861).</summary>
+    /// <value>Default zero.</value>
+    public TimeSpan StaleWhileRevalidate
+    {
+        get => _staleWhileRevalidate;
+        set => _staleWhileRevalidate = NonNegative(nameof(StaleWhileRevalidate), value);
+    }
+
+    /// <summary>Gets or sets the stale-if-error window used when the response has no <c>stale-if-error</c> directive (RFC 5861).</summary>
+    /// <value>Default zero.</value>
+    public TimeSpan StaleIfError
+    {
+        get => _staleIfError;
+        set => _staleIfError = NonNegative(nameof(StaleIfError), value);
+    }
+
+    /// <summary>
+    /// Gets or sets how long a stale response that has a validator (<c>ETag</c> or <c>Last-Modified</c>) is kept so the
+    /// next miss can revalidate it with a conditional request instead of a full fetch.
+    /// </summary>
+    /// <value>Default 10 minutes.</value>
+    public TimeSpan ValidatorRetention
+    {
+        get => _validatorRetention;
+        set => _validatorRetention = NonNegative(nameof(ValidatorRetention), value);
+    }
+
+    /// <summary>Gets or sets the upper bound of heuristic freshness (10% of the time since <c>Last-Modified</c>).</summary>
+    /// <value>Default 1 day. Zero disables heuristic freshness.</value>
+    public TimeSpan HeuristicFreshnessLimit
+    {
+        get => _heuristicFreshnessLimit;
+        set => _heuristicFreshnessLimit = NonNegative(nameof(HeuristicFreshnessLimit), value);
+    }
+
+    /// <summary>Gets or sets how long a 5xx response is stored (a brief negative cache). Never longer than the response itself allows.</summary>
+    /// <value>Default zero: 5xx responses are shared with the collapsed waiters of their execution but not stored.</value>
+    public TimeSpan NegativeCacheDuration
+    {
+        get => _negativeCacheDuration;
+        set => _negativeCacheDuration = NonNegative(nameof(NegativeCacheDuration), value);
+    }
+
+    /// <summary>Gets or sets what the waiters of a failed origin execution get when no stale response may be served.</summary>
+    /// <value>Default <see cref="OriginFailureMode.ShareFailure"/>.</value>
+    public OriginFailureMode FailureMode { get; set; } = OriginFailureMode.ShareFailure;
+
+    /// <summary>
+    /// Gets or sets whether a request's <c>Cache-Control: no-cache</c>, <c>max-age=0</c> or <c>Pragma: no-cache</c> makes
+    /// the cache go to the origin. Off by default: clients must not be able to force origin load (useful in development).
+    /// </summary>
+    /// <value>Default false.</value>
+    public bool AllowClientBypass { get; set; }
+
+    /// <summary>
+    /// Gets or sets whether a response carrying <c>Set-Cookie</c> may be stored (without its <c>Set-Cookie</c> fields).
+    /// By default such a response is not stored and its collapsed waiters detach.
+    /// </summary>
+    /// <value>Default false.</value>
+    public bool StoreResponsesWithSetCookie { get; set; }
+
+    /// <summary>Gets or sets whether <c>CDN-Cache-Control</c> (RFC 9213) is honoured over <c>Cache-Control</c>.</summary>
+    /// <value>Default true.</value>
+    public bool HonorCdnCacheControl { get; set; } = true;
+
+    /// <summary>
+    /// Gets or sets the name of a targeted cache-control field of our own (RFC 9213). When the response has it, it
+    /// replaces <c>CDN-Cache-Control</c> and <c>Cache-Control</c> for this cache's decisions, and it is removed from what
+    /// clients see. Null disables it.
+    /// </summary>
+    /// <value>Default <c>StampedeGuard-Cache-Control</c>.</value>
+    public string? TargetedCacheControlHeader { get; set; } = "StampedeGuard-Cache-Control";
+
+    /// <summary>Gets or sets the name of a response header listing tags (space or comma separated) for <see cref="IStampedeResponseCache.RemoveByTagAsync"/>; removed from what clients see. Null disables it.</summary>
+    /// <value>Default <c>Surrogate-Key</c>.</value>
+    public string? TagsHeader { get; set; } = "Surrogate-Key";
+
+    /// <summary>Gets or sets the cache's name in the <c>Cache-Status</c> header (RFC 9211).</summary>
+    /// <value>Default <c>StampedeGuard</c>.</value>
+    public string CacheStatusName
+    {
+        get => _cacheStatusName;
+        set => _cacheStatusName = !string.IsNullOrWhiteSpace(value) ? value : throw OutOfRange(nameof(CacheStatusName), value, "must not be empty");
+    }
+
+    /// <summary>Gets or sets the prefix of every key this middleware gives the engine.</summary>
+    /// <value>Default <c>sg-http|</c>.</value>
+    public string KeyPrefix
+    {
+        get => _keyPrefix;
+        set => _keyPrefix = value ?? throw new ArgumentNullException(nameof(KeyPrefix));
+    }
+
+    /// <summary>Gets or sets how the query string takes part in the key.</summary>
+    /// <value>Default <see cref="QueryKeyMode.Sorted"/>.</value>
+    public QueryKeyMode QueryKeyMode { get; set; } = QueryKeyMode.Sorted;
+
+    /// <summary>Gets the query parameter names kept by <see cref="QueryKeyMode.AllowList"/>.</summary>
+    /// <value>Default empty.</value>
+    public ISet<string> QueryKeys { get; } = new HashSet<string>(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Gets the request headers that always take part in the key when present. The defaults are the headers frameworks
+    /// use to build absolute URLs or pick a method, which a client could otherwise use to poison the cache for everyone:
+    /// a client that sends one gets an entry of its own.
+    /// </summary>
+    /// <value>Default: X-Forwarded-Host, X-Forwarded-Proto, X-Forwarded-Scheme, X-Forwarded-Prefix, Forwarded, X-Host, X-Original-URL, X-Rewrite-URL, X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override.</value>
+    public ISet<string> KeyedRequestHeaders { get; } = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
+    {
+        "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Scheme", "X-Forwarded-Prefix", "Forwarded", "X-Host",
+        "X-Original-URL", "X-Rewrite-URL", "X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override",
+    };
+
+    private static TimeSpan NonNegative(string name, TimeSpan value) =>
+        value >= TimeSpan.Zero ? value : throw OutOfRange(name, value, "must not be negative");
+
+    private static ArgumentOutOfRangeException OutOfRange(string name, object? value, string rule) =>
+        new(name, value, $"{name} {rule}.");
+}

@@ -1,0 +1,46 @@
+using Microsoft.Extensions.Logging;
+
+namespace StampedeGuard.Redis.Internal;
+
+/// <summary>Log events of the Redis package (ids 100-199). Event names are shipped API: never rename one. Values are never logged.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(100, LogLevel.Warning, "Redis {Operation} failed; answering without Redis.")]
+    public static partial void OperationFailed(ILogger logger, string operation, Exception exception);
+
+    [LoggerMessage(101, LogLevel.Error, "Redis circuit opened for {BreakSeconds:F1}s: Redis calls are skipped and the cache runs on its local tier.")]
+    public static partial void CircuitOpened(ILogger logger, double breakSeconds, Exception? exception);
+
+    [LoggerMessage(102, LogLevel.Information, "Redis circuit closed: Redis is used again.")]
+    public static partial void CircuitClosed(ILogger logger);
+
+    [LoggerMessage(103, LogLevel.Warning, "Redis key '{RedisKey}' holds a value that is not ours (another type or format); treated as a miss.")]
+    public static partial void CorruptValue(ILogger logger, string redisKey);
+
+    [LoggerMessage(104, LogLevel.Warning, "Fenced write to '{RedisKey}' refused: the lease is no longer owned (a newer holder may have written).")]
+    public static partial void FencedWriteRefused(ILogger logger, string redisKey);
+
+    [LoggerMessage(105, LogLevel.Warning, "Lease on '{RedisKey}' lost ({Reason}).")]
+    public static partial void LeaseLost(ILogger logger, string redisKey, string reason);
+
+    [LoggerMessage(106, LogLevel.Debug, "Lease on '{RedisKey}' extended by {LeaseMilliseconds} ms.")]
+    public static partial void LeaseExtended(ILogger logger, string redisKey, long leaseMilliseconds);
+
+    [LoggerMessage(107, LogLevel.Warning, "A notification handler threw; the message is dropped for that handler.")]
+    public static partial void HandlerFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(108, LogLevel.Information, "Redis {ConnectionType} connection restored to {EndPoint}; waiters re-check the store.")]
+    public static partial void ConnectionRestored(ILogger logger, string connectionType, string endPoint);
+
+    [LoggerMessage(109, LogLevel.Warning, "Redis {ConnectionType} connection to {EndPoint} failed ({FailureType}).")]
+    public static partial void ConnectionFailed(ILogger logger, string connectionType, string endPoint, string failureType, Exception? exception);
+
+    [LoggerMessage(110, LogLevel.Warning, "Subscribing to the notification channel '{Channel}' failed; waiters fall back to lease-bounded re-checks until it succeeds.")]
+    public static partial void SubscribeFailed(ILogger logger, string channel, Exception exception);
+
+    [LoggerMessage(111, LogLevel.Debug, "Redis circuit half-open: trying one call.")]
+    public static partial void CircuitHalfOpened(ILogger logger);
+
+    [LoggerMessage(112, LogLevel.Debug, "Redis {Operation} skipped: the circuit is open.")]
+    public static partial void OperationSkipped(ILogger logger, string operation);
+}

@@ -1,0 +1,83 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace StampedeGuard.Memoization;
+
+/// <summary>
+/// Memoization for application code (DiskCache's <c>@cache.memoize</c>): wraps a function into a cached one whose key
+/// is <c>name(arg1,arg2,...)</c>, with every stampede protection of <see cref="IStampedeCache.GetOrCreateAsync{TState, T}"/>.
+/// Arguments are formatted invariantly: strings are JSON-quoted, primitives and other <see cref="IFormattable"/>s use
+/// the invariant culture, anything else is serialized with System.Text.Json. Keys are therefore stable across processes.
+/// </summary>
+public static class StampedeMemoizeExtensions
+{
+    /// <summary>Wraps a one-argument function.</summary>
+    /// <typeparam name="TArg">The argument type.</typeparam>
+    /// <typeparam name="TResult">The result type.</typeparam>
+    /// <param name="cache">The cache.</param>
+    /// <param name="name">The function's name, the key prefix. Not null or empty.</param>
+    /// <param name="function">The function to memoize.</param>
+    /// <param name="options">Entry options for every call.</param>
+    /// <returns>The memoized function.</returns>
+    public static Func<TArg, CancellationToken, ValueTask<TResult>> Memoize<TArg, TResult>(this IStampedeCache cache, string name, Func<TArg, CancellationToken, ValueTask<TResult>> function, StampedeCacheEntryOptions? options = null)
+    {
+        Validate(cache, name, function);
+        return (arg, cancellationToken) => cache.GetOrCreateAsync<(Func<TArg, CancellationToken, ValueTask<TResult>> function, TArg arg), TResult>(
+            Key(name, Format(arg)), (function, arg), static (s, _, ct) => s.function(s.arg, ct), options, cancellationToken);
+    }
+
+    /// <summary>Wraps a two-argument function.</summary>
+    /// <typeparam name="TArg1">The first argument type.</typeparam>
+    /// <typeparam name="TArg2">The second argument type.</typeparam>
+    /// <typeparam name="TResult">The result type.</typeparam>
+    /// <param name="cache">The cache.</param>
+    /// <param name="name">The function's name, the key prefix. Not null or empty.</param>
+    /// <param name="function">The function to memoize.</param>
+    /// <param name="options">Entry options for every call.</param>
+    /// <returns>The memoized function.</returns>
+    public static Func<TArg1, TArg2, CancellationToken, ValueTask<TResult>> Memoize<TArg1, TArg2, TResult>(this IStampedeCache cache, string name, Func<TArg1, TArg2, CancellationToken, ValueTask<TResult>> function, StampedeCacheEntryOptions? options = null)
+    {
+        Validate(cache, name, function);
+        return (arg1, arg2, cancellationToken) => cache.GetOrCreateAsync<(Func<TArg1, TArg2, CancellationToken, ValueTask<TResult>> function, TArg1 arg1, TArg2 arg2), TResult>(
+            Key(name, Format(arg1), Format(arg2)), (function, arg1, arg2), static (s, _, ct) => s.function(s.arg1, s.arg2, ct), options, cancellationToken);
+    }
+
+    /// <summary>Wraps a three-argument function.</summary>
+    /// <typeparam name="TArg1">The first argument type.</typeparam>
+    /// <typeparam name="TArg2">The second argument type.</typeparam>
+    /// <typeparam name="TArg3">The third argument type.</typeparam>
+    /// <typeparam name="TResult">The result type.</typeparam>
+    /// <param name="cache">The cache.</param>
+    /// <param name="name">The function's name, the key prefix. Not null or empty.</param>
+    /// <param name="function">The function to memoize.</param>
+    /// <param name="options">Entry options for every call.</param>
+    /// <returns>The memoized function.</returns>
+    public static Func<TArg1, TArg2, TArg3, CancellationToken, ValueTask<TResult>> Memoize<TArg1, TArg2, TArg3, TResult>(this IStampedeCache cache, string name, Func<TArg1, TArg2, TArg3, CancellationToken, ValueTask<TResult>> function, StampedeCacheEntryOptions? options = null)
+    {
+        Validate(cache, name, function);
+        return (arg1, arg2, arg3, cancellationToken) => cache.GetOrCreateAsync<(Func<TArg1, TArg2, TArg3, CancellationToken, ValueTask<TResult>> function, TArg1 arg1, TArg2 arg2, TArg3 arg3), TResult>(
+            Key(name, Format(arg1), Format(arg2), Format(arg3)), (function, arg1, arg2, arg3), static (s, _, ct) => s.function(s.arg1, s.arg2, s.arg3, ct), options, cancellationToken);
+    }
+
+    /// <summary>Formats one argument the way memoized keys do.</summary>
+    /// <typeparam name="T">The argument type.</typeparam>
+    /// <param name="value">The argument.</param>
+    /// <returns>Its key form.</returns>
+    public static string Format<T>(T value) => value switch
+    {
+        null => "null",
+        string s => JsonSerializer.Serialize(s),
+        bool b => b ? "true" : "false",
+        IFormattable f when typeof(T).IsPrimitive || value is decimal or Guid or DateTime or DateTimeOffset or TimeSpan or Enum => f.ToString(null, CultureInfo.InvariantCulture),
+        _ => JsonSerializer.Serialize(value),
+    };
+
+    private static string Key(string name, params ReadOnlySpan<string> args) => $"{name}({string.Join(',', args)})";
+
+    private static void Validate(IStampedeCache cache, string name, Delegate function)
+    {
+        ArgumentNullException.ThrowIfNull(cache);
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(function);
+    }
+}

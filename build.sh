@@ -35,7 +35,7 @@ case "$cmd" in
     results="artifacts/test-results"
     rm -rf "$results"; mkdir -p "$results"
     status=0
-    for proj in $(find tests -name '*.Tests.csproj' | sort); do
+    for proj in $(dotnet sln StampedeGuard.sln list | grep -E '\.Tests\.csproj$' | sort); do
       name=$(basename "$proj" .csproj)
       echo "=== $name"
       dotnet test "$proj" -c Release --no-build --logger "trx;LogFileName=$name.trx" --results-directory "$results" || status=1

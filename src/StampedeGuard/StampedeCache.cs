@@ -243,7 +243,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
 
     private void MaybeRefreshEarly<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions? options, CacheEntry<T> entry, long now)
     {
-        if (entry.ShouldRefreshEarly(now) && entry.TryClaimRefresh())
+        if (!entry.IsRefreshClaimed && entry.ShouldRefreshEarly(now) && entry.TryClaimRefresh())
         {
             StartBackgroundRefresh(key, state, factory, options ?? _options.DefaultEntryOptions, entry, early: true);
         }

@@ -9,9 +9,17 @@ namespace StampedeGuard.Hybrid;
 /// <c>LocalCacheExpiration</c> to LocalDuration, the distributed-cache flags to SkipDistributedCache, and
 /// <c>DisableUnderlyingData</c> reads without running the factory.
 /// </summary>
-internal sealed class StampedeHybridCache(StampedeCache cache) : HybridCache
+internal sealed class StampedeHybridCache : HybridCache
 {
+    private readonly StampedeCache _cache;
     private readonly ConditionalWeakTable<HybridCacheEntryOptions, StampedeCacheEntryOptions> _mapped = [];
+    private readonly ConditionalWeakTable<HybridCacheEntryOptions, StampedeCacheEntryOptions>.CreateValueCallback _convert;
+
+    public StampedeHybridCache(StampedeCache cache)
+    {
+        _cache = cache;
+        _convert = options => Convert(options, null);
+    }
 
     public override ValueTask<T> GetOrCreateAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, HybridCacheEntryOptions? options = null, IEnumerable<string>? tags = null, CancellationToken cancellationToken = default)
     {
@@ -21,19 +29,19 @@ internal sealed class StampedeHybridCache(StampedeCache cache) : HybridCache
             return ReadOnlyAsync<T>(key, cancellationToken);
         }
 
-        return cache.GetOrCreateAsync<(TState state, Func<TState, CancellationToken, ValueTask<T>> factory), T>(key, (state, factory), static (s, _, ct) => s.factory(s.state, ct), Map(options, tags), cancellationToken);
+        return _cache.GetOrCreateAsync<(TState state, Func<TState, CancellationToken, ValueTask<T>> factory), T>(key, (state, factory), static (s, _, ct) => s.factory(s.state, ct), Map(options, tags), cancellationToken);
     }
 
     public override ValueTask SetAsync<T>(string key, T value, HybridCacheEntryOptions? options = null, IEnumerable<string>? tags = null, CancellationToken cancellationToken = default) =>
-        cache.SetAsync(key, value, Map(options, tags), cancellationToken);
+        _cache.SetAsync(key, value, Map(options, tags), cancellationToken);
 
-    public override ValueTask RemoveAsync(string key, CancellationToken cancellationToken = default) => cache.RemoveAsync(key, cancellationToken);
+    public override ValueTask RemoveAsync(string key, CancellationToken cancellationToken = default) => _cache.RemoveAsync(key, cancellationToken);
 
-    public override ValueTask RemoveByTagAsync(string tag, CancellationToken cancellationToken = default) => cache.RemoveByTagAsync(tag, cancellationToken);
+    public override ValueTask RemoveByTagAsync(string tag, CancellationToken cancellationToken = default) => _cache.RemoveByTagAsync(tag, cancellationToken);
 
     private async ValueTask<T> ReadOnlyAsync<T>(string key, CancellationToken cancellationToken)
     {
-        var lookup = await cache.TryGetAsync<T>(key, cancellationToken).ConfigureAwait(false);
+        var lookup = await _cache.TryGetAsync<T>(key, cancellationToken).ConfigureAwait(false);
         return lookup.HasValue && !lookup.IsStale ? lookup.Value! : default!;
     }
 
@@ -41,7 +49,7 @@ internal sealed class StampedeHybridCache(StampedeCache cache) : HybridCache
     {
         if (tags is null)
         {
-            return options is null ? null : _mapped.GetValue(options, o => Convert(o, null));
+            return options is null ? null : _mapped.GetValue(options, _convert);
         }
 
         return Convert(options, tags);
@@ -49,7 +57,7 @@ internal sealed class StampedeHybridCache(StampedeCache cache) : HybridCache
 
     private StampedeCacheEntryOptions Convert(HybridCacheEntryOptions? options, IEnumerable<string>? tags)
     {
-        var mapped = cache.Options.DefaultEntryOptions.Clone();
+        var mapped = _cache.Options.DefaultEntryOptions.Clone();
         if (options?.Expiration is { } expiration)
         {
             mapped.Duration = expiration;

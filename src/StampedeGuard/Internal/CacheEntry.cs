@@ -30,6 +30,9 @@ internal abstract class CacheEntry
 
     public double Beta { get; }
 
+    /// <summary>Gets whether a refresh of this entry was already started (a cheap read before any random draw).</summary>
+    public bool IsRefreshClaimed => Volatile.Read(ref _refreshStarted) != 0;
+
     /// <summary>Claims the one early/background refresh of this entry; false if already claimed.</summary>
     public bool TryClaimRefresh() => Interlocked.Exchange(ref _refreshStarted, 1) == 0;
 

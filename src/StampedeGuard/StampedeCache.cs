@@ -93,20 +93,13 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         ValidateKey(key);
         ArgumentNullException.ThrowIfNull(factory);
 
-        // 1. Fresh L1 hit: one dictionary lookup, one clock read, no allocation.
-        if (_l1.TryGetValue(key, out var found) && found is CacheEntry<T> entry && entry.Error is null)
+        // 1. Fresh L1 hit. The hot slot expires (by IMemoryCache's own clock check) at the entry's refresh point, so
+        //    finding it means "fresh, no refresh due": one lookup, no clock read of ours, no allocation.
+        if (_l1.TryGetValue(key, out var found) && found is CacheEntry<T> entry && entry.Error is null
+            && (_systemClock || Now() < entry.HotUntil) && !IsInvalidated(entry))
         {
-            var now = Now();
-            if (now < entry.Times.FreshUntil && !IsInvalidated(entry))
-            {
-                if (now >= entry.RefreshCheckAt)
-                {
-                    MaybeRefreshEarly(key, state, factory, options, entry, now);
-                }
-
-                _metrics.Hit();
-                return new ValueTask<T>(entry.Value);
-            }
+            _metrics.Hit();
+            return new ValueTask<T>(entry.Value);
         }
 
         return GetOrCreateSlowAsync(key, state, factory, options ?? _options.DefaultEntryOptions, cancellationToken);
@@ -124,6 +117,11 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
             {
                 _metrics.Hit();
                 entry.Error?.Throw();
+                if (now >= entry.RefreshCheckAt)
+                {
+                    MaybeRefreshEarly(key, state, factory, options, entry, now);
+                }
+
                 return entry.Value;
             }
 
@@ -241,11 +239,11 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         }
     }
 
-    private void MaybeRefreshEarly<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions? options, CacheEntry<T> entry, long now)
+    private void MaybeRefreshEarly<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, CacheEntry<T> entry, long now)
     {
         if (!entry.IsRefreshClaimed && entry.ShouldRefreshEarly(now) && entry.TryClaimRefresh())
         {
-            StartBackgroundRefresh(key, state, factory, options ?? _options.DefaultEntryOptions, entry, early: true);
+            StartBackgroundRefresh(key, state, factory, options, entry, early: true);
         }
     }
 
@@ -531,7 +529,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     public async ValueTask RemoveAsync(string key, CancellationToken cancellationToken = default)
     {
         ValidateKey(key);
-        _l1.Remove(key);
+        RemoveLocal(key);
         if (_l2 is not null)
         {
             await SafeL2Async(key, "remove", static async (store, k, t) => { await store.RemoveAsync(k, t).ConfigureAwait(false); return true; }, cancellationToken).ConfigureAwait(false);
@@ -647,10 +645,13 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         }
     }
 
-    /// <summary>The L1 entry of a key as a <typeparamref name="T"/>, decoding one delivered raw by the backplane; null if absent or invalidated.</summary>
+    /// <summary>
+    /// The L1 entry of a key as a <typeparamref name="T"/> (hot slot, else keep slot), decoding one delivered raw by
+    /// the backplane; null if absent or invalidated.
+    /// </summary>
     private CacheEntry<T>? GetLocal<T>(string key, StampedeCacheEntryOptions options)
     {
-        if (!_l1.TryGetValue(key, out var found))
+        if (!_l1.TryGetValue(key, out var found) && !_l1.TryGetValue(new KeepSlot(key), out found))
         {
             return null;
         }
@@ -669,38 +670,80 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         return found is CacheEntry<T> entry && !IsInvalidated(entry) ? entry : null;
     }
 
+    /// <summary>
+    /// Stores an entry in L1's two slots: the hot slot under the plain key until the entry's refresh point (what a
+    /// hit finds), and the keep slot until the end of its fail-safe window (stale serving, fail-safe, soft timeouts).
+    /// </summary>
     private void SetLocal(string key, CacheEntry entry, StampedeCacheEntryOptions options)
     {
-        var lifetime = TimeSpan.FromTicks(entry.Times.KeepUntil - Now());
-        if (options.LocalDuration is { } local && local < lifetime)
+        var now = Now();
+        var keep = TimeSpan.FromTicks(entry.Times.KeepUntil - now);
+        var hot = TimeSpan.FromTicks(entry.HotUntil - now);
+        if (options.LocalDuration is { } local)
         {
-            lifetime = local;
+            keep = keep < local ? keep : local;
+            hot = hot < local ? hot : local;
         }
 
-        if (lifetime <= TimeSpan.Zero)
+        if (keep <= TimeSpan.Zero)
         {
-            _l1.Remove(key);
+            RemoveLocal(key);
             return;
         }
 
-        using var cacheEntry = _l1.CreateEntry(key);
-        cacheEntry.Value = entry;
-        cacheEntry.AbsoluteExpirationRelativeToNow = lifetime;
+        PutLocal(new KeepSlot(key), entry, keep);
+        if (hot > TimeSpan.Zero)
+        {
+            PutLocal(key, entry, hot);
+        }
+        else
+        {
+            _l1.Remove(key);
+        }
+    }
+
+    private void PutLocal(object slot, object value, TimeSpan lifetime)
+    {
+        using var cacheEntry = _l1.CreateEntry(slot);
+        cacheEntry.Value = value;
         cacheEntry.Size = 1;
+        if (_systemClock)
+        {
+            cacheEntry.AbsoluteExpirationRelativeToNow = lifetime;
+        }
+        else
+        {
+            // IMemoryCache expires by the real clock; with another TimeProvider (tests) our own checks decide
+            // freshness, and the memory is reclaimed with slack so a slow run never loses an entry early.
+            cacheEntry.AbsoluteExpirationRelativeToNow = lifetime + TimeSpan.FromMinutes(10);
+        }
+    }
+
+    private void RemoveLocal(string key)
+    {
+        _l1.Remove(key);
+        _l1.Remove(new KeepSlot(key));
     }
 
     private void ExpireLocal(string key, long now)
     {
-        if (_l1.TryGetValue(key, out var found) && found is CacheEntry entry && now < entry.Times.FreshUntil)
+        if (!_l1.TryGetValue(new KeepSlot(key), out var found))
         {
-            using var cacheEntry = _l1.CreateEntry(key);
-            cacheEntry.Value = entry.WithTimes(Expired(entry.Times, now));
-            cacheEntry.AbsoluteExpirationRelativeToNow = TimeSpan.FromTicks(Math.Max(entry.Times.KeepUntil - now, 1));
-            cacheEntry.Size = 1;
+            return;
         }
-        else if (found is RawEnvelope)
+
+        if (found is CacheEntry entry)
         {
-            _l1.Remove(key);
+            if (now < entry.Times.FreshUntil)
+            {
+                var expired = entry.WithTimes(Expired(entry.Times, now));
+                _l1.Remove(key);
+                PutLocal(new KeepSlot(key), expired, TimeSpan.FromTicks(Math.Max(expired.Times.KeepUntil - now, 1)));
+            }
+        }
+        else
+        {
+            RemoveLocal(key);
         }
     }
 
@@ -886,22 +929,19 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
             switch (message.Kind)
             {
                 case BackplaneMessageKind.Set when message.Envelope is { } envelope && Envelope.TryRead(envelope, out var times, out _, out _):
-                    if (_l1.TryGetValue(message.Key, out var existing) && existing is CacheEntry current && current.Times.Created >= times.Created)
+                    if (_l1.TryGetValue(new KeepSlot(message.Key), out var existing) && existing is CacheEntry current && current.Times.Created >= times.Created)
                     {
                         break;
                     }
 
-                    using (var cacheEntry = _l1.CreateEntry(message.Key))
-                    {
-                        cacheEntry.Value = new RawEnvelope(envelope);
-                        cacheEntry.AbsoluteExpirationRelativeToNow = TimeSpan.FromTicks(Math.Max(times.KeepUntil - Now(), 1));
-                        cacheEntry.Size = 1;
-                    }
-
+                    var lifetime = TimeSpan.FromTicks(Math.Max(times.KeepUntil - Now(), 1));
+                    var raw = new RawEnvelope(envelope);
+                    PutLocal(new KeepSlot(message.Key), raw, lifetime);
+                    PutLocal(message.Key, raw, lifetime);
                     break;
                 case BackplaneMessageKind.Set:
                 case BackplaneMessageKind.Remove:
-                    _l1.Remove(message.Key);
+                    RemoveLocal(message.Key);
                     break;
                 case BackplaneMessageKind.Expire:
                     ExpireLocal(message.Key, message.Timestamp > 0 ? message.Timestamp : Now());
@@ -927,6 +967,9 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) =>
         a == Timeout.InfiniteTimeSpan ? b : b == Timeout.InfiniteTimeSpan ? a : (a < b ? a : b);
+
+    /// <summary>The L1 key of an entry's keep slot (the plain key is its hot slot).</summary>
+    private sealed record KeepSlot(string Key);
 
     /// <summary>An envelope delivered by the backplane, decoded on first typed read.</summary>
     private sealed class RawEnvelope(byte[] bytes)

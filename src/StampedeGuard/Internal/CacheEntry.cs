@@ -21,6 +21,9 @@ internal abstract class CacheEntry
 
     public EntryTimes Times { get; }
 
+    /// <summary>Until when a hit needs no check at all: the earlier of the refresh point and the end of freshness.</summary>
+    public long HotUntil => Math.Min(RefreshCheckAt, Times.FreshUntil);
+
     public string[]? Tags { get; }
 
     /// <summary>From this instant on, a fresh hit evaluates early refresh. <see cref="long.MaxValue"/> when off.</summary>

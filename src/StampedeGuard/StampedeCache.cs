@@ -150,6 +150,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     private async ValueTask<T> JoinFlightAsync<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, CacheEntry<T>? stale, CancellationToken cancellationToken)
     {
         var started = _time.GetTimestamp();
+        var counted = false;
         while (true)
         {
             Flight<T> flight;
@@ -195,12 +196,20 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
 
             if (leader)
             {
-                _metrics.Miss();
                 _ = RunFlightAsync(key, state, factory, options, flight, early: false);
             }
-            else
+
+            if (!counted)
             {
-                _metrics.Collapsed();
+                counted = true;
+                if (leader)
+                {
+                    _metrics.Miss();
+                }
+                else
+                {
+                    _metrics.Collapsed();
+                }
             }
 
             // 4. Bounded wait: soft timeout if a stale value exists, LockTimeout for waiters behind someone else's run.
@@ -281,7 +290,8 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
 
                 if (flight.IsBackground && flight.Stale is not null && local.Times.Created > flight.Stale.Times.Created)
                 {
-                    return; // already refreshed by someone else.
+                    (hasValue, value) = (true, local.Value); // already refreshed by someone else.
+                    return;
                 }
 
                 if (now < local.Times.KeepUntil && (flight.Stale is null || local.Times.Created > flight.Stale.Times.Created))
@@ -327,6 +337,12 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
             }
 
             _flights.TryRemove(new KeyValuePair<string, Flight>(key, flight));
+            if (!hasValue && error is null && flight.Stale is { Error: null } previous)
+            {
+                // A background refresh that left the work to another node: callers who joined it get the value we have.
+                (hasValue, value) = (true, previous.Value);
+            }
+
             if (hasValue)
             {
                 flight.TrySetResult(value);

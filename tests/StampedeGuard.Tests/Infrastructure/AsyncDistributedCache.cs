@@ -1,0 +1,51 @@
+using Microsoft.Extensions.Caching.Distributed;
+
+namespace StampedeGuard.Tests.Infrastructure;
+
+/// <summary>An <see cref="IDistributedCache"/> that completes every async call asynchronously, like a network store.</summary>
+internal sealed class AsyncDistributedCache(IDistributedCache inner) : IDistributedCache
+{
+    private volatile TaskCompletionSource? _readGate;
+
+    /// <summary>Makes the next reads wait until <see cref="OpenReads"/>.</summary>
+    public void HoldReads() => _readGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public void OpenReads() => _readGate?.TrySetResult();
+
+    public byte[]? Get(string key) => inner.Get(key);
+
+    public async Task<byte[]?> GetAsync(string key, CancellationToken token = default)
+    {
+        await Task.Yield();
+        if (_readGate is { } gate)
+        {
+            await gate.Task;
+        }
+
+        return await inner.GetAsync(key, token);
+    }
+
+    public void Refresh(string key) => inner.Refresh(key);
+
+    public async Task RefreshAsync(string key, CancellationToken token = default)
+    {
+        await Task.Yield();
+        await inner.RefreshAsync(key, token);
+    }
+
+    public void Remove(string key) => inner.Remove(key);
+
+    public async Task RemoveAsync(string key, CancellationToken token = default)
+    {
+        await Task.Yield();
+        await inner.RemoveAsync(key, token);
+    }
+
+    public void Set(string key, byte[] value, DistributedCacheEntryOptions options) => inner.Set(key, value, options);
+
+    public async Task SetAsync(string key, byte[] value, DistributedCacheEntryOptions options, CancellationToken token = default)
+    {
+        await Task.Yield();
+        await inner.SetAsync(key, value, options, token);
+    }
+}

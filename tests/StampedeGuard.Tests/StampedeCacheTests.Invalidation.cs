@@ -1,0 +1,174 @@
+using StampedeGuard.Tests.Infrastructure;
+
+namespace StampedeGuard.Tests;
+
+public sealed partial class StampedeCacheTests
+{
+    private static StampedeCacheEntryOptions Tagged(params string[] tags) => new() { Duration = TimeSpan.FromSeconds(10), Tags = tags, EarlyRefreshBeta = 0 };
+
+    [Fact]
+    public async Task RemoveByTagAsync_EntryWithThatTag_NextCallRunsFactory()
+    {
+        using var h = new CacheHarness();
+        await h.Cache.GetOrCreateAsync("k", _ => ValueTask.FromResult(1), Tagged("red", "blue"));
+        h.Clock.Advance(TimeSpan.FromSeconds(1));
+
+        await h.Cache.RemoveByTagAsync("blue");
+        h.Clock.Advance(TimeSpan.FromSeconds(1));
+        var value = await h.Cache.GetOrCreateAsync("k", _ => ValueTask.FromResult(2), Tagged("red", "blue"));
+
+        value.Should().Be(2);
+    }
+
+    [Fact]
+    public async Task RemoveByTagAsync_EntryWithoutThatTag_StaysCached()
+    {
+        using var h = new CacheHarness();
+        await h.Cache.GetOrCreateAsync("k", _ => ValueTask.FromResult(1), Tagged("red"));
+        await h.Cache.GetOrCreateAsync("plain", _ => ValueTask.FromResult(1));
+        h.Clock.Advance(TimeSpan.FromSeconds(1));
+
+        await h.Cache.RemoveByTagAsync("blue");
+        var tagged = await h.Cache.GetOrCreateAsync("k", _ => ValueTask.FromResult(2), Tagged("red"));
+        var plain = await h.Cache.GetOrCreateAsync("plain", _ => ValueTask.FromResult(2));
+
+        (tagged, plain).Should().Be((1, 1));
+    }
+
+    [Fact(Skip = "engine bug: IsTagInvalidated (StampedeCache.cs ~l.628) uses created <= at, so an entry stored after RemoveByTagAsync at the same clock tick is treated as invalidated and recomputed on every call until the clock moves")]
+    public async Task RemoveByTagAsync_EntryStoredAfterwardsAtTheSameInstant_StaysCached()
+    {
+        using var h = new CacheHarness();
+        await h.Cache.RemoveByTagAsync("red");
+        var runs = 0;
+
+        await h.Cache.GetOrCreateAsync("k", _ => ValueTask.FromResult(++runs), Tagged("red"));
+        var second = await h.Cache.GetOrCreateAsync("k", _ => ValueTask.FromResult(++runs), Tagged("red"));
+
+        second.Should().Be(1, "the entry was created after the invalidation, even if the clock did not tick in between");
+        runs.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task RemoveByTagAsync_OtherInstanceSharingL2_DropsTheTaggedL2Entry()
+    {
+        var l2 = CacheHarness.NewL2();
+        using var writer = new CacheHarness(l2: l2);
+        using var invalidator = new CacheHarness(clock: writer.Clock, l2: l2);
+        using var reader = new CacheHarness(clock: writer.Clock, l2: l2);
+        await writer.Cache.GetOrCreateAsync("k", _ => ValueTask.FromResult(1), Tagged("red"));
+        writer.Clock.Advance(TimeSpan.FromSeconds(1));
+
+        await invalidator.Cache.RemoveByTagAsync("red");
+        writer.Clock.Advance(TimeSpan.FromSeconds(1));
+        var value = await reader.Cache.GetOrCreateAsync("k", _ => ValueTask.FromResult(2), Tagged("red"));
+
+        value.Should().Be(2);
+    }
+
+    [Fact]
+    public async Task RemoveAsync_CachedKey_NextCallRunsFactory()
+    {
+        using var h = new CacheHarness();
+        await h.Cache.GetOrCreateAsync("k", _ => ValueTask.FromResult(1));
+
+        await h.Cache.RemoveAsync("k");
+        var value = await h.Cache.GetOrCreateAsync("k", _ => ValueTask.FromResult(2));
+
+        value.Should().Be(2);
+    }
+
+    [Fact]
+    public async Task RemoveAsync_KeyInSharedL2_RemovedFromL2Too()
+    {
+        var l2 = CacheHarness.NewL2();
+        using var a = new CacheHarness(l2: l2);
+        using var b = new CacheHarness(clock: a.Clock, l2: l2);
+        await a.Cache.SetAsync("k", 1);
+
+        await a.Cache.RemoveAsync("k");
+
+        (await b.Cache.TryGetAsync<int>("k")).HasValue.Should().BeFalse();
+    }
+
+    [Fact]
+    public async Task ExpireAsync_FreshEntry_NextReadServesStaleAtOnce()
+    {
+        using var h = new CacheHarness(o => o.EarlyRefreshBeta = 0);
+        await h.Cache.GetOrCreateAsync("k", _ => ValueTask.FromResult("v1"));
+        h.Clock.Advance(TimeSpan.FromSeconds(1));
+        var factory = new GatedFactory<string>();
+
+        await h.Cache.ExpireAsync("k");
+        var read = h.Cache.GetOrCreateAsync("k", factory.InvokeAsync);
+
+        read.IsCompletedSuccessfully.Should().BeTrue();
+        (await read).Should().Be("v1");
+        factory.Release("v2");
+    }
+
+    [Fact]
+    public async Task ExpireAsync_ManyConcurrentReadsAfterwards_TriggerExactlyOneRefresh()
+    {
+        using var h = new CacheHarness(o => o.EarlyRefreshBeta = 0);
+        await h.Cache.GetOrCreateAsync("k", _ => ValueTask.FromResult("v1"));
+        h.Clock.Advance(TimeSpan.FromSeconds(1));
+        var factory = new GatedFactory<string>();
+
+        await h.Cache.ExpireAsync("k");
+        var reads = await StartConcurrentAsync(Callers, () => h.Cache.GetOrCreateAsync("k", factory.InvokeAsync).AsTask());
+        (await Poll.Within(Task.WhenAll(reads), "the reads")).Should().OnlyContain(v => v == "v1");
+        await Poll.UntilAsync(() => factory.Calls == 1, "the refresh started");
+        factory.Release("v2");
+        await Poll.UntilAsync(() => h.Cache.FlightCount == 0, "the refresh finished");
+
+        factory.Calls.Should().Be(1);
+        (await h.Cache.GetOrCreateAsync("k", factory.InvokeAsync)).Should().Be("v2");
+    }
+
+    [Fact]
+    public async Task ExpireAsync_EntryOnlyInSharedL2_OtherInstanceServesStaleAndRefreshesOnce()
+    {
+        var l2 = CacheHarness.NewL2();
+        using var a = new CacheHarness(o => o.EarlyRefreshBeta = 0, l2: l2);
+        using var b = new CacheHarness(o => o.EarlyRefreshBeta = 0, clock: a.Clock, l2: l2);
+        await a.Cache.SetAsync("k", "v1");
+        a.Clock.Advance(TimeSpan.FromSeconds(1));
+
+        await a.Cache.ExpireAsync("k");
+        var lookup = await b.Cache.TryGetAsync<string>("k");
+
+        lookup.HasValue.Should().BeTrue();
+        lookup.IsStale.Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task TryGetAsync_AfterExpireAsync_ReportsStale()
+    {
+        using var h = new CacheHarness();
+        await h.Cache.SetAsync("k", "v1");
+        h.Clock.Advance(TimeSpan.FromSeconds(1));
+
+        await h.Cache.ExpireAsync("k");
+        var lookup = await h.Cache.TryGetAsync<string>("k");
+
+        (lookup.HasValue, lookup.IsStale, lookup.Value).Should().Be((true, true, "v1"));
+    }
+
+    [Fact(Skip = "engine bug: ExpireAsync patches the L2 envelope with FreshUntil = local now (StampedeCache.cs ExpireAsync ~l.558-575, Expired ~l.767); if the writer's clock was ahead, FreshUntil < Created fails Envelope.IsConsistent and the entry becomes corrupt for every node (a miss plus warnings) instead of stale")]
+    public async Task ExpireAsync_L2EntryWrittenByNodeWithClockAhead_EntryStaysReadableAsStale()
+    {
+        var l2 = CacheHarness.NewL2();
+        var behind = new TestSupport.FakeTimeProvider();
+        var ahead = new TestSupport.FakeTimeProvider(behind.GetUtcNow() + TimeSpan.FromSeconds(2));
+        using var writer = new CacheHarness(o => o.StaleWhileRevalidate = TimeSpan.FromMinutes(1), clock: ahead, l2: l2);
+        using var expirer = new CacheHarness(o => o.StaleWhileRevalidate = TimeSpan.FromMinutes(1), clock: behind, l2: l2);
+        using var reader = new CacheHarness(o => o.StaleWhileRevalidate = TimeSpan.FromMinutes(1), clock: behind, l2: l2);
+        await writer.Cache.SetAsync("k", "v1");
+
+        await expirer.Cache.ExpireAsync("k");
+        var lookup = await reader.Cache.TryGetAsync<string>("k");
+
+        (lookup.HasValue, lookup.IsStale).Should().Be((true, true), "ExpireAsync marks stale; two seconds of clock skew between nodes must not turn it into a corrupt entry");
+    }
+}

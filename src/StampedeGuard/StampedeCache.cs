@@ -29,6 +29,12 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
 {
     private const string TagMarkerPrefix = "\u0001tag:";
 
+    /// <summary>How long a tag invalidation is remembered in the distributed tier: entries living longer than this in L2 outlive it.</summary>
+    private static readonly TimeSpan TagMarkerLifetime = TimeSpan.FromDays(365);
+
+    /// <summary>The longest timeout a timer can take (about 49.7 days); longer ones mean "no timeout".</summary>
+    private static readonly TimeSpan MaxTimer = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+
     private readonly StampedeCacheOptions _options;
     private readonly TimeProvider _time;
     private readonly bool _systemClock;
@@ -43,6 +49,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     private readonly ConcurrentDictionary<Type, object> _serializers = new();
     private readonly ConcurrentDictionary<string, Flight> _flights = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _tagInvalidations = new(StringComparer.Ordinal);
+    private readonly string _prefix;
     private long _clearedAt;
 
     /// <summary>Creates a cache. Everything but <paramref name="options"/> is optional.</summary>
@@ -61,6 +68,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         IMeterFactory? meterFactory = null)
     {
         _options = options ?? new StampedeCacheOptions();
+        _prefix = _options.KeyPrefix;
         _time = _options.TimeProvider;
         _systemClock = ReferenceEquals(_time, TimeProvider.System);
         _ownsL1 = memoryCache is null;
@@ -96,7 +104,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         // 1. Fresh L1 hit. The hot slot expires (by IMemoryCache's own clock check) at the entry's refresh point, so
         //    finding it means "fresh, no refresh due": one lookup, no clock read of ours, no allocation.
         if (_l1.TryGetValue(key, out var found) && found is CacheEntry<T> entry && entry.Error is null
-            && (_systemClock || Now() < entry.HotUntil) && !IsInvalidated(entry))
+            && (_systemClock || Now() < Math.Min(entry.HotUntil, entry.LocalUntil)) && !IsInvalidated(entry))
         {
             _metrics.Hit();
             return new ValueTask<T>(entry.Value);
@@ -129,7 +137,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
             {
                 // 2. Stale hit: serve it, one background refresh.
                 _metrics.Stale();
-                if (entry.TryClaimRefresh())
+                if (entry.TryClaimStaleRefresh())
                 {
                     StartBackgroundRefresh(key, state, factory, options, entry, early: false);
                 }
@@ -177,6 +185,8 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
                         continue;
                     }
 
+                    typed.Supersede();
+
                     flight = replacement;
                     leader = true;
                 }
@@ -212,26 +222,40 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
                 }
             }
 
-            // 4. Bounded wait: soft timeout if a stale value exists, LockTimeout for waiters behind someone else's run.
-            var fallback = flight.Stale ?? stale;
-            var soft = fallback is not null ? options.FactorySoftTimeout : Timeout.InfiniteTimeSpan;
-            var lockTimeout = leader ? Timeout.InfiniteTimeSpan : options.LockTimeout;
-            var timeout = Min(soft, lockTimeout);
+            // 4. Bounded wait: FactorySoftTimeout when a stale value exists (it may arrive from L2 during the wait),
+            //    LockTimeout for waiters behind someone else's run.
+            var lockTimeout = leader ? Timeout.InfiniteTimeSpan : Bounded(options.LockTimeout);
+            var soft = Bounded(options.FactorySoftTimeout);
             var cancelled = false;
             try
             {
-                var value = await flight.Answer.WaitAsync(timeout, _time, cancellationToken).ConfigureAwait(false);
+                if (soft != Timeout.InfiniteTimeSpan && (lockTimeout == Timeout.InfiniteTimeSpan || soft < lockTimeout))
+                {
+                    try
+                    {
+                        var early = await flight.Answer.WaitAsync(soft, _time, cancellationToken).ConfigureAwait(false);
+                        RecordWait(started);
+                        return early;
+                    }
+                    catch (TimeoutException) when (!flight.Answer.IsCompleted && (flight.Stale ?? stale) is { } fallback)
+                    {
+                        // The run goes on in the background and updates the cache: nobody may cancel it now.
+                        flight.KeepRunning();
+                        RecordWait(started);
+                        return fallback.Value;
+                    }
+                    catch (TimeoutException) when (!flight.Answer.IsCompleted)
+                    {
+                        lockTimeout = lockTimeout == Timeout.InfiniteTimeSpan ? lockTimeout : lockTimeout - soft;
+                    }
+                }
+
+                var value = await flight.Answer.WaitAsync(lockTimeout, _time, cancellationToken).ConfigureAwait(false);
                 RecordWait(started);
                 return value;
             }
             catch (TimeoutException) when (!flight.Answer.IsCompleted)
             {
-                if (fallback is not null && soft != Timeout.InfiniteTimeSpan && (lockTimeout == Timeout.InfiniteTimeSpan || soft <= lockTimeout))
-                {
-                    RecordWait(started);
-                    return fallback.Value;
-                }
-
                 _metrics.LockTimeouts.Add(1);
                 Log.LockTimeout(_logger, key, options.LockTimeout.TotalSeconds);
                 flight.Close();
@@ -252,13 +276,21 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     {
         if (!entry.IsRefreshClaimed && entry.ShouldRefreshEarly(now) && entry.TryClaimRefresh())
         {
+            // The refresh is claimed: nothing is left to decide until the entry's freshness ends, so put it back in
+            // the hot slot (before the refresh starts, so the refresh's own write always lands after this one).
+            if (_l1.TryGetValue(new KeepSlot(key), out var kept) && ReferenceEquals(kept, entry)
+                && !(_l1.TryGetValue(key, out var occupant) && occupant is not (CacheEntry or RawEnvelope)))
+            {
+                PutLocal(key, entry, Lifetime(Math.Min(entry.Times.FreshUntil, entry.LocalUntil), now));
+            }
+
             StartBackgroundRefresh(key, state, factory, options, entry, early: true);
         }
     }
 
     private void StartBackgroundRefresh<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, CacheEntry<T> current, bool early)
     {
-        var flight = new Flight<T>(current, background: true);
+        var flight = new Flight<T>(current, background: true) { Claimed = early ? null : current };
         if (!_flights.TryAdd(key, flight))
         {
             return; // a run for this key is already under way; it will replace the entry.
@@ -364,7 +396,11 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         var useLock = _l2!.SupportsLocking && !options.SkipDistributedLock;
         var waitStarted = _time.GetTimestamp();
         var mode = useLock ? DistributedLockMode.AcquireIfNotFresh : DistributedLockMode.None;
-        var read = await SafeL2Async(key, "read", (store, k, t) => store.ReadAsync(k, new DistributedReadOptions(mode, _time.GetUtcNow(), _options.DistributedLockLease), t), flight.Token).ConfigureAwait(false);
+        // A refresh judges freshness at the end of the value it replaces: that value must not satisfy it, and the
+        // store must let it take the lock although the value is still fresh.
+        var replacing = flight.IsBackground ? flight.Stale : null;
+        var judgeAt = replacing is null ? _time.GetUtcNow() : new DateTimeOffset(Math.Max(Now(), replacing.Times.FreshUntil), TimeSpan.Zero);
+        var read = await SafeL2Async(key, "read", (store, k, t) => store.ReadAsync(k, new DistributedReadOptions(mode, judgeAt, _options.DistributedLockLease), t), flight.Token).ConfigureAwait(false);
         while (true)
         {
             var now = Now();
@@ -377,7 +413,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
                     SetLocal(key, found, options);
                 }
 
-                if (now < found.Times.FreshUntil)
+                if (now < found.Times.FreshUntil && (replacing is null || found.Times.Created > replacing.Times.Created))
                 {
                     return (found, read.Lease is null ? null : await ReleaseQuietlyAsync(read.Lease).ConfigureAwait(false), true);
                 }
@@ -401,7 +437,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
             }
 
             var waited = _time.GetElapsedTime(waitStarted);
-            var left = options.LockTimeout == Timeout.InfiniteTimeSpan ? TimeSpan.MaxValue : options.LockTimeout - waited;
+            var left = Bounded(options.LockTimeout) == Timeout.InfiniteTimeSpan ? TimeSpan.MaxValue : options.LockTimeout - waited;
             if (left <= TimeSpan.Zero)
             {
                 _metrics.LockTimeouts.Add(1);
@@ -418,7 +454,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
                 return (arrived, null, true);
             }
 
-            read = await SafeL2Async(key, "read", (store, k, t) => store.ReadAsync(k, new DistributedReadOptions(mode, _time.GetUtcNow(), _options.DistributedLockLease), t), flight.Token).ConfigureAwait(false);
+            read = await SafeL2Async(key, "read", (store, k, t) => store.ReadAsync(k, new DistributedReadOptions(mode, replacing is null ? _time.GetUtcNow() : judgeAt, _options.DistributedLockLease), t), flight.Token).ConfigureAwait(false);
         }
     }
 
@@ -431,13 +467,28 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         _metrics.FactoryRuns.Add(1);
         var started = _time.GetTimestamp();
         T value;
+        Task<T>? pending = null;
         try
         {
-            var run = factory(state, context, flight.Token);
-            var hard = options.FactoryHardTimeout;
-            value = hard == Timeout.InfiniteTimeSpan || run.IsCompleted
-                ? await run.ConfigureAwait(false)
-                : await run.AsTask().WaitAsync(hard, _time).ConfigureAwait(false);
+            // Off the caller's thread: a factory that blocks before its first await must not hold the leader's caller
+            // (its cancellation) nor escape the hard timeout.
+            var token = flight.Token;
+            pending = Task.Run(() => factory(state, context, token).AsTask(), CancellationToken.None);
+            var hard = Bounded(options.FactoryHardTimeout);
+            value = hard == Timeout.InfiniteTimeSpan
+                ? await pending.ConfigureAwait(false)
+                : await pending.WaitAsync(hard, _time).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException ex) when (flight.Token.IsCancellationRequested)
+        {
+            // Every waiter went away: nobody wants this value. Not an origin failure (no fail-safe, no negative entry).
+            _metrics.FactoryDuration.Record(_time.GetElapsedTime(started).TotalSeconds);
+            if (lease is not null)
+            {
+                await ReleaseQuietlyAsync(lease).ConfigureAwait(false);
+            }
+
+            return (false, default!, ex);
         }
         catch (Exception ex)
         {
@@ -445,7 +496,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
             _metrics.FactoryDuration.Record(elapsed.TotalSeconds);
             _metrics.FactoryErrors.Add(1);
             activity?.SetStatus(ActivityStatusCode.Error, ex.GetType().Name);
-            if (ex is TimeoutException && options.FactoryHardTimeout != Timeout.InfiniteTimeSpan && !flight.Token.IsCancellationRequested)
+            if (ex is TimeoutException && pending is { IsCompleted: false })
             {
                 flight.CancelFactory();
                 Log.FactoryHardTimeout(_logger, key, options.FactoryHardTimeout.TotalSeconds);
@@ -472,9 +523,20 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
             return (true, value, null);
         }
 
+        if (flight.IsSuperseded)
+        {
+            // A newer run, SetAsync or RemoveAsync replaced this one while it ran: answer, don't store.
+            if (lease is not null)
+            {
+                await ReleaseQuietlyAsync(lease).ConfigureAwait(false);
+            }
+
+            return (true, value, null);
+        }
+
         var entryOptions = context.Options;
         var times = EntryTimes.From(Now(), entryOptions, duration.Ticks);
-        var entry = NewEntry(value, null, times, entryOptions, previousFactoryTicks: stale?.Times.FactoryTicks ?? duration.Ticks);
+        var entry = NewEntry(value, null, times, entryOptions, previousFactoryTicks: stale?.Times.FactoryTicks ?? -1);
         await WriteDistributedAsync(key, entry, entryOptions, lease).ConfigureAwait(false);
         SetLocal(key, entry, entryOptions);
         return (true, value, null);
@@ -484,29 +546,38 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     {
         var now = Now();
         var stale = flight.Stale;
-        if (stale is not null && stale.Error is null && options.StaleIfError > TimeSpan.Zero && now < stale.Times.KeepUntil)
+        var stillFresh = flight.IsBackground && stale is not null && now < stale.Times.FreshUntil;
+        if (!stillFresh && stale is not null && stale.Error is null && options.StaleIfError > TimeSpan.Zero && now < stale.Times.KeepUntil)
         {
             // Serve the last good value and keep serving it for FailSafeThrottle before the factory is tried again.
             _metrics.FailSafeActivations.Add(1);
             Log.FailSafeActivated(_logger, key, TimeSpan.FromTicks(now - stale.Times.Created).TotalSeconds, options.FailSafeThrottle.TotalSeconds, error);
-            var throttleUntil = Math.Min(now + options.FailSafeThrottle.Ticks, stale.Times.KeepUntil);
-            var throttled = new EntryTimes(stale.Times.Created, throttleUntil, Math.Max(throttleUntil, stale.Times.StaleUntil), stale.Times.KeepUntil, stale.Times.FactoryTicks);
-            SetLocal(key, new CacheEntry<T>(stale.Value, null, throttled, stale.Tags, long.MaxValue, stale.Mode, stale.Beta), options);
+            var throttleUntil = Math.Min(EntryTimes.Add(now, options.FailSafeThrottle.Ticks), stale.Times.KeepUntil);
+            if (throttleUntil > stale.Times.FreshUntil)
+            {
+                var throttled = new EntryTimes(stale.Times.Created, throttleUntil, Math.Max(throttleUntil, stale.Times.StaleUntil), stale.Times.KeepUntil, stale.Times.FactoryTicks);
+                SetLocal(key, new CacheEntry<T>(stale.Value, null, throttled, stale.Tags, long.MaxValue, stale.Mode, stale.Beta) { IsFailSafe = true }, options);
+            }
+
             return (true, stale.Value, null);
         }
 
         if (flight.IsBackground)
         {
             Log.BackgroundRefreshFailed(_logger, key, error);
+            flight.Claimed?.ReleaseStaleRefreshClaim(); // a later stale hit may try again (one at a time).
         }
         else
         {
             Log.FactoryFailed(_logger, key, error);
         }
 
-        if (options.NegativeCacheDuration > TimeSpan.Zero && error is not OperationCanceledException)
+        // Negative caching only replaces nothing: never a value that is still being served (background refresh, or a
+        // stale value already given to this run's waiters).
+        if (options.NegativeCacheDuration > TimeSpan.Zero && !flight.IsBackground && !flight.Answer.IsCompleted && !flight.IsSuperseded)
         {
-            var times = new EntryTimes(now, now + options.NegativeCacheDuration.Ticks, now + options.NegativeCacheDuration.Ticks, now + options.NegativeCacheDuration.Ticks, elapsed.Ticks);
+            var until = EntryTimes.Add(now, options.NegativeCacheDuration.Ticks);
+            var times = new EntryTimes(now, until, until, until, elapsed.Ticks);
             SetLocal(key, new CacheEntry<T>(default!, ExceptionDispatchInfo.Capture(error), times, null, long.MaxValue, options.EarlyRefresh, 0), options);
         }
 
@@ -528,7 +599,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         var now = Now();
         return entry is null || entry.Error is not null || now >= entry.Times.KeepUntil
             ? default
-            : new StampedeCacheLookup<T>(entry.Value, now >= entry.Times.FreshUntil, TimeSpan.FromTicks(now - entry.Times.Created));
+            : new StampedeCacheLookup<T>(entry.Value, entry.IsFailSafe || now >= entry.Times.FreshUntil, TimeSpan.FromTicks(now - entry.Times.Created));
     }
 
     /// <inheritdoc />
@@ -536,6 +607,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     {
         ValidateKey(key);
         options ??= _options.DefaultEntryOptions;
+        Supersede(key);
         var entry = NewEntry(value, null, EntryTimes.From(Now(), options, 0), options, 0);
         await WriteDistributedAsync(key, entry, options, lease: null, cancellationToken).ConfigureAwait(false);
         SetLocal(key, entry, options);
@@ -545,6 +617,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     public async ValueTask RemoveAsync(string key, CancellationToken cancellationToken = default)
     {
         ValidateKey(key);
+        Supersede(key);
         RemoveLocal(key);
         if (_l2 is not null)
         {
@@ -567,7 +640,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
             {
                 var expired = Expired(times, now);
                 Envelope.PatchTimes(envelope, expired);
-                var ttl = TimeSpan.FromTicks(Math.Max(expired.KeepUntil - now, TimeSpan.TicksPerMillisecond));
+                var ttl = Lifetime(Math.Max(expired.KeepUntil, now + TimeSpan.TicksPerMillisecond), now);
                 await SafeL2Async(key, "write", (store, k, t) => store.WriteAsync(k, envelope, new DistributedWriteOptions(ttl, new DateTimeOffset(expired.FreshUntil, TimeSpan.Zero), null, Notify: false), t), cancellationToken).ConfigureAwait(false);
             }
         }
@@ -584,7 +657,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         if (_l2 is not null && tag != "*")
         {
             var marker = BitConverter.GetBytes(now);
-            await SafeL2Async(tag, "write", (store, _, t) => store.WriteAsync(TagMarkerPrefix + tag, marker, new DistributedWriteOptions(TimeSpan.FromDays(1), DateTimeOffset.MaxValue, null, Notify: false), t), cancellationToken).ConfigureAwait(false);
+            await SafeL2Async(TagMarkerPrefix + tag, "write", (store, k, t) => store.WriteAsync(k, marker, new DistributedWriteOptions(TagMarkerLifetime, DateTimeOffset.MaxValue, null, Notify: false), t), cancellationToken).ConfigureAwait(false);
         }
 
         await PublishAsync(new BackplaneMessage(BackplaneMessageKind.RemoveByTag, tag, null, now), cancellationToken).ConfigureAwait(false);
@@ -618,14 +691,28 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
 
     private bool UsesL2(StampedeCacheEntryOptions options) => _l2 is not null && !options.SkipDistributedCache;
 
+    /// <summary>A timeout a timer can take: longer than about 49.7 days is no timeout.</summary>
+    private static TimeSpan Bounded(TimeSpan timeout) => timeout > MaxTimer ? Timeout.InfiniteTimeSpan : timeout;
+
+    /// <summary>An explicit write or removal wins over any run in progress for the key (local fencing).</summary>
+    private void Supersede(string key)
+    {
+        if (_flights.TryGetValue(key, out var flight))
+        {
+            flight.Supersede();
+        }
+    }
+
+    private string DistributedKey(string key) => _prefix.Length == 0 ? key : _prefix + key;
+
     private bool IsInvalidated(CacheEntry entry) =>
-        entry.Times.Created <= Volatile.Read(ref _clearedAt) || (entry.Tags is not null && IsTagInvalidated(entry.Tags, entry.Times.Created));
+        entry.Times.Created < Volatile.Read(ref _clearedAt) || (entry.Tags is not null && IsTagInvalidated(entry.Tags, entry.Times.Created));
 
     private bool IsTagInvalidated(string[] tags, long created)
     {
         foreach (var tag in tags)
         {
-            if (_tagInvalidations.TryGetValue(tag, out var at) && created <= at)
+            if (_tagInvalidations.TryGetValue(tag, out var at) && created < at)
             {
                 return true;
             }
@@ -683,7 +770,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
             return decoded;
         }
 
-        return found is CacheEntry<T> entry && !IsInvalidated(entry) ? entry : null;
+        return found is CacheEntry<T> entry && !IsInvalidated(entry) && (_systemClock || Now() < entry.LocalUntil) ? entry : null;
     }
 
     /// <summary>
@@ -693,10 +780,11 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     private void SetLocal(string key, CacheEntry entry, StampedeCacheEntryOptions options)
     {
         var now = Now();
-        var keep = TimeSpan.FromTicks(entry.Times.KeepUntil - now);
-        var hot = TimeSpan.FromTicks(entry.HotUntil - now);
+        var keep = Lifetime(entry.Times.KeepUntil, now);
+        var hot = Lifetime(entry.HotUntil, now);
         if (options.LocalDuration is { } local)
         {
+            entry.LocalUntil = EntryTimes.Add(now, local.Ticks);
             keep = keep < local ? keep : local;
             hot = hot < local ? hot : local;
         }
@@ -708,6 +796,11 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         }
 
         PutLocal(new KeepSlot(key), entry, keep);
+        if (_l1.TryGetValue(key, out var occupant) && occupant is not (CacheEntry or RawEnvelope))
+        {
+            return; // the application's own entry under this key in a shared IMemoryCache: never overwrite it.
+        }
+
         if (hot > TimeSpan.Zero)
         {
             PutLocal(key, entry, hot);
@@ -718,21 +811,23 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         }
     }
 
+    /// <summary>Time from now to an instant, capped at a century so IMemoryCache's own date arithmetic cannot overflow.</summary>
+    private static TimeSpan Lifetime(long until, long now)
+    {
+        const long century = 36525 * TimeSpan.TicksPerDay;
+        var ticks = until - now;
+        return TimeSpan.FromTicks(ticks > century ? century : ticks);
+    }
+
     private void PutLocal(object slot, object value, TimeSpan lifetime)
     {
         using var cacheEntry = _l1.CreateEntry(slot);
         cacheEntry.Value = value;
         cacheEntry.Size = 1;
-        if (_systemClock)
-        {
-            cacheEntry.AbsoluteExpirationRelativeToNow = lifetime;
-        }
-        else
-        {
-            // IMemoryCache expires by the real clock; with another TimeProvider (tests) our own checks decide
-            // freshness, and the memory is reclaimed with slack so a slow run never loses an entry early.
-            cacheEntry.AbsoluteExpirationRelativeToNow = lifetime + TimeSpan.FromMinutes(10);
-        }
+
+        // IMemoryCache expires by the real clock. With another TimeProvider (tests) our own checks decide expiry and
+        // the memory is reclaimed with slack, so a slow run never loses an entry early.
+        cacheEntry.AbsoluteExpirationRelativeToNow = _systemClock ? lifetime : lifetime + TimeSpan.FromMinutes(10);
     }
 
     private void RemoveLocal(string key)
@@ -743,7 +838,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
 
     private void ExpireLocal(string key, long now)
     {
-        if (!_l1.TryGetValue(new KeepSlot(key), out var found))
+        if (!_l1.TryGetValue(new KeepSlot(key), out var found) && !_l1.TryGetValue(key, out found))
         {
             return;
         }
@@ -753,8 +848,13 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
             if (now < entry.Times.FreshUntil)
             {
                 var expired = entry.WithTimes(Expired(entry.Times, now));
-                _l1.Remove(key);
-                PutLocal(new KeepSlot(key), expired, TimeSpan.FromTicks(Math.Max(expired.Times.KeepUntil - now, 1)));
+                expired.LocalUntil = entry.LocalUntil;
+                if (_l1.TryGetValue(key, out var hot) && hot is CacheEntry)
+                {
+                    _l1.Remove(key);
+                }
+
+                PutLocal(new KeepSlot(key), expired, Lifetime(Math.Max(expired.Times.KeepUntil, now + 1), now));
             }
         }
         else
@@ -824,7 +924,8 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
             return;
         }
 
-        var ttl = TimeSpan.FromTicks(Math.Max(entry.Times.KeepUntil - Now(), TimeSpan.TicksPerMillisecond));
+        var now = Now();
+        var ttl = Lifetime(Math.Max(entry.Times.KeepUntil, now + TimeSpan.TicksPerMillisecond), now);
         var writeOptions = new DistributedWriteOptions(ttl, new DateTimeOffset(entry.Times.FreshUntil, TimeSpan.Zero), lease, Notify: true);
         var result = await SafeL2Async(key, "write", (store, k, t) => store.WriteAsync(k, envelope, writeOptions, t), cancellationToken).ConfigureAwait(false);
         if (lease is not null && !result.Written)
@@ -852,7 +953,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
             // No backplane to tell us about other nodes' tag invalidations: ask the shared tier.
             foreach (var tag in tags)
             {
-                var marker = await SafeL2Async(tag, "read", (store, _, t) => store.ReadAsync(TagMarkerPrefix + tag, default, t), CancellationToken.None).ConfigureAwait(false);
+                var marker = await SafeL2Async(TagMarkerPrefix + tag, "read", static (store, k, t) => store.ReadAsync(k, default, t), CancellationToken.None).ConfigureAwait(false);
                 if (marker.Envelope is { Length: 8 } bytes)
                 {
                     InvalidateTag(tag, BitConverter.ToInt64(bytes));
@@ -895,7 +996,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     {
         try
         {
-            return await call(_l2!, key, cancellationToken).ConfigureAwait(false);
+            return await call(_l2!, DistributedKey(key), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (!_options.ThrowOnDistributedCacheErrors && !(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
         {
@@ -929,7 +1030,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
 
         try
         {
-            await _backplane.PublishAsync(message, cancellationToken).ConfigureAwait(false);
+            await _backplane.PublishAsync(message with { Key = DistributedKey(message.Key) }, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (!_options.ThrowOnDistributedCacheErrors)
         {
@@ -940,6 +1041,12 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
 
     private void OnBackplaneMessage(BackplaneMessage message)
     {
+        if (!message.Key.StartsWith(_prefix, StringComparison.Ordinal))
+        {
+            return; // another application sharing the channel.
+        }
+
+        message = message with { Key = message.Key[_prefix.Length..] };
         try
         {
             switch (message.Kind)
@@ -950,7 +1057,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
                         break;
                     }
 
-                    var lifetime = TimeSpan.FromTicks(Math.Max(times.KeepUntil - Now(), 1));
+                    var lifetime = Lifetime(Math.Max(times.KeepUntil, Now() + 1), Now());
                     var raw = new RawEnvelope(envelope);
                     PutLocal(new KeepSlot(message.Key), raw, lifetime);
                     PutLocal(message.Key, raw, lifetime);

@@ -54,7 +54,7 @@ public sealed partial class StampedeCacheTests
         factory.Calls.Should().Be(1);
     }
 
-    [Fact(Skip = "engine bug (no local fencing): after waiters take over a hung run at LockTimeout, the abandoned run's older result overwrites the newer value when it finally completes (RunFactoryAsync SetLocal ~l.479)")]
+    [Fact]
     public async Task GetOrCreateAsync_HungLeaderFinishesAfterTakeover_DoesNotOverwriteNewerValue()
     {
         using var h = new CacheHarness(o => o.LockTimeout = TimeSpan.FromSeconds(3));
@@ -71,7 +71,7 @@ public sealed partial class StampedeCacheTests
         (await h.Cache.TryGetAsync<string>("k")).Value.Should().Be("second");
     }
 
-    [Fact(Skip = "engine bug: the leader runs the factory inline on its own stack (JoinFlightAsync ~l.199 -> RunFactoryAsync ~l.436); a factory doing synchronous work before its first await blocks the leader, so its cancellation token cannot end its wait")]
+    [Fact]
     public async Task GetOrCreateAsync_LeaderCancelsWhileFactoryBlocksSynchronously_LeaderWaitEnds()
     {
         using var h = new CacheHarness();
@@ -97,7 +97,7 @@ public sealed partial class StampedeCacheTests
         }
     }
 
-    [Fact(Skip = "engine bug: the hard-timeout WaitAsync (~l.440) only starts after factory(...) returns; a factory that blocks synchronously is not bounded by FactoryHardTimeout and the leader hangs")]
+    [Fact]
     public async Task GetOrCreateAsync_FactoryBlocksSynchronouslyPastHardTimeout_CallerGetsTimeout()
     {
         using var h = new CacheHarness(o => o.FactoryHardTimeout = TimeSpan.FromSeconds(2));
@@ -122,7 +122,7 @@ public sealed partial class StampedeCacheTests
         }
     }
 
-    [Fact(Skip = "engine bug: the hot slot is stored under the caller's plain key (SetLocal ~l.713), so with a shared IMemoryCache (the DI default) the engine overwrites the application's own entry with the same key, contrary to StampedeCacheOptions.KeyPrefix docs")]
+    [Fact]
     public async Task GetOrCreateAsync_SharedMemoryCacheHoldsUserEntryUnderSameKey_UserEntryLeftAlone()
     {
         using var memory = new MemoryCache(new MemoryCacheOptions());
@@ -134,7 +134,7 @@ public sealed partial class StampedeCacheTests
         memory.Get("user:1").Should().Be("the application's own entry", "values are wrapped so other users of a shared IMemoryCache never collide with ours");
     }
 
-    [Fact(Skip = "engine bug: StampedeCacheOptions.KeyPrefix is never applied by the engine; only the DI path passes it to DistributedCacheStore, so direct construction silently shares keys across applications")]
+    [Fact]
     public async Task GetOrCreateAsync_KeyPrefixOnCacheOptions_SeparatesTwoCachesSharingL2()
     {
         var l2 = CacheHarness.NewL2();

@@ -77,7 +77,7 @@ public sealed partial class StampedeCacheTests
         h.Metrics.Counter("stampedeguard.fail_safe.activations").Should().Be(0);
     }
 
-    [Fact(Skip = "engine bug: FailSafe (StampedeCache.cs ~l.493) rewrites FreshUntil to the throttle end, so TryGetAsync (~l.531) reports a 30 s old fail-safe value (Duration 10 s) as not stale")]
+    [Fact]
     public async Task TryGetAsync_ServingFailSafeValue_ReportsItStale()
     {
         using var h = FailSafeHarness();
@@ -92,7 +92,7 @@ public sealed partial class StampedeCacheTests
         lookup.IsStale.Should().BeTrue("a 30 s old value with Duration 10 s is past its fresh duration, fail-safe or not");
     }
 
-    [Fact(Skip = "engine bug: when every waiter cancels, the factory's OperationCanceledException goes through FailSafe (StampedeCache.cs ~l.483-495): counted as a fail-safe activation, logged as a warning, and the key is throttled for FailSafeThrottle (next caller gets the old value, no factory run)")]
+    [Fact]
     public async Task GetOrCreateAsync_EveryWaiterCancelsWithFailSafeValue_NoFailSafeActivationAndNextCallRunsFactory()
     {
         using var h = FailSafeHarness();

@@ -79,6 +79,7 @@ public sealed partial class StampedeCacheTests
 
         var call = h.Cache.GetOrCreateAsync("k", factory.InvokeAsync).AsTask();
         call.IsCompleted.Should().BeFalse("a value past Duration + StaleWhileRevalidate is not served");
+        await Poll.UntilAsync(() => factory.Calls == 1, "the factory started");
         factory.Release("v2");
 
         (await Poll.Within(call, "the caller")).Should().Be("v2");

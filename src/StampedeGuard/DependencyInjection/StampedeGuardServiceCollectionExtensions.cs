@@ -60,8 +60,8 @@ public static class StampedeGuardServiceCollectionExtensions
     public static IStampedeGuardBuilder UseDistributedCache(this IStampedeGuardBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.Services.AddSingleton<IStampedeDistributedStore>(static sp =>
-            new DistributedCacheStore(sp.GetRequiredService<IDistributedCache>(), sp.GetRequiredService<IOptions<StampedeCacheOptions>>().Value.KeyPrefix));
+        // The engine applies StampedeCacheOptions.KeyPrefix to every distributed key itself.
+        builder.Services.AddSingleton<IStampedeDistributedStore>(static sp => new DistributedCacheStore(sp.GetRequiredService<IDistributedCache>()));
         return builder;
     }
 

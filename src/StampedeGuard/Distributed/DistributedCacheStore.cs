@@ -13,7 +13,7 @@ public sealed class DistributedCacheStore : IStampedeDistributedStore
 
     /// <summary>Creates the store.</summary>
     /// <param name="cache">The distributed cache.</param>
-    /// <param name="keyPrefix">Prepended to every key.</param>
+    /// <param name="keyPrefix">Prepended to every key, on top of <see cref="StampedeCacheOptions.KeyPrefix"/> (which the engine applies).</param>
     public DistributedCacheStore(IDistributedCache cache, string? keyPrefix = null)
     {
         _cache = cache ?? throw new ArgumentNullException(nameof(cache));

@@ -9,6 +9,7 @@ namespace StampedeGuard.Internal;
 internal abstract class CacheEntry
 {
     private int _refreshStarted;
+    private int _staleRefreshStarted;
 
     protected CacheEntry(in EntryTimes times, string[]? tags, long refreshCheckAt, StampedeEarlyRefresh mode, double beta)
     {
@@ -24,6 +25,12 @@ internal abstract class CacheEntry
     /// <summary>Until when a hit needs no check at all: the earlier of the refresh point and the end of freshness.</summary>
     public long HotUntil => Math.Min(RefreshCheckAt, Times.FreshUntil);
 
+    /// <summary>Gets or sets when the local copy ends (LocalDuration); set when the entry is stored in L1.</summary>
+    public long LocalUntil { get; set; } = long.MaxValue;
+
+    /// <summary>Gets or sets whether this is a fail-safe value served past its real freshness (throttled).</summary>
+    public bool IsFailSafe { get; init; }
+
     public string[]? Tags { get; }
 
     /// <summary>From this instant on, a fresh hit evaluates early refresh. <see cref="long.MaxValue"/> when off.</summary>
@@ -36,10 +43,13 @@ internal abstract class CacheEntry
     /// <summary>Gets whether a refresh of this entry was already started (a cheap read before any random draw).</summary>
     public bool IsRefreshClaimed => Volatile.Read(ref _refreshStarted) != 0;
 
-    /// <summary>Claims the one early/background refresh of this entry; false if already claimed.</summary>
+    /// <summary>Claims the one early refresh of this entry; false if already claimed. A failed early refresh keeps it (no retry while fresh).</summary>
     public bool TryClaimRefresh() => Interlocked.Exchange(ref _refreshStarted, 1) == 0;
 
-    public void ReleaseRefreshClaim() => Volatile.Write(ref _refreshStarted, 0);
+    /// <summary>Claims the one stale-window refresh running at a time; released when it fails so a later stale hit tries again.</summary>
+    public bool TryClaimStaleRefresh() => Interlocked.Exchange(ref _staleRefreshStarted, 1) == 0;
+
+    public void ReleaseStaleRefreshClaim() => Volatile.Write(ref _staleRefreshStarted, 0);
 
     /// <summary>The same value with another timeline (expire, fail-safe throttle).</summary>
     public abstract CacheEntry WithTimes(in EntryTimes times);
@@ -47,6 +57,7 @@ internal abstract class CacheEntry
     /// <summary>
     /// When to start evaluating early refresh. Adaptive: the lead is the measured factory time (plus its latest
     /// growth and a quarter for jitter) scaled by beta, so the refresh completes just before expiry.
+    /// <paramref name="previousFactoryTicks"/> is the run before's duration, or -1 when there was none.
     /// XFetch: the earliest instant at which <c>-delta * beta * ln(u)</c> can reach expiry for a double u in (0, 1]
     /// (-ln(2^-53) &lt; 37), so a hit far from expiry draws no random number and takes no logarithm.
     /// </summary>
@@ -58,10 +69,14 @@ internal abstract class CacheEntry
         }
 
         var delta = times.FactoryTicks;
+
+        // Growth: how much slower the factory got since the run before. With no earlier run (previousFactoryTicks < 0,
+        // a cold start) assume it may grow by three quarters, so the first refresh is not late.
+        var growth = previousFactoryTicks < 0 ? delta * 0.75 : Math.Max(0, delta - previousFactoryTicks);
         double lead = mode == StampedeEarlyRefresh.XFetch
             ? delta * beta * 37.0
-            : (beta * ((delta * 1.25) + Math.Max(0, delta - previousFactoryTicks))) + TimeSpan.TicksPerMillisecond * 5;
-        return times.FreshUntil - (long)Math.Min(lead, times.FreshUntil - times.Created);
+            : (beta * ((delta * 1.25) + growth)) + TimeSpan.TicksPerMillisecond * 5;
+        return times.FreshUntil - (long)Math.Min(lead, Math.Max(0, times.FreshUntil - times.Created));
     }
 
     /// <summary>Whether a fresh hit at <paramref name="now"/> (past <see cref="RefreshCheckAt"/>) should refresh now.</summary>
@@ -94,5 +109,5 @@ internal sealed class CacheEntry<T> : CacheEntry
     public ExceptionDispatchInfo? Error { get; }
 
     public override CacheEntry WithTimes(in EntryTimes times) =>
-        new CacheEntry<T>(Value, Error, times, Tags, ComputeRefreshCheckAt(times, times.FactoryTicks, Mode, Beta), Mode, Beta);
+        new CacheEntry<T>(Value, Error, times, Tags, ComputeRefreshCheckAt(times, times.FactoryTicks, Mode, Beta), Mode, Beta) { IsFailSafe = IsFailSafe };
 }

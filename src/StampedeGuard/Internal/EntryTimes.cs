@@ -8,12 +8,20 @@ namespace StampedeGuard.Internal;
 /// <param name="FactoryTicks">How long the factory took, in <see cref="TimeSpan"/> ticks.</param>
 internal readonly record struct EntryTimes(long Created, long FreshUntil, long StaleUntil, long KeepUntil, long FactoryTicks)
 {
-    public bool IsConsistent => Created > 0 && FreshUntil >= Created && StaleUntil >= FreshUntil && KeepUntil >= StaleUntil && FactoryTicks >= 0;
+    /// <summary>
+    /// Whether the timeline is well-formed. <c>FreshUntil</c> may precede <c>Created</c>: another node, whose clock is
+    /// behind the writer's, may have expired the entry at its own "now".
+    /// </summary>
+    public bool IsConsistent => Created > 0 && FreshUntil > 0 && StaleUntil >= FreshUntil && KeepUntil >= StaleUntil && KeepUntil <= DateTime.MaxValue.Ticks && FactoryTicks >= 0;
 
     public static EntryTimes From(long now, StampedeCacheEntryOptions options, long factoryTicks)
     {
-        var fresh = now + options.Duration.Ticks;
-        var stale = fresh + options.StaleWhileRevalidate.Ticks;
-        return new EntryTimes(now, fresh, stale, stale + options.StaleIfError.Ticks, factoryTicks);
+        var fresh = Add(now, options.Duration.Ticks);
+        var stale = Add(fresh, options.StaleWhileRevalidate.Ticks);
+        return new EntryTimes(now, fresh, stale, Add(stale, options.StaleIfError.Ticks), factoryTicks);
     }
+
+    /// <summary>Adds without overflow: any time past the calendar's end is the end (a Duration of TimeSpan.MaxValue is "forever").</summary>
+    public static long Add(long time, long ticks) =>
+        ticks > DateTime.MaxValue.Ticks - time ? DateTime.MaxValue.Ticks : time + ticks;
 }

@@ -3,7 +3,18 @@ namespace StampedeGuard.Internal;
 /// <summary>One run of a key's factory and everyone waiting for it (single-flight).</summary>
 internal abstract class Flight
 {
+    private volatile bool _superseded;
+
+
     public abstract bool IsBackground { get; }
+
+    /// <summary>
+    /// Gets whether a newer run or an explicit write/remove replaced this one: its result still answers its own
+    /// waiters but is not stored (local fencing: an older result never overwrites a newer one).
+    /// </summary>
+    public bool IsSuperseded => _superseded;
+
+    public void Supersede() => _superseded = true;
 }
 
 /// <summary>
@@ -19,6 +30,7 @@ internal sealed class Flight<T> : Flight
     private readonly bool _background;
     private int _waiters;
     private bool _closed;
+    private bool _keepRunning;
 
     public Flight(CacheEntry<T>? stale, bool background)
     {
@@ -56,7 +68,7 @@ internal sealed class Flight<T> : Flight
         lock (_answer)
         {
             _waiters--;
-            if (_waiters == 0 && cancelled && !_background && !_answer.Task.IsCompleted)
+            if (_waiters == 0 && cancelled && !_background && !_keepRunning && !_answer.Task.IsCompleted)
             {
                 _closed = true;
                 cancelFactory = true;
@@ -77,6 +89,18 @@ internal sealed class Flight<T> : Flight
             _closed = true;
         }
     }
+
+    /// <summary>A caller was promised this run finishes and updates the cache (soft timeout): waiters can no longer cancel it.</summary>
+    public void KeepRunning()
+    {
+        lock (_answer)
+        {
+            _keepRunning = true;
+        }
+    }
+
+    /// <summary>The entry whose refresh claim this background run holds (released if the run fails).</summary>
+    public CacheEntry? Claimed { get; init; }
 
     public void CancelFactory() => _cts.Cancel();
 

@@ -8,6 +8,7 @@ namespace StampedeGuard.Locking;
 /// </summary>
 public sealed class StampedeLocalLock : IStampedeLock
 {
+    private static readonly TimeSpan MaxTimer = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
     private readonly Dictionary<string, Gate> _gates = new(StringComparer.Ordinal);
     private readonly TimeProvider _timeProvider;
 
@@ -45,6 +46,11 @@ public sealed class StampedeLocalLock : IStampedeLock
     private async ValueTask<StampedeLease?> AcquireCoreAsync(string name, TimeSpan timeout, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
+        if (timeout > MaxTimer)
+        {
+            timeout = Timeout.InfiniteTimeSpan; // longer than a timer can take (about 49.7 days): no timeout.
+        }
+
         var gate = Rent(name);
         var acquired = false;
         try

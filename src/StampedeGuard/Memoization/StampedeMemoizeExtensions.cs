@@ -68,11 +68,28 @@ public static class StampedeMemoizeExtensions
         null => "null",
         string s => JsonSerializer.Serialize(s),
         bool b => b ? "true" : "false",
-        IFormattable f when typeof(T).IsPrimitive || value is decimal or Guid or DateTime or DateTimeOffset or TimeSpan or Enum => f.ToString(null, CultureInfo.InvariantCulture),
+        DateTime d => d.ToString("O", CultureInfo.InvariantCulture), // round-trip: every tick and the Kind
+        DateTimeOffset d => d.ToString("O", CultureInfo.InvariantCulture),
+        TimeSpan t => t.ToString("c", CultureInfo.InvariantCulture),
+        IFormattable f when value.GetType().IsPrimitive || value is decimal or Guid or Enum => f.ToString(null, CultureInfo.InvariantCulture),
         _ => JsonSerializer.Serialize(value),
     };
 
-    private static string Key(string name, params ReadOnlySpan<string> args) => $"{name}({string.Join(',', args)})";
+    /// <summary>
+    /// <c>name(args)</c>; when the arguments are long, <c>name#sha256(args)</c>, so any argument fits
+    /// <see cref="StampedeCacheOptions.MaximumKeyLength"/> and keys stay stable across processes.
+    /// </summary>
+    private static string Key(string name, params ReadOnlySpan<string> args)
+    {
+        var joined = string.Join(',', args);
+        if (joined.Length <= 200)
+        {
+            return $"{name}({joined})";
+        }
+
+        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(joined));
+        return $"{name}#{Convert.ToHexString(hash)}";
+    }
 
     private static void Validate(IStampedeCache cache, string name, Delegate function)
     {

@@ -6,6 +6,8 @@ internal sealed class GatedFactory<T>
     private readonly object _sync = new();
     private readonly List<CancellationToken> _tokens = [];
     private TaskCompletionSource<T> _gate = NewGate();
+    private bool _taken;
+    private bool _swapOnTake;
     private int _calls;
 
     public int Calls => Volatile.Read(ref _calls);
@@ -28,13 +30,24 @@ internal sealed class GatedFactory<T>
         {
             _tokens.Add(cancellationToken);
             gate = _gate.Task;
+            _taken = true;
+            if (_swapOnTake)
+            {
+                // Released before anyone took it: this call gets that result, later calls wait on a new gate.
+                _gate = NewGate();
+                _swapOnTake = false;
+                _taken = false;
+            }
         }
 
         Interlocked.Increment(ref _calls);
         return await gate.ConfigureAwait(false);
     }
 
-    /// <summary>Completes the current gate with a value; later calls wait on a new gate.</summary>
+    /// <summary>
+    /// Completes the current gate with a value; later calls wait on a new gate. Released before any call took the gate
+    /// (the engine starts factories on the thread pool), the next call gets the value.
+    /// </summary>
     public void Release(T value) => Swap().TrySetResult(value);
 
     /// <summary>Fails the current gate; later calls wait on a new gate.</summary>
@@ -45,7 +58,16 @@ internal sealed class GatedFactory<T>
         lock (_sync)
         {
             var current = _gate;
-            _gate = NewGate();
+            if (_taken)
+            {
+                _gate = NewGate();
+                _taken = false;
+            }
+            else
+            {
+                _swapOnTake = true;
+            }
+
             return current;
         }
     }

@@ -1,0 +1,143 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Extensions.Caching.Memory;
+
+namespace StampedeGuard.Benchmarks;
+
+/// <summary>
+/// <c>--paired</c>: the hit-path ratios measured so that a noisy, shared machine cannot skew them. Every round times
+/// one short batch of each variant back to back, in a random order (about a millisecond each); the ratio to the baseline is taken per
+/// round and the median over all rounds is reported, so load that comes and goes hits every variant alike.
+/// </summary>
+public static class PairedHitRunner
+{
+    private const string Key = "landing-page";
+    private const int Batch = 20_000;
+    private static readonly StampedeCacheEntryOptions Options = new() { Duration = TimeSpan.FromHours(1) };
+
+    public static void Run(int rounds)
+    {
+        using var memory = new MemoryCache(new MemoryCacheOptions());
+        using var guardMemory = new MemoryCache(new MemoryCacheOptions());
+        using var cache = new StampedeCache(null, guardMemory);
+        var page = new Page("<html>landing</html>");
+        memory.Set(Key, page, TimeSpan.FromHours(1));
+
+        Page Hit()
+        {
+            var task = cache.GetOrCreateAsync<Page, Page>(Key, page, static (p, _, _) => new ValueTask<Page>(p), Options);
+            return task.IsCompletedSuccessfully ? task.Result : throw new InvalidOperationException("Not a synchronous hit.");
+        }
+
+        object? TryGet() => memory.TryGetValue(Key, out var found) ? found : null;
+
+        (string Name, Func<object?> Call)[] variants =
+        [
+            ("IMemoryCache.TryGetValue (baseline)", TryGet),
+            ("StampedeCache.GetOrCreateAsync hit (TState, static lambda)", Hit),
+            ("IMemoryCache.GetOrCreateAsync hit", () => memory.GetOrCreateAsync(Key, static _ => Task.FromResult(new Page("never"))).Result),
+            ("TryGetValue + DateTime.UtcNow", () => TryGet() is { } v && DateTime.UtcNow.Ticks > 0 ? v : null),
+            ("TryGetValue + Stopwatch.GetTimestamp", () => TryGet() is { } v && Stopwatch.GetTimestamp() > 0 ? v : null),
+            ("TryGetValue + Environment.TickCount64", () => TryGet() is { } v && Environment.TickCount64 > 0 ? v : null),
+        ];
+
+        Report("Fresh hit", variants, rounds);
+        Report("Fresh hit on 2 threads at once (each batch split over 2 threads; ns per call, wall clock)", [
+            ("IMemoryCache.TryGetValue, 2 threads (baseline)", TwoThreads(TryGet)),
+            ("StampedeCache.GetOrCreateAsync hit, 2 threads", TwoThreads(Hit)),
+        ], rounds);
+
+        var early = new EarlyRefreshBenchmarks();
+        early.Setup().GetAwaiter().GetResult(); // a console entry point: nothing to deadlock
+        try
+        {
+            Report("Early-refresh check on a hit (manual clock, Duration 1 h, factory time 100 ms)", [
+                ("XFetch beta=1, far from expiry (baseline)", early.XFetchFar),
+                ("XFetch beta=1, 3 s before expiry (random + log per hit)", early.XFetchNear),
+                ("Adaptive, far from expiry", early.AdaptiveFar),
+                ("Adaptive, inside the lead, refresh running", early.AdaptiveNear),
+                ("XFetch, real clock, past the refresh point (production slow path)", early.XFetchRealClock),
+            ], rounds);
+        }
+        finally
+        {
+            early.Cleanup();
+        }
+    }
+
+    private static void Report(string title, (string Name, Func<object?> Call)[] variants, int rounds)
+    {
+        var batched = title.Contains("2 threads", StringComparison.Ordinal);
+        var samples = variants.Select(_ => new List<double>(rounds)).ToArray();
+        var ratios = variants.Select(_ => new List<double>(rounds)).ToArray();
+        var allocated = new long[variants.Length];
+        for (var i = 0; i < variants.Length; i++)
+        {
+            Measure(variants[i].Call, batched, out _); // warm up, tier up
+            Measure(variants[i].Call, batched, out allocated[i]);
+        }
+
+        for (var round = 0; round < rounds; round++)
+        {
+            var times = new double[variants.Length];
+            foreach (var i in Enumerable.Range(0, variants.Length).OrderBy(_ => Random.Shared.Next()))
+            {
+                times[i] = Measure(variants[i].Call, batched, out _); // a new order every round: no variant always runs first
+            }
+
+            for (var i = 0; i < variants.Length; i++)
+            {
+                samples[i].Add(times[i]);
+                ratios[i].Add(times[i] / times[0]);
+            }
+        }
+
+        Console.WriteLine($"{title}: {rounds} rounds x {Batch} calls per variant, median per-round ratio to the baseline.");
+        Console.WriteLine();
+        Console.WriteLine("| Variant | Median ns/call | Median ratio | p10-p90 ratio | Bytes/call |");
+        Console.WriteLine("|---|---:|---:|---:|---:|");
+        for (var i = 0; i < variants.Length; i++)
+        {
+            var r = ratios[i].Order().ToArray();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {variants[i].Name} | {Median(samples[i]):0.0} | {r[r.Length / 2]:0.00}x | {r[r.Length / 10]:0.00}-{r[r.Length * 9 / 10]:0.00} | {(batched ? "n/a" : (allocated[i] / (double)Batch).ToString("0.#", CultureInfo.InvariantCulture))} |"));
+        }
+
+        Console.WriteLine();
+    }
+
+    /// <summary>One call of the returned function makes <see cref="Batch"/> calls of <paramref name="call"/>, half on each of 2 threads.</summary>
+    private static Func<object?> TwoThreads(Func<object?> call)
+    {
+        void Half()
+        {
+            for (var i = 0; i < Batch / 2; i++)
+            {
+                _ = call();
+            }
+        }
+
+        return () =>
+        {
+            Parallel.Invoke(Half, Half);
+            return null;
+        };
+    }
+
+    /// <summary>Times <see cref="Batch"/> calls (or one call of a function that makes them itself) in ns per call.</summary>
+    private static double Measure(Func<object?> call, bool batched, out long allocatedBytes)
+    {
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var start = Stopwatch.GetTimestamp();
+        for (var i = 0; i < (batched ? 1 : Batch); i++)
+        {
+            _ = call();
+        }
+
+        var elapsed = Stopwatch.GetElapsedTime(start);
+        allocatedBytes = GC.GetAllocatedBytesForCurrentThread() - before;
+        return elapsed.TotalNanoseconds / Batch;
+    }
+
+    private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
+}

@@ -35,6 +35,7 @@ public sealed partial class StampedeCacheTests
         h.Clock.Advance(TimeSpan.FromSeconds(1));
 
         (await Poll.Within(Task.WhenAll(leader, waiter), "the soft timeouts")).Should().Equal("old", "old");
+        await Poll.UntilAsync(() => factory.Calls >= 1, "the factory started"); // factories start on the thread pool
         factory.Calls.Should().Be(1);
         factory.Release("new");
     }
@@ -51,6 +52,7 @@ public sealed partial class StampedeCacheTests
         await Poll.Within(Task.WhenAll(calls).ContinueWith(_ => { }, TaskScheduler.Default), "the callers");
 
         calls.Should().OnlyContain(t => t.IsFaulted && t.Exception!.InnerException is StampedeFactoryTimeoutException);
+        await Poll.UntilAsync(() => factory.Calls >= 1, "the factory started"); // factories start on the thread pool
         factory.Calls.Should().Be(1);
     }
 

@@ -65,6 +65,7 @@ public sealed partial class StampedeCacheTests
 
         calls.Should().OnlyContain(c => c.IsCompletedSuccessfully, "nobody waits inside the stale window");
         (await Task.WhenAll(calls)).Should().OnlyContain(v => v == "v1");
+        await Poll.UntilAsync(() => factory.Calls >= 1, "the refresh's factory started"); // factories start on the thread pool
         factory.Calls.Should().Be(1);
         factory.Release("v2");
         await Poll.UntilAsync(() => reader.Cache.FlightCount == 0, "the refresh finished");

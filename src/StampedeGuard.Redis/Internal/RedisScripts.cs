@@ -3,7 +3,7 @@ namespace StampedeGuard.Redis.Internal;
 /// <summary>The Lua scripts: each is one atomic round trip. Values are hashes {v = envelope, f = freshUntil (Unix ms)}.</summary>
 internal static class RedisScripts
 {
-    /// <summary>Lock outcome codes in a read's third element; a positive number is the holder's remaining lease in ms.</summary>
+    /// <summary>Lock outcome codes in a read's third element; a positive number is the holder's remaining lease in ms (a lock about to expire reports 1 ms, one without expiry reports our lease length).</summary>
     public const long NotAttempted = 0;
 
     public const long Acquired = -3;
@@ -21,7 +21,7 @@ internal static class RedisScripts
         if v and f and f > tonumber(ARGV[2]) then return {v, bad, 0} end
         if redis.call('SET', KEYS[2], ARGV[3], 'NX', 'PX', ARGV[4]) then return {v, bad, -3} end
         local ttl = redis.call('PTTL', KEYS[2])
-        if ttl < 1 then ttl = tonumber(ARGV[4]) end
+        if ttl == -1 then ttl = tonumber(ARGV[4]) elseif ttl < 1 then ttl = 1 end
         return {v, bad, ttl}
         """;
 
@@ -51,7 +51,7 @@ internal static class RedisScripts
     public const string Acquire = """
         if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return -3 end
         local ttl = redis.call('PTTL', KEYS[1])
-        if ttl < 1 then ttl = tonumber(ARGV[2]) end
+        if ttl == -1 then ttl = tonumber(ARGV[2]) elseif ttl < 1 then ttl = 1 end
         return ttl
         """;
 

@@ -67,20 +67,26 @@ internal sealed class WaitRegistry(TimeProvider timeProvider)
             }
 
             slot.HintSequence = sequenceBefore;
-            slot.HintExpires = timeProvider.GetTimestamp() + (long)(holdFor.TotalSeconds * timeProvider.TimestampFrequency) + timeProvider.TimestampFrequency;
+            slot.HintLockExpires = timeProvider.GetTimestamp() + (long)(holdFor.TotalSeconds * timeProvider.TimestampFrequency);
+            slot.HintExpires = slot.HintLockExpires + timeProvider.TimestampFrequency;
         }
     }
 
-    /// <summary>Takes the hint of the read before this wait, if any: the sequence the wait must compare against.</summary>
-    public long TakeHint(Slot slot, long otherwise)
+    /// <summary>
+    /// Takes the hint of the read before this wait, if any: the sequence the wait must compare against, and the
+    /// timestamp at which the lock that read saw would expire (long.MaxValue when unknown).
+    /// </summary>
+    public long TakeHint(Slot slot, long otherwise, out long lockExpires)
     {
         lock (_slots)
         {
+            lockExpires = long.MaxValue;
             if (slot.HintSequence < 0)
             {
                 return otherwise;
             }
 
+            lockExpires = slot.HintLockExpires;
             var sequence = slot.HintSequence;
             slot.HintSequence = -1;
             ReleaseReference(slot);
@@ -175,6 +181,8 @@ internal sealed class WaitRegistry(TimeProvider timeProvider)
         public long HintSequence { get; set; } = -1;
 
         public long HintExpires { get; set; }
+
+        public long HintLockExpires { get; set; }
 
         public TaskCompletionSource Fire(long sequence, byte[]? envelope)
         {

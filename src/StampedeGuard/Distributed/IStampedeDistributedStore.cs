@@ -3,7 +3,7 @@ namespace StampedeGuard.Distributed;
 /// <summary>
 /// The distributed tier (L2) as the engine sees it: envelopes by key and, when <see cref="SupportsLocking"/>, a
 /// cross-process barrier folded into the same round trips (read-or-acquire, then write-and-release).
-/// Keys are the caller's keys; an implementation applies <see cref="StampedeCacheOptions.KeyPrefix"/> itself.
+/// Keys arrive with <see cref="StampedeCacheOptions.KeyPrefix"/> already applied by the engine; an implementation may add its own namespace.
 /// Implementations: <see cref="DistributedCacheStore"/> over any <c>IDistributedCache</c>, and the native Redis store.
 /// </summary>
 public interface IStampedeDistributedStore

@@ -1,0 +1,243 @@
+// Measures the Redis tier against a real redis-server it starts on a free loopback port:
+//   1. round trips per operation, counted by the server (INFO commandstats deltas of the commands clients sent);
+//   2. L2 hit latency vs a plain GET of the same bytes (what a hand-written Redis cache does);
+//   3. lock acquire+release throughput, uncontended and contended;
+//   4. time from a lock holder's death (it stops extending its lease) to the next value.
+// Usage: dotnet run -c Release [-- --iterations 2000]
+using System.Diagnostics;
+using StackExchange.Redis;
+using StampedeGuard;
+using StampedeGuard.Distributed;
+using StampedeGuard.Locking;
+using StampedeGuard.Redis;
+using StampedeGuard.TestSupport;
+using StampedeGuard.TestSupport.Redis;
+
+var iterations = args.Length > 1 && args[0] == "--iterations" ? int.Parse(args[1]) : 2000;
+await using var server = await RedisServer.StartAsync();
+var connection = await ConnectionMultiplexer.ConnectAsync(server.Configuration);
+var db = connection.GetDatabase();
+await using var a = await RedisStampedeTier.ConnectAsync(new RedisStampedeOptions { Configuration = server.Configuration, KeyPrefix = "b:" });
+await using var b = await RedisStampedeTier.ConnectAsync(new RedisStampedeOptions { Configuration = server.Configuration, KeyPrefix = "b:" });
+var envelope = new byte[1024];
+Random.Shared.NextBytes(envelope);
+var lease = TimeSpan.FromSeconds(10);
+DistributedReadOptions Acquire() => new(DistributedLockMode.AcquireIfNotFresh, DateTimeOffset.UtcNow, lease);
+DistributedWriteOptions Write(StampedeLease? l) => new(TimeSpan.FromMinutes(5), DateTimeOffset.UtcNow.AddMinutes(5), l, true);
+
+Console.WriteLine($"# StampedeGuard.Redis measurements ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC)");
+Console.WriteLine();
+Console.WriteLine($"redis-server {(await server.CliAsync("info", "server")).Split('\n').First(l => l.StartsWith("redis_version")).Split(':')[1].Trim()} on 127.0.0.1, {Environment.ProcessorCount} cores, .NET {Environment.Version}, StackExchange.Redis 1.2.6, {iterations} iterations per row.");
+Console.WriteLine();
+
+// 1. Round trips.
+Console.WriteLine("## Round trips per operation (server-side command counts)");
+Console.WriteLine();
+Console.WriteLine("| Operation | Round trips | Commands seen by Redis |");
+Console.WriteLine("|---|---:|---|");
+await a.WriteAsync("hit", envelope, Write(null), default);
+await Row("L2 hit (read, value fresh)", iterations, async _ => await a.ReadAsync("hit", Acquire(), default));
+await Row("Leader of a miss (read-or-acquire, then fenced write+release+publish)", iterations, async i =>
+{
+    var read = await a.ReadAsync($"miss{i}", Acquire(), default);
+    await a.WriteAsync($"miss{i}", envelope, Write(read.Lease), default);
+});
+var waiterCounts = await WaiterRoundTripsAsync(iterations / 4);
+Console.WriteLine($"| Waiter of a miss (read finds lock held, then waits for the push) | {waiterCounts:F2} | evalsha (+ the push) |");
+using (var nodeA = new StampedeCache(new StampedeCacheOptions(), distributedStore: a, backplane: a))
+using (var nodeB = new StampedeCache(new StampedeCacheOptions(), distributedStore: b, backplane: b))
+{
+    var engineEntry = new StampedeCacheEntryOptions { EarlyRefreshBeta = 0 };
+    await Row("Two-node miss through StampedeCache: leader + waiter together (node B asks while A computes)", Math.Max(iterations / 10, 50), async i =>
+    {
+        var first = nodeA.GetOrCreateAsync($"engine{i}", async ct => { await Task.Delay(20, ct); return envelope; }, engineEntry).AsTask();
+        await Task.Delay(5);
+        var second = nodeB.GetOrCreateAsync($"engine{i}", async ct => { await Task.Delay(20, ct); return envelope; }, engineEntry).AsTask();
+        await Task.WhenAll(first, second);
+    });
+}
+
+await Row("Lock acquire + release (RedisStampedeLock)", iterations, async i =>
+{
+    var lease1 = await new RedisStampedeLock(a).AcquireAsync("lock" + (i % 10));
+    await lease1.ReleaseAsync();
+});
+Console.WriteLine();
+
+// 2. L2 hit latency.
+Console.WriteLine("## L2 hit latency (1 KiB value, one client, sequential)");
+Console.WriteLine();
+Console.WriteLine("| Call | p50 µs | p90 µs | p99 µs | ops/s |");
+Console.WriteLine("|---|---:|---:|---:|---:|");
+await db.StringSetAsync("plain", envelope);
+await Latency("Baseline: StackExchange.Redis StringGetAsync (plain GET)", async () => await db.StringGetAsync("plain"));
+await Latency("RedisStampedeTier.ReadAsync (Lua HMGET, no lock)", async () => await a.ReadAsync("hit", default, default));
+await Latency("RedisStampedeTier.ReadAsync (Lua, acquire-if-not-fresh, fresh)", async () => await a.ReadAsync("hit", Acquire(), default));
+using (var cache = new StampedeCache(new StampedeCacheOptions(), distributedStore: a, backplane: a))
+{
+    var entry = new StampedeCacheEntryOptions { Duration = TimeSpan.FromMinutes(5) };
+    await cache.GetOrCreateAsync("engine-hit", _ => ValueTask.FromResult(envelope), entry);
+    await Latency("StampedeCache.GetOrCreateAsync, L1 hit", async () => await cache.GetOrCreateAsync("engine-hit", _ => ValueTask.FromResult(envelope)));
+}
+
+Console.WriteLine();
+
+// 3. Lock throughput.
+Console.WriteLine("## Lock throughput (acquire + release)");
+Console.WriteLine();
+Console.WriteLine("| Scenario | ops/s | p50 µs | p99 µs |");
+Console.WriteLine("|---|---:|---:|---:|");
+await LockThroughput("Uncontended: 1 caller, distinct names", 1, distinct: true);
+await LockThroughput("Parallel: 8 callers on 2 connections, distinct names", 8, distinct: true);
+await LockThroughput("Contended: 8 callers on 2 connections, one name", 8, distinct: false);
+Console.WriteLine();
+
+// 4. Death to next value.
+Console.WriteLine("## Lock holder death to next value");
+Console.WriteLine();
+Console.WriteLine("A leader takes the barrier and dies (its watchdog stops; nothing is released). Another node's caller");
+Console.WriteLine("asks for the key at the moment of death. Time until that caller has a value (factory: 10 ms).");
+Console.WriteLine();
+Console.WriteLine("| Lease | runs | min ms | median ms | max ms | median minus lease ms |");
+Console.WriteLine("|---:|---:|---:|---:|---:|---:|");
+foreach (var leaseMs in new[] { 500, 2000 })
+{
+    await DeathToValue(TimeSpan.FromMilliseconds(leaseMs), 5);
+}
+
+connection.Dispose();
+return;
+
+async Task<Dictionary<string, long>> Stats()
+{
+    var text = await server.CliAsync("info", "commandstats");
+    var result = new Dictionary<string, long>();
+    foreach (var line in text.Split('\n').Where(l => l.StartsWith("cmdstat_")))
+    {
+        var name = line[8..line.IndexOf(':')];
+        var calls = line[(line.IndexOf("calls=") + 6)..];
+        result[name] = long.Parse(calls[..calls.IndexOf(',')]);
+    }
+
+    return result;
+}
+
+// Only commands a client sends count as round trips: scripts (eval/evalsha) and direct commands; commands run inside
+// a script are Redis-internal. The tiers' own background traffic (heartbeats) is excluded by name.
+static Dictionary<string, long> Delta(Dictionary<string, long> before, Dictionary<string, long> after) =>
+    after.Where(kv => kv.Key is "eval" or "evalsha" or "get" or "hmget" or "hget" or "exists" or "publish" or "pexpire")
+        .Select(kv => (kv.Key, Value: kv.Value - before.GetValueOrDefault(kv.Key)))
+        .Where(kv => kv.Value > 0)
+        .ToDictionary(kv => kv.Key, kv => kv.Value);
+
+async Task Row(string name, int n, Func<int, Task> op)
+{
+    await op(-1);
+    var before = await Stats();
+    for (var i = 0; i < n; i++)
+    {
+        await op(i);
+    }
+
+    var delta = Delta(before, await Stats());
+    // Scripts also run commands inside Redis (hmget, set, publish...): those are not round trips.
+    var trips = delta.GetValueOrDefault("eval") + delta.GetValueOrDefault("evalsha");
+    Console.WriteLine($"| {name} | {(double)trips / n:F2} | {string.Join(", ", delta.Where(kv => kv.Key.StartsWith("eval")).Select(kv => $"{kv.Key} x{(double)kv.Value / n:F2}"))} |");
+}
+
+async Task<double> WaiterRoundTripsAsync(int n)
+{
+    // The waiter's connection is b's; the leader's is a's. Count b's scripts by running the waiter's calls alone
+    // between the leader's: read-or-acquire (held), then WaitForValueAsync answered by the push that carries the value.
+    long waiterTrips = 0;
+    for (var i = 0; i < n; i++)
+    {
+        var key = $"wait{i}";
+        var leader = await a.ReadAsync(key, Acquire(), default);
+        var before = await Stats();
+        var blocked = await b.ReadAsync(key, Acquire(), default);
+        var afterRead = await Stats();
+        var wait = b.WaitForValueAsync(key, blocked.LockHeldFor!.Value, default).AsTask();
+        var beforeWrite = await Stats();
+        await a.WriteAsync(key, envelope, Write(leader.Lease), default);
+        var afterWrite = await Stats();
+        var result = await wait;
+        var afterWait = await Stats();
+        if (result.Envelope is null)
+        {
+            throw new InvalidOperationException("The waiter got no value.");
+        }
+
+        long Scripts(Dictionary<string, long> x, Dictionary<string, long> y) => Delta(x, y).Where(kv => kv.Key.StartsWith("eval")).Sum(kv => kv.Value);
+        waiterTrips += Scripts(before, afterRead) + Scripts(afterRead, beforeWrite) + Scripts(afterWrite, afterWait);
+    }
+
+    return (double)waiterTrips / n;
+}
+
+async Task Latency(string name, Func<Task> op)
+{
+    for (var i = 0; i < 200; i++)
+    {
+        await op();
+    }
+
+    var samples = new double[iterations];
+    var total = Stopwatch.StartNew();
+    for (var i = 0; i < iterations; i++)
+    {
+        var start = Stopwatch.GetTimestamp();
+        await op();
+        samples[i] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+    }
+
+    total.Stop();
+    Array.Sort(samples);
+    Console.WriteLine($"| {name} | {P(samples, 0.5):F0} | {P(samples, 0.9):F0} | {P(samples, 0.99):F0} | {iterations / total.Elapsed.TotalSeconds:F0} |");
+}
+
+async Task LockThroughput(string name, int callers, bool distinct)
+{
+    var locks = new[] { new RedisStampedeLock(a), new RedisStampedeLock(b) };
+    var perCaller = Math.Max(iterations / callers, 50);
+    var samples = new double[perCaller * callers];
+    var options = new StampedeLockOptions { LeaseDuration = TimeSpan.FromSeconds(10), AutoExtend = false, WaitTimeout = TimeSpan.FromSeconds(30) };
+    var total = Stopwatch.StartNew();
+    await Task.WhenAll(Enumerable.Range(0, callers).Select(c => Task.Run(async () =>
+    {
+        for (var i = 0; i < perCaller; i++)
+        {
+            var start = Stopwatch.GetTimestamp();
+            var l = await locks[c % 2].AcquireAsync(distinct ? $"n{c}:{i}" : "one", options);
+            await l.ReleaseAsync();
+            samples[(c * perCaller) + i] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+        }
+    })));
+    total.Stop();
+    Array.Sort(samples);
+    Console.WriteLine($"| {name} | {samples.Length / total.Elapsed.TotalSeconds:F0} | {P(samples, 0.5):F0} | {P(samples, 0.99):F0} |");
+}
+
+async Task DeathToValue(TimeSpan leaseLength, int runs)
+{
+    var times = new List<double>();
+    for (var run = 0; run < runs; run++)
+    {
+        var key = $"death{leaseLength.TotalMilliseconds}:{run}";
+
+        // The doomed leader's clock is frozen: its watchdog never extends, as after a crash.
+        await using var doomed = await RedisStampedeTier.ConnectAsync(new RedisStampedeOptions { Configuration = server.Configuration, KeyPrefix = "b:" }, timeProvider: new FakeTimeProvider(DateTimeOffset.UtcNow));
+        using var survivor = new StampedeCache(new StampedeCacheOptions { DistributedLockLease = leaseLength }, distributedStore: b, backplane: b);
+        var taken = await doomed.ReadAsync(key, new DistributedReadOptions(DistributedLockMode.AcquireIfNotFresh, DateTimeOffset.UtcNow, leaseLength), default);
+        var stopwatch = Stopwatch.StartNew();
+        await survivor.GetOrCreateAsync(key, async ct => { await Task.Delay(10, ct); return 1; }, new StampedeCacheEntryOptions { EarlyRefreshBeta = 0 });
+        times.Add(stopwatch.Elapsed.TotalMilliseconds);
+        _ = taken;
+    }
+
+    times.Sort();
+    var median = times[times.Count / 2];
+    Console.WriteLine($"| {leaseLength.TotalMilliseconds:F0} ms | {runs} | {times[0]:F0} | {median:F0} | {times[^1]:F0} | {median - leaseLength.TotalMilliseconds:F0} |");
+}
+
+static double P(double[] sorted, double q) => sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];

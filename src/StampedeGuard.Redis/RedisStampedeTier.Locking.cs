@@ -1,0 +1,60 @@
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+using StampedeGuard.Distributed;
+using StampedeGuard.Redis.Internal;
+
+namespace StampedeGuard.Redis;
+
+/// <content>Lock primitives shared by the barrier and <see cref="RedisStampedeLock"/>.</content>
+public sealed partial class RedisStampedeTier
+{
+    /// <inheritdoc />
+    public async ValueTask<StampedeLease?> TryAcquireLockAsync(string key, TimeSpan leaseDuration, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        var (lease, _) = await AcquireAsync(key, _keys.Lock(key), leaseDuration, autoExtend: true, cancellationToken).ConfigureAwait(false);
+        return lease;
+    }
+
+    /// <summary>Tries once to take a lock. Returns the lease, or the holder's remaining lease (null when Redis could not be asked).</summary>
+    internal async ValueTask<(StampedeLease? Lease, TimeSpan? HeldFor)> AcquireAsync(string name, string redisKey, TimeSpan leaseDuration, bool autoExtend, CancellationToken cancellationToken)
+    {
+        if (leaseDuration <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(leaseDuration), leaseDuration, "The lease must be positive.");
+        }
+
+        var token = NewToken();
+        var sent = TimeProvider.GetTimestamp();
+        var keys = new RedisKey[] { redisKey };
+        var args = new RedisValue[] { token, Milliseconds(leaseDuration) };
+        var reply = await _guard.RunAsync("acquire", (db: Database, keys, args), static s => s.db.ScriptEvaluateAsync(RedisScripts.Acquire, s.keys, s.args), null, cancellationToken).ConfigureAwait(false);
+        if (reply is null || reply.IsNull)
+        {
+            return (null, null);
+        }
+
+        var code = (long)reply;
+        return code == RedisScripts.Acquired
+            ? (new RedisLease(this, name, redisKey, token, leaseDuration, autoExtend, sent), null)
+            : (null, TimeSpan.FromMilliseconds(Math.Max(code, 1)));
+    }
+
+    /// <summary>Extends a lock the token owns: 1 extended, 0 not owned (lost), -1 Redis could not be asked.</summary>
+    internal async ValueTask<long> ExtendLockAsync(string redisKey, string token, TimeSpan lease)
+    {
+        var keys = new RedisKey[] { redisKey };
+        var args = new RedisValue[] { token, Milliseconds(lease) };
+        var reply = await _guard.RunAsync("extend", (db: Database, keys, args), static s => s.db.ScriptEvaluateAsync(RedisScripts.Extend, s.keys, s.args), null, CancellationToken.None).ConfigureAwait(false);
+        return reply is null || reply.IsNull ? -1 : (long)reply;
+    }
+
+    /// <summary>Releases a lock the token owns and announces it, so waiters try at once.</summary>
+    internal async ValueTask ReleaseLockAsync(string redisKey, string token)
+    {
+        var keys = new RedisKey[] { redisKey };
+        var message = Notification.Encode(Notification.Released, InstanceId, TimeProvider.GetUtcNow().UtcTicks, redisKey, null);
+        var args = new RedisValue[] { token, _keys.Channel, message };
+        await _guard.RunAsync("release", (db: Database, keys, args), static s => s.db.ScriptEvaluateAsync(RedisScripts.Release, s.keys, s.args), null, CancellationToken.None).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,188 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using StampedeGuard.Distributed;
+using StampedeGuard.Redis.Tests.Infrastructure;
+using StampedeGuard.TestSupport.Redis;
+
+namespace StampedeGuard.Redis.Tests;
+
+/// <summary>redis-server killed (SIGKILL) under load and started again on the same port. Each test owns its server.</summary>
+public sealed class RedisOutageTests : IAsyncLifetime
+{
+    private RedisServer _server = null!;
+
+    public async Task InitializeAsync() => _server = await RedisServer.StartAsync();
+
+    public async Task DisposeAsync() => await _server.DisposeAsync();
+
+    private Task<RedisStampedeTier> TierAsync(bool throwOnErrors = false) => RedisStampedeTier.ConnectAsync(new RedisStampedeOptions
+    {
+        Configuration = _server.Configuration,
+        OperationTimeout = TimeSpan.FromMilliseconds(500),
+        CircuitBreakerBreakDuration = TimeSpan.FromSeconds(1),
+        CircuitBreakerSamplingDuration = TimeSpan.FromSeconds(2),
+        ThrowOnRedisErrors = throwOnErrors,
+    });
+
+    [Fact]
+    public async Task GetOrCreateAsync_RedisKilledMidRunAndRestarted_NoCallerExceptionAndRedisUsedAgain()
+    {
+        var measurements = new ConcurrentDictionary<string, long>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) => { if (instrument.Meter.Name == "StampedeGuard.Redis") { l.EnableMeasurementEvents(instrument); } };
+        listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => measurements.AddOrUpdate(instrument.Name, value, (_, v) => v + value));
+        listener.Start();
+        await using var tier = await TierAsync();
+        using var cache = new StampedeCache(new StampedeCacheOptions { DistributedLockLease = TimeSpan.FromSeconds(5) }, distributedStore: tier, backplane: tier);
+        var entry = new StampedeCacheEntryOptions { Duration = TimeSpan.FromMilliseconds(100), EarlyRefreshBeta = 0 };
+        var errors = new ConcurrentQueue<Exception>();
+        var values = 0L;
+        var slowest = 0L;
+        using var stop = new CancellationTokenSource();
+        var generation = 0;
+
+        var load = Enumerable.Range(0, 4).Select(i => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var stopwatch = Stopwatch.StartNew();
+                try
+                {
+                    var value = await cache.GetOrCreateAsync($"k{i}", _ => ValueTask.FromResult(Volatile.Read(ref generation)), entry);
+                    Interlocked.Increment(ref values);
+                }
+                catch (Exception ex)
+                {
+                    errors.Enqueue(ex);
+                }
+
+                var ms = stopwatch.ElapsedMilliseconds;
+                if (Volatile.Read(ref generation) == 1)
+                {
+                    InterlockedMax(ref slowest, ms);
+                }
+
+                await Task.Delay(10);
+            }
+        })).ToArray();
+
+        await WaitUntilAsync(async () => (await _server.CliAsync("exists", "sg:{k0}:v")).Trim() == "1", "values reach Redis before the outage");
+        await _server.KillAsync();
+        Volatile.Write(ref generation, 1);
+        var beforeOutage = Interlocked.Read(ref values);
+        await WaitUntilAsync(() => Task.FromResult(measurements.GetValueOrDefault("stampedeguard.redis.circuit_opened") >= 1), "the circuit opens");
+        await WaitUntilAsync(() => Task.FromResult(Interlocked.Read(ref values) > beforeOutage + 20), "values keep coming while Redis is down");
+
+        await _server.StartAsync();
+        Volatile.Write(ref generation, 2);
+        await WaitUntilAsync(async () => (await _server.CliAsync("exists", "sg:{k0}:v")).Trim() == "1", "Redis is used again once it is back", TimeSpan.FromSeconds(30));
+        stop.Cancel();
+        await Task.WhenAll(load);
+
+        errors.Should().BeEmpty();
+        measurements.GetValueOrDefault("stampedeguard.redis.errors").Should().BeGreaterThan(0);
+        Interlocked.Read(ref slowest).Should().BeLessThan(3000, "every Redis call is bounded by OperationTimeout (500 ms) and the open circuit answers at once");
+    }
+
+    [Fact]
+    public async Task ReadAsync_RedisDown_AnswersMissAndNoLockQuickly()
+    {
+        await using var tier = await TierAsync();
+        await _server.KillAsync();
+
+        var stopwatch = Stopwatch.StartNew();
+        var read = await tier.ReadAsync("k", new DistributedReadOptions(DistributedLockMode.AcquireIfNotFresh, DateTimeOffset.UtcNow, TimeSpan.FromSeconds(5)), default);
+        var write = await tier.WriteAsync("k", new byte[] { 1 }, new DistributedWriteOptions(TimeSpan.FromMinutes(1), DateTimeOffset.UtcNow.AddMinutes(1)), default);
+        var lease = await tier.TryAcquireLockAsync("k", TimeSpan.FromSeconds(5), default);
+
+        read.Should().Be(default(DistributedReadResult));
+        write.Written.Should().BeFalse();
+        lease.Should().BeNull();
+        stopwatch.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(3));
+    }
+
+    [Fact]
+    public async Task ReadAsync_RedisDownWithThrowOnRedisErrors_Throws()
+    {
+        await using var tier = await TierAsync(throwOnErrors: true);
+        await _server.KillAsync();
+
+        var act = async () => await tier.ReadAsync("k", default, default);
+
+        await act.Should().ThrowAsync<Exception>();
+    }
+
+    [Fact]
+    public async Task LockAcquireAsync_RedisDownThenBack_RetriesAndAcquiresOnceRedisReturns()
+    {
+        await using var tier = await TierAsync();
+        var locks = new RedisStampedeLock(tier);
+        await _server.KillAsync();
+        (await locks.TryAcquireAsync("job")).Should().BeNull("with Redis down nobody can hold a distributed lock");
+
+        var waiting = locks.AcquireAsync("job", new Locking.StampedeLockOptions { WaitTimeout = TimeSpan.FromSeconds(60) }).AsTask();
+        await _server.StartAsync();
+        await using var lease = await waiting.WaitAsync(TimeSpan.FromSeconds(30));
+
+        lease.Name.Should().Be("job");
+        (await _server.CliAsync("exists", "sg:lock:{job}")).Trim().Should().Be("1");
+    }
+
+    [Fact]
+    public async Task ConnectAsync_RedisDownAtStart_ReceivesMessagesOnceRedisIsUp()
+    {
+        await _server.KillAsync();
+        await using var late = await TierAsync();
+        var received = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var subscription = late.Subscribe(m => received.TrySetResult());
+        (await late.ReadAsync("k", default, default)).Envelope.Should().BeNull();
+
+        await _server.StartAsync();
+        await using var sender = await TierAsync();
+        var stopwatch = Stopwatch.StartNew();
+        while (!received.Task.IsCompleted)
+        {
+            stopwatch.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(30), "the late tier subscribes once Redis is up");
+            await sender.PublishAsync(new BackplaneMessage(BackplaneMessageKind.Remove, "k"), default);
+            await Task.WhenAny(received.Task, Task.Delay(200));
+        }
+    }
+
+    [Fact]
+    public async Task WaitForValueAsync_RedisDiesDuringTheWait_WaiterGetsOnLongBeforeTheLease()
+    {
+        await using var leaderTier = await TierAsync();
+        await using var waiterTier = await TierAsync();
+        var longLease = new DistributedReadOptions(DistributedLockMode.AcquireIfNotFresh, DateTimeOffset.UtcNow, TimeSpan.FromSeconds(30));
+        var leader = await leaderTier.ReadAsync("k", longLease, default);
+        var blocked = await waiterTier.ReadAsync("k", longLease, default);
+        var wait = waiterTier.WaitForValueAsync("k", blocked.LockHeldFor!.Value, default).AsTask();
+
+        var stopwatch = Stopwatch.StartNew();
+        await _server.KillAsync();
+        var result = await wait.WaitAsync(TimeSpan.FromSeconds(40));
+
+        leader.Lease.Should().NotBeNull();
+        result.Envelope.Should().BeNull();
+        stopwatch.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(10), "the lost connection woke the waiter; the lease was 30 s");
+    }
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            stopwatch.Elapsed.Should().BeLessThan(timeout ?? TimeSpan.FromSeconds(20), what);
+            await Task.Delay(50);
+        }
+    }
+
+    private static void InterlockedMax(ref long target, long value)
+    {
+        long seen;
+        while (value > (seen = Interlocked.Read(ref target)) && Interlocked.CompareExchange(ref target, value, seen) != seen)
+        {
+        }
+    }
+}

@@ -1,0 +1,257 @@
+using System.Diagnostics;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
+using StampedeGuard.Distributed;
+using StampedeGuard.Redis.Tests.Infrastructure;
+using StampedeGuard.TestSupport;
+
+namespace StampedeGuard.Redis.Tests;
+
+[Collection("redis")]
+public sealed class RedisStampedeTierTests(RedisFixture redis) : IAsyncLifetime
+{
+    private static readonly TimeSpan Lease = TimeSpan.FromSeconds(10);
+    private readonly string _prefix = RedisFixture.NewPrefix();
+    private readonly List<RedisStampedeTier> _tiers = [];
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var tier in _tiers)
+        {
+            await tier.DisposeAsync();
+        }
+    }
+
+    private async Task<RedisStampedeTier> TierAsync(Action<RedisStampedeOptions>? configure = null, ILoggerFactory? loggers = null, TimeProvider? time = null)
+    {
+        var tier = await redis.NewTierAsync(_prefix, configure, loggers, time);
+        _tiers.Add(tier);
+        return tier;
+    }
+
+    private static byte[] Bytes(string text) => Encoding.UTF8.GetBytes(text);
+
+    private static DistributedReadOptions Acquire(DateTimeOffset? now = null) => new(DistributedLockMode.AcquireIfNotFresh, now ?? DateTimeOffset.UtcNow, Lease);
+
+    private static DistributedWriteOptions Fenced(StampedeLease lease, DateTimeOffset? freshUntil = null) =>
+        new(TimeSpan.FromMinutes(1), freshUntil ?? DateTimeOffset.UtcNow.AddMinutes(1), lease, Notify: true);
+
+    [Fact]
+    public async Task ReadAsync_FreshValue_DoesNotTakeLock()
+    {
+        var tier = await TierAsync();
+        await tier.WriteAsync("k", Bytes("v"), new DistributedWriteOptions(TimeSpan.FromMinutes(1), DateTimeOffset.UtcNow.AddMinutes(1)), default);
+
+        var read = await tier.ReadAsync("k", Acquire(), default);
+
+        read.Envelope.Should().Equal(Bytes("v"));
+        read.Lease.Should().BeNull();
+        read.LockHeldFor.Should().BeNull();
+    }
+
+    [Fact]
+    public async Task ReadAsync_StaleValue_ReturnsItAndTakesLock()
+    {
+        var tier = await TierAsync();
+        var now = DateTimeOffset.UtcNow;
+        await tier.WriteAsync("k", Bytes("old"), new DistributedWriteOptions(TimeSpan.FromMinutes(1), now.AddSeconds(-1)), default);
+
+        var read = await tier.ReadAsync("k", Acquire(now), default);
+
+        read.Envelope.Should().Equal(Bytes("old"));
+        read.Lease.Should().NotBeNull();
+        await read.Lease!.ReleaseAsync();
+    }
+
+    [Fact]
+    public async Task ReadAsync_LockHeldByOther_ReportsRemainingLease()
+    {
+        var a = await TierAsync();
+        var b = await TierAsync();
+        var leader = await a.ReadAsync("k", Acquire(), default);
+
+        var waiter = await b.ReadAsync("k", Acquire(), default);
+
+        leader.Lease.Should().NotBeNull();
+        waiter.Lease.Should().BeNull();
+        waiter.LockHeldFor.Should().BeGreaterThan(TimeSpan.Zero).And.BeLessThanOrEqualTo(Lease);
+        await leader.Lease!.ReleaseAsync();
+    }
+
+    [Fact]
+    public async Task WriteAsync_WithOwnedLease_WritesReleasesAndNotifies()
+    {
+        var tier = await TierAsync();
+        var read = await tier.ReadAsync("k", Acquire(), default);
+
+        var written = await tier.WriteAsync("k", Bytes("v"), Fenced(read.Lease!), default);
+        var again = await tier.ReadAsync("k", Acquire(DateTimeOffset.UtcNow.AddHours(1)), default);
+
+        written.Should().Be(new DistributedWriteResult(true, true));
+        again.Lease.Should().NotBeNull("the write released the lock, so a later stale read can take it");
+        await again.Lease!.ReleaseAsync();
+    }
+
+    [Fact]
+    public async Task WriteAsync_LeaderPausedPastItsLease_LateWriteRefusedAndNewerValueSurvives()
+    {
+        // The paused leader's clock never moves, so its watchdog never runs: a GC pause or a partition.
+        var paused = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var slowLeader = await TierAsync(time: paused);
+        var other = await TierAsync();
+        var first = await slowLeader.ReadAsync("k", new DistributedReadOptions(DistributedLockMode.AcquireIfNotFresh, DateTimeOffset.UtcNow, TimeSpan.FromMilliseconds(300)), default);
+        first.Lease.Should().NotBeNull();
+
+        // The lease expires in Redis; another node takes the lock and writes a newer value.
+        StampedeLease? second = null;
+        var stopwatch = Stopwatch.StartNew();
+        while (second is null && stopwatch.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            second = await other.TryAcquireLockAsync("k", Lease, default);
+            if (second is null)
+            {
+                await Task.Delay(50);
+            }
+        }
+
+        second.Should().NotBeNull();
+        (await other.WriteAsync("k", Bytes("newer"), Fenced(second!), default)).Written.Should().BeTrue();
+
+        var late = await slowLeader.WriteAsync("k", Bytes("late"), Fenced(first.Lease!), default);
+
+        late.Should().Be(new DistributedWriteResult(false, false));
+        first.Lease!.LeaseLost.IsCancellationRequested.Should().BeTrue();
+        (await other.ReadAsync("k", default, default)).Envelope.Should().Equal(Bytes("newer"));
+    }
+
+    [Fact]
+    public async Task WaitForValueAsync_LeaderWrites_WaiterGetsValueFromPushWithoutAnotherRead()
+    {
+        var leaderTier = await TierAsync();
+        var waiterTier = await TierAsync();
+        var leader = await leaderTier.ReadAsync("k", Acquire(), default);
+        var blocked = await waiterTier.ReadAsync("k", Acquire(), default);
+        blocked.LockHeldFor.Should().NotBeNull();
+        var before = await redis.CommandStatsAsync();
+
+        var wait = waiterTier.WaitForValueAsync("k", Lease, default).AsTask();
+        await leaderTier.WriteAsync("k", Bytes("v"), Fenced(leader.Lease!), default);
+        var result = await wait.WaitAsync(TimeSpan.FromSeconds(5));
+
+        var after = await redis.CommandStatsAsync();
+        result.Envelope.Should().Equal(Bytes("v"));
+        long Calls(Dictionary<string, long> s, string c) => s.GetValueOrDefault(c);
+        var scripts = Calls(after, "evalsha") + Calls(after, "eval") - Calls(before, "evalsha") - Calls(before, "eval");
+        scripts.Should().Be(1, "only the leader's write ran a script; the waiter was answered by the push");
+    }
+
+    [Fact]
+    public async Task WaitForValueAsync_PublishLandsBetweenReadAndWait_StillSeen()
+    {
+        var leaderTier = await TierAsync();
+        var waiterTier = await TierAsync();
+        var leader = await leaderTier.ReadAsync("k", Acquire(), default);
+        var blocked = await waiterTier.ReadAsync("k", Acquire(), default);
+
+        // The value is published (and delivered) before the waiter starts waiting.
+        await leaderTier.WriteAsync("k", Bytes("v"), Fenced(leader.Lease!), default);
+        await WaitUntilAsync(() => waiterTier.Waits.Sequence > 0);
+        var stopwatch = Stopwatch.StartNew();
+        var result = await waiterTier.WaitForValueAsync("k", Lease, default);
+
+        blocked.LockHeldFor.Should().NotBeNull();
+        result.Envelope.Should().Equal(Bytes("v"));
+        stopwatch.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(3), "the hint kept from the read saw the message; the lease is 10 s");
+    }
+
+    [Fact]
+    public async Task WaitForValueAsync_PushLost_WaiterFinishesWhenTheLeaseRunsOut()
+    {
+        var leaderTier = await TierAsync();
+        var waiterTier = await TierAsync();
+        var lease = TimeSpan.FromSeconds(1);
+        var leader = await leaderTier.ReadAsync("k", new DistributedReadOptions(DistributedLockMode.AcquireIfNotFresh, DateTimeOffset.UtcNow, lease), default);
+        var blocked = await waiterTier.ReadAsync("k", Acquire(), default);
+        var stopwatch = Stopwatch.StartNew();
+        blocked.LockHeldFor.Should().BeLessThanOrEqualTo(lease);
+
+        // maxWait far beyond the lease: the store itself re-checks when the holder's lease would run out.
+        var wait = waiterTier.WaitForValueAsync("k", TimeSpan.FromSeconds(30), default).AsTask();
+
+        // The value lands and the lock goes away, but the message never arrives (written behind the tier's back).
+        await redis.Server.CliAsync("hset", _prefix + "{k}:v", "v", "v", "f", "9999999999999");
+        await redis.Server.CliAsync("del", _prefix + "{k}:l");
+        var result = await wait.WaitAsync(TimeSpan.FromSeconds(10));
+
+        result.Envelope.Should().Equal(Bytes("v"));
+        stopwatch.Elapsed.Should().BeGreaterThan(lease / 2, "nothing woke the waiter early: it re-checked when the lease ran out");
+        stopwatch.Elapsed.Should().BeLessThan(lease + TimeSpan.FromSeconds(3));
+        await WaitUntilAsync(() => leader.Lease!.LeaseLost.IsCancellationRequested);
+    }
+
+    [Fact]
+    public async Task ReadAsync_ValueOfAnotherTypeUnderOurKey_IsMissLoggedAndCounted()
+    {
+        using var loggers = new FakeLoggerProvider();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(loggers));
+        var tier = await TierAsync(loggers: factory);
+        await redis.Server.CliAsync("set", _prefix + "{k}:v", "not a hash");
+
+        var read = await tier.ReadAsync("k", Acquire(), default);
+
+        read.Envelope.Should().BeNull();
+        read.Lease.Should().NotBeNull("a corrupt value is a miss, so the reader leads");
+        loggers.Collector.GetSnapshot().Should().Contain(r => r.Id.Id == 103);
+        (await tier.WriteAsync("k", Bytes("repaired"), Fenced(read.Lease!), default)).Written.Should().BeTrue();
+        (await tier.ReadAsync("k", default, default)).Envelope.Should().Equal(Bytes("repaired"));
+    }
+
+    [Fact]
+    public async Task Backplane_PublishedMessage_ReachesOthersButNotSender()
+    {
+        var a = await TierAsync();
+        var b = await TierAsync();
+        var atA = new List<BackplaneMessage>();
+        var atB = new TaskCompletionSource<BackplaneMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var subA = a.Subscribe(m => { lock (atA) { atA.Add(m); } });
+        using var subB = b.Subscribe(m => atB.TrySetResult(m));
+
+        await a.PublishAsync(new BackplaneMessage(BackplaneMessageKind.Set, "k{1}", Bytes("env"), 42), default);
+        var received = await atB.Task.WaitAsync(TimeSpan.FromSeconds(5));
+
+        // A marker from B, sent after, proves A's own message was processed (and dropped) by the time it arrives.
+        var marker = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var markerSub = a.Subscribe(m => { if (m.Key == "marker") { marker.TrySetResult(); } });
+        await b.PublishAsync(new BackplaneMessage(BackplaneMessageKind.Remove, "marker"), default);
+        await marker.Task.WaitAsync(TimeSpan.FromSeconds(5));
+
+        received.Should().BeEquivalentTo(new BackplaneMessage(BackplaneMessageKind.Set, "k{1}", Bytes("env"), 42));
+        lock (atA)
+        {
+            atA.Select(m => m.Key).Should().Equal("marker");
+        }
+    }
+
+    [Fact]
+    public async Task Keys_ValueAndLockOfAKey_ShareAHashTag()
+    {
+        var keys = new Internal.RedisKeys("p:");
+
+        keys.Value("a}b").Should().Be("p:{a\\)b}:v");
+        keys.Lock("a}b").Should().Be("p:{a\\)b}:l");
+        keys.Value("}").Should().NotBe(keys.Value("\\)"));
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        while (!condition())
+        {
+            stopwatch.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(10));
+            await Task.Delay(10);
+        }
+    }
+}

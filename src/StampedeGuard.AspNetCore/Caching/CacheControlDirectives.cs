@@ -247,6 +247,6 @@ internal sealed class CacheControlDirectives
         return true;
     }
 
-    private static IEnumerable<string> SplitFields(string argument) =>
+    private static string[] SplitFields(string argument) =>
         argument.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 }

@@ -1,0 +1,34 @@
+using Microsoft.Extensions.Logging;
+
+namespace StampedeGuard.AspNetCore.Internal;
+
+/// <summary>Log messages of StampedeGuard.AspNetCore (event ids 200-299). Event names are shipped API: never rename one.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(200, LogLevel.Debug, "Response for {Key} not stored: {Reason}.")]
+    public static partial void NotStored(ILogger logger, string key, string reason);
+
+    [LoggerMessage(201, LogLevel.Debug, "Hit-for-pass marker set for {Key} ({Reason}) for {Seconds} s: requests for it go to the origin in parallel.")]
+    public static partial void HitForPassSet(ILogger logger, string key, string reason, double seconds);
+
+    [LoggerMessage(202, LogLevel.Warning, "Origin execution for {Key} failed; its {Mode} applies.")]
+    public static partial void OriginFailed(ILogger logger, string key, string mode, Exception exception);
+
+    [LoggerMessage(203, LogLevel.Warning, "Serving a stale response for {Key} because the origin failed (stale-if-error).")]
+    public static partial void StaleIfError(ILogger logger, string key);
+
+    [LoggerMessage(204, LogLevel.Information, "A collapsed waiter for {Key} gave up after {Seconds} s without the origin's headers and goes to the origin itself.")]
+    public static partial void WaiterTimedOut(ILogger logger, string key, double seconds);
+
+    [LoggerMessage(205, LogLevel.Warning, "Background revalidation of {Key} failed.")]
+    public static partial void BackgroundRevalidationFailed(ILogger logger, string key, Exception exception);
+
+    [LoggerMessage(206, LogLevel.Warning, "The cache failed for {Key}; the request goes to the origin uncached.")]
+    public static partial void CacheFailed(ILogger logger, string key, Exception exception);
+
+    [LoggerMessage(207, LogLevel.Warning, "Forwarding {Method} {Path} to the origin failed.")]
+    public static partial void ForwardFailed(ILogger logger, string method, string path, Exception exception);
+
+    [LoggerMessage(208, LogLevel.Debug, "Invalidated {Url} after a successful {Method}.")]
+    public static partial void Invalidated(ILogger logger, string url, string method);
+}

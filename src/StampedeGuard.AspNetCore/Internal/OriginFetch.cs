@@ -1,0 +1,447 @@
+using System.Diagnostics;
+using System.Runtime.ExceptionServices;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Net.Http.Headers;
+using StampedeGuard.AspNetCore.Caching;
+
+namespace StampedeGuard.AspNetCore.Internal;
+
+/// <summary>
+/// One origin execution for a flight: runs the app (or the forwarder) on an origin context, decides when the headers
+/// arrive (store? share? detach the waiters? revalidated by a 304? replaced by stale-if-error?), feeds the body into the
+/// flight's buffer, and gives the engine what to store. It runs inside the engine's <c>GetOrCreateAsync</c>, so with a
+/// distributed tier the execution is collapsed across instances too.
+/// </summary>
+internal sealed class OriginFetch : IOriginResponseSink
+{
+    private static readonly string[] ClientConditionals = [HeaderNames.IfNoneMatch, HeaderNames.IfModifiedSince];
+
+    private readonly ResponseCacheRuntime _runtime;
+    private readonly ResponseFlight _flight;
+    private readonly MissPlan _plan;
+    private readonly OriginResponse _response;
+    private readonly HttpContext _origin;
+    private readonly AsyncServiceScope? _scope;
+    private DateTimeOffset _requestTime;
+    private ResponseEvaluation? _evaluation;
+    private CachedResponse? _replacement;
+    private bool _replacementIsNew;
+    private CachedResponse? _marker;
+    private string? _storeKey;
+    private bool _headersPublished;
+    private bool _hitForPassSet;
+    private bool _ran;
+
+    public OriginFetch(ResponseCacheRuntime runtime, ResponseFlight flight, MissPlan plan, HttpContext client)
+    {
+        _runtime = runtime;
+        _flight = flight;
+        _plan = plan;
+        if (flight.IsBackground)
+        {
+            _response = new OriginResponse(this, completionTarget: null);
+            (_origin, var scope) = OriginContextFactory.CreateDetached(client, _response, flight, runtime.Scopes);
+            _scope = scope;
+        }
+        else
+        {
+            _response = new OriginResponse(this, client.Features.Get<IHttpResponseFeature>());
+            _origin = OriginContextFactory.CreateLayered(client, _response, flight);
+        }
+    }
+
+    /// <summary>Runs the execution to its end. Never throws: failures reach the clients through the flight.</summary>
+    public async Task RunAsync()
+    {
+        try
+        {
+            if (_plan.ForceOrigin)
+            {
+                await FetchAndSetAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                var value = await _runtime.Cache.GetOrCreateAsync<OriginFetch, CachedResponse>(
+                    _plan.FlightKey,
+                    this,
+                    static async (self, context, _) =>
+                    {
+                        self._ran = true;
+                        var (result, store) = await self.FetchAsync().ConfigureAwait(false);
+                        if (store is null)
+                        {
+                            context.DoNotCache();
+                        }
+                        else
+                        {
+                            context.Options.Duration = store.Duration;
+                            context.Options.StaleIfError = store.StaleIfError;
+                            context.Options.StaleWhileRevalidate = TimeSpan.Zero;
+                            context.Options.EarlyRefreshBeta = 0;
+                            context.Options.Tags = store.Tags;
+                        }
+
+                        return result;
+                    },
+                    _runtime.FlightOptions(),
+                    CancellationToken.None).ConfigureAwait(false);
+
+                if (!_ran)
+                {
+                    if (value.Kind == CachedResponseKind.Response && _plan.Stale is { } stale && value.ResponseTime <= stale.ResponseTime)
+                    {
+                        // The engine still holds the entry we found stale (its clock granularity, or a zero freshness
+                        // lifetime as with no-cache): that is no answer, revalidate it ourselves.
+                        await FetchAndSetAsync().ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        PublishForeign(value);
+                    }
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            // The engine itself failed (for example the distributed tier, when configured to throw).
+            Log.CacheFailed(_runtime.Logger, _plan.FlightKey, ex);
+            if (!_headersPublished)
+            {
+                Finish(new FlightHead { Kind = FlightHeadKind.Detached, Detail = "cache-error" });
+            }
+
+            _flight.Body.Complete(ex);
+        }
+        finally
+        {
+            _flight.OriginCompleted();
+            _runtime.Remove(_flight);
+            if (_flight.IsBackground)
+            {
+                await _response.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (_scope is { } scope)
+            {
+                await scope.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task FetchAndSetAsync()
+    {
+        var (value, store) = await FetchAsync().ConfigureAwait(false);
+        if (store is not null)
+        {
+            await _runtime.Cache.SetAsync(_plan.FlightKey, value, store).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Runs the origin once; returns the value for the engine and its options, or null options for "do not store".</summary>
+    private async ValueTask<(CachedResponse Value, StampedeCacheEntryOptions? Store)> FetchAsync()
+    {
+        var headers = _origin.Request.Headers;
+        foreach (var name in ClientConditionals)
+        {
+            headers.Remove(name); // the cache answers the client's conditionals itself, from a full response
+        }
+
+        if (_plan.Stale is { } stale)
+        {
+            // Revalidate with the stale entry's validators (RFC 9111 4.3.1).
+            if (stale.ETag is { } etag)
+            {
+                headers.IfNoneMatch = etag;
+            }
+
+            if (stale.LastModified is { } lastModified)
+            {
+                headers.IfModifiedSince = lastModified;
+            }
+        }
+
+        _runtime.Metrics.OriginRequests.Add(1);
+        using var activity = ResponseCachingActivity.Source.StartActivity("stampedeguard.http.origin", ActivityKind.Internal);
+        activity?.SetTag("stampedeguard.http.revalidation", _plan.Stale is not null);
+        activity?.SetTag("stampedeguard.http.background", _flight.IsBackground);
+        _requestTime = _runtime.Time.GetUtcNow();
+        Exception? failure = null;
+        try
+        {
+            await _runtime.Next(_origin).ConfigureAwait(false);
+            await _response.CompleteAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            failure = ex;
+        }
+
+        activity?.SetTag("http.response.status_code", _response.StatusCode);
+        activity?.SetTag("stampedeguard.http.stored", _evaluation?.Storable ?? _replacement is not null);
+        if (failure is not null)
+        {
+            activity?.SetStatus(ActivityStatusCode.Error, failure.GetType().Name);
+        }
+
+        _flight.OriginCompleted(); // from here on, clients leaving must not cancel the (finished) execution's token
+
+        if (failure is not null)
+        {
+            Log.OriginFailed(_runtime.Logger, _plan.FlightKey, _runtime.Options.FailureMode.ToString(), failure);
+            _flight.Body.Complete(failure);
+            if (!_headersPublished)
+            {
+                return FailedBeforeHeaders(failure);
+            }
+
+            return (Transient, null);
+        }
+
+        _flight.Body.Complete(null);
+        if (_flight.Invalidated)
+        {
+            return (Transient, null); // the URL was purged while this execution ran: answer the clients, store nothing
+        }
+
+        if (_replacement is not null)
+        {
+            return _replacementIsNew ? (_replacement, _runtime.EntryOptions(_replacement, Tags())) : (_replacement, null);
+        }
+
+        if (_evaluation is { Storable: true, Entry: { } entry })
+        {
+            var body = _flight.Body.ToArray();
+            var declared = entry.Header(HeaderNames.ContentLength);
+            var truncated = declared is not null && (!long.TryParse(declared, out var length) || length != body?.Length);
+            if (body is not null && body.Length <= _runtime.Options.MaximumBodySize && !truncated)
+            {
+                entry.Body = body;
+                _runtime.Metrics.Stored.Add(1);
+                var options = _runtime.EntryOptions(entry, Tags());
+                if (_storeKey is not null && _storeKey != _plan.FlightKey)
+                {
+                    await _runtime.Cache.SetAsync(_storeKey, entry, options).ConfigureAwait(false);
+                    return _plan.FlightKey == _plan.PrimaryKey && _marker is not null
+                        ? (_marker, _runtime.MarkerOptions(entry, [_plan.UrlTag]))
+                        : (entry, null);
+                }
+
+                return (entry, options);
+            }
+
+            if (!truncated)
+            {
+                await SetHitForPassAsync("too-large").ConfigureAwait(false);
+            }
+        }
+
+        if (_hitForPassSet)
+        {
+            return (CachedResponse.HitForPass(_evaluation?.Reason ?? "uncacheable"), _runtime.HitForPassOptions(_plan.UrlTag));
+        }
+
+        return (Transient, null);
+    }
+
+    private static CachedResponse Transient => CachedResponse.HitForPass("transient");
+
+    public async ValueTask<bool> OnHeadersAsync(OriginResponse response)
+    {
+        var now = _runtime.Time.GetUtcNow();
+        var status = response.StatusCode;
+        var headers = response.Headers;
+        var options = _runtime.Options;
+
+        // A 304 to our revalidation: merge its fields into the stored response and answer everyone with it.
+        if (status == StatusCodes.Status304NotModified && _plan.Stale is { } stale && (stale.ETag is not null || stale.LastModified is not null))
+        {
+            _replacement = StorageRules.Merge(stale, status, headers, _requestTime, now, options, _plan.Policy);
+            _replacementIsNew = true;
+            Finish(new FlightHead { Kind = FlightHeadKind.Stored, Stored = _replacement, StatusCode = _replacement.StatusCode, Shareable = true, Storing = true });
+            return false;
+        }
+
+        // A 5xx with a stale entry inside its stale-if-error window: serve the stale entry instead (RFC 5861 4).
+        if (status >= 500 && CanServeStaleOnError(now) is { } fallback)
+        {
+            Log.StaleIfError(_runtime.Logger, _plan.FlightKey);
+            _replacement = fallback;
+            Finish(new FlightHead { Kind = FlightHeadKind.Stored, Stored = fallback, StatusCode = fallback.StatusCode, Shareable = true, Detail = "stale-if-error" });
+            return false;
+        }
+
+        var evaluation = StorageRules.Evaluate(status, headers, _plan.RequestHadAuthorization, _requestTime, now, options, _plan.Policy);
+        _evaluation = evaluation;
+        var retryForWaiters = status >= 500 && options.FailureMode == OriginFailureMode.RetryOnce && !_flight.IsRetry;
+        if (!evaluation.Storable)
+        {
+            Log.NotStored(_runtime.Logger, _plan.FlightKey, evaluation.Reason ?? "unknown");
+            _flight.Body.AllowTrimming();
+        }
+
+        if (!evaluation.Shareable)
+        {
+            _flight.Close(evaluation.Reason ?? "uncacheable"); // newcomers go to the origin in parallel
+        }
+
+        if (retryForWaiters)
+        {
+            _runtime.Remove(_flight); // newcomers start the one collapsed retry with the waiters
+        }
+
+        if (evaluation.HitForPass)
+        {
+            await SetHitForPassAsync(evaluation.Reason ?? "uncacheable").ConfigureAwait(false);
+        }
+
+        var vary = HeaderRules.ParseVary(headers.Vary, out _);
+        if (evaluation.Storable && vary is not null)
+        {
+            var marker = _plan.Marker is { VaryHeaders: { } known } existing && known.SequenceEqual(vary)
+                ? existing
+                : new CachedResponse { Kind = CachedResponseKind.VaryMarker, VaryHeaders = vary, VaryId = Guid.NewGuid().ToString("N") };
+            _marker = marker;
+            _storeKey = CacheKeyBuilder.VariantKey(_plan.PrimaryKey, marker, _origin.Request.Headers);
+            if (_storeKey != _flight.Key && evaluation.Shareable && _runtime.Flights.TryAdd(_storeKey, _flight))
+            {
+                // Requests that find the marker look for the variant's flight: this one is it.
+                _flight.AliasKey = _storeKey;
+            }
+            if (!ReferenceEquals(marker, _plan.Marker))
+            {
+                await TryAsync(_runtime.Cache.SetAsync(_plan.PrimaryKey, marker, _runtime.MarkerOptions(evaluation.Entry, [_plan.UrlTag]))).ConfigureAwait(false);
+            }
+        }
+
+        var (full, shared) = HeaderSnapshot.Take(headers, options);
+        _headersPublished = true;
+        _flight.Publish(new FlightHead
+        {
+            Kind = FlightHeadKind.Streaming,
+            StatusCode = status,
+            Headers = full,
+            SharedHeaders = shared,
+            Shareable = evaluation.Shareable,
+            RetryForWaiters = retryForWaiters,
+            Storing = evaluation.Storable,
+            TimeToLive = evaluation.Entry?.TimeToLive(now),
+            VaryHeaders = vary,
+            LeaderVaryValues = vary?.Select(n => CacheKeyBuilder.NormalizedValue(_origin.Request.Headers, n)).ToArray(),
+            Detail = evaluation.Reason,
+        });
+        return true;
+    }
+
+    public async ValueTask OnBodyAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        if (_evaluation is { Storable: true } evaluation && _flight.Body.Length + data.Length > _runtime.Options.MaximumBodySize)
+        {
+            // Grew past the limit while streaming: stop storing, keep streaming to whoever is attached, pass newcomers.
+            evaluation.Storable = false;
+            evaluation.Reason = "too-large";
+            _flight.Body.AllowTrimming();
+            _flight.Close("too-large");
+            await SetHitForPassAsync("too-large").ConfigureAwait(false);
+        }
+
+        await _flight.Body.AppendAsync(data, cancellationToken).ConfigureAwait(false);
+    }
+
+    private (CachedResponse, StampedeCacheEntryOptions?) FailedBeforeHeaders(Exception failure)
+    {
+        if (CanServeStaleOnError(_runtime.Time.GetUtcNow()) is { } fallback)
+        {
+            Log.StaleIfError(_runtime.Logger, _plan.FlightKey);
+            Finish(new FlightHead { Kind = FlightHeadKind.Stored, Stored = fallback, StatusCode = fallback.StatusCode, Shareable = true, Detail = "stale-if-error" });
+            return (fallback, null);
+        }
+
+        var retry = _runtime.Options.FailureMode == OriginFailureMode.RetryOnce && !_flight.IsRetry;
+        Finish(new FlightHead { Kind = FlightHeadKind.Failed, Failure = ExceptionDispatchInfo.Capture(failure), RetryForWaiters = retry, Detail = "origin-error" });
+        return (Transient, null);
+    }
+
+    /// <summary>The engine answered without running us: another instance (or a racing local call) stored a value.</summary>
+    private void PublishForeign(CachedResponse value)
+    {
+        switch (value.Kind)
+        {
+            case CachedResponseKind.Response:
+                Finish(new FlightHead { Kind = FlightHeadKind.Stored, Stored = value, StatusCode = value.StatusCode, Shareable = true });
+                break;
+            case CachedResponseKind.HitForPass:
+                Finish(new FlightHead { Kind = FlightHeadKind.Detached, Detail = "hit-for-pass" });
+                break;
+            default:
+                Finish(new FlightHead { Kind = FlightHeadKind.Retry });
+                break;
+        }
+
+        _flight.Body.Complete(null);
+    }
+
+    /// <summary>Publishes a final answer; the flight leaves the registry first so nobody re-joins a finished flight.</summary>
+    private void Finish(FlightHead head)
+    {
+        _headersPublished = true;
+        if (head.Kind != FlightHeadKind.Stored)
+        {
+            _runtime.Remove(_flight);
+        }
+
+        _flight.Publish(head);
+    }
+
+    private CachedResponse? CanServeStaleOnError(DateTimeOffset now)
+    {
+        if (_plan.Stale is not { NoStaleServing: false } stale)
+        {
+            return null;
+        }
+
+        var ttl = stale.TimeToLive(now);
+        return ttl > TimeSpan.Zero || -ttl < stale.StaleIfError ? stale : null;
+    }
+
+    private async ValueTask SetHitForPassAsync(string reason)
+    {
+        if (_hitForPassSet || _runtime.Options.HitForPassDuration <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        _hitForPassSet = true;
+        _runtime.Metrics.HitForPass.Add(1);
+        Log.HitForPassSet(_runtime.Logger, _plan.FlightKey, reason, _runtime.Options.HitForPassDuration.TotalSeconds);
+        await TryAsync(_runtime.Cache.SetAsync(_plan.FlightKey, CachedResponse.HitForPass(reason), _runtime.HitForPassOptions(_plan.UrlTag))).ConfigureAwait(false);
+    }
+
+    private async ValueTask TryAsync(ValueTask operation)
+    {
+        try
+        {
+            await operation.ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Log.CacheFailed(_runtime.Logger, _plan.FlightKey, ex);
+        }
+    }
+
+    private List<string> Tags()
+    {
+        var tags = new List<string> { _plan.UrlTag };
+        if (_evaluation?.Tags is { } extra)
+        {
+            tags.AddRange(extra);
+        }
+        else if (_plan.Policy?.Tags is { } policyTags)
+        {
+            tags.AddRange(policyTags);
+        }
+
+        return tags;
+    }
+}

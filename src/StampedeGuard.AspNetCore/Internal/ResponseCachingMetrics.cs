@@ -1,0 +1,43 @@
+using System.Diagnostics.Metrics;
+
+namespace StampedeGuard.AspNetCore.Internal;
+
+/// <summary>The meter <c>StampedeGuard.AspNetCore</c>. Tags are low-cardinality (never the URL or key).</summary>
+internal sealed class ResponseCachingMetrics : IDisposable
+{
+    public const string MeterName = "StampedeGuard.AspNetCore";
+
+    private readonly Meter _meter;
+    private readonly bool _ownsMeter;
+
+    public ResponseCachingMetrics(IMeterFactory? meterFactory)
+    {
+        _ownsMeter = meterFactory is null;
+        _meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
+        Requests = _meter.CreateCounter<long>("stampedeguard.http.requests", "{request}", "Requests seen by the response cache, by result (hit, stale, miss, collapsed, pass, bypass, method).");
+        OriginRequests = _meter.CreateCounter<long>("stampedeguard.http.origin.requests", "{request}", "Origin executions started by the response cache (misses, revalidations, passes).");
+        Stored = _meter.CreateCounter<long>("stampedeguard.http.stored", "{response}", "Responses stored.");
+        HitForPass = _meter.CreateCounter<long>("stampedeguard.http.hit_for_pass", "{marker}", "Hit-for-pass markers set.");
+        WaiterWait = _meter.CreateHistogram<double>("stampedeguard.http.waiter.duration", "s", "How long collapsed waiters waited for the response headers.");
+    }
+
+    public Counter<long> Requests { get; }
+
+    public Counter<long> OriginRequests { get; }
+
+    public Counter<long> Stored { get; }
+
+    public Counter<long> HitForPass { get; }
+
+    public Histogram<double> WaiterWait { get; }
+
+    public void Request(string result) => Requests.Add(1, new KeyValuePair<string, object?>("stampedeguard.result", result));
+
+    public void Dispose()
+    {
+        if (_ownsMeter)
+        {
+            _meter.Dispose();
+        }
+    }
+}

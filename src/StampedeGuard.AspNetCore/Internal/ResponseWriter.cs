@@ -1,0 +1,136 @@
+using System.Globalization;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Net.Http.Headers;
+using StampedeGuard.AspNetCore.Caching;
+
+namespace StampedeGuard.AspNetCore.Internal;
+
+/// <summary>Writes responses to clients: stored ones (hits, with <c>Age</c> and 304s for conditional requests) and streamed ones (from a flight's shared buffer).</summary>
+internal static class ResponseWriter
+{
+    private static readonly string[] NotIn304 =
+    [
+        HeaderNames.ContentLength, HeaderNames.ContentType, HeaderNames.ContentEncoding, HeaderNames.ContentLanguage,
+        HeaderNames.ContentRange, HeaderNames.ContentMD5, HeaderNames.ContentDisposition,
+    ];
+
+    private static readonly string?[] AgeValues = new string?[4096];
+
+    public static Task ServeStoredAsync(HttpContext context, CachedResponse entry, string cacheStatus, DateTimeOffset now)
+    {
+        var response = context.Response;
+        response.StatusCode = entry.StatusCode;
+        var headers = response.Headers;
+        foreach (var (name, values) in entry.Headers)
+        {
+            headers[name] = values;
+        }
+
+        // Age on every response served from the cache (RFC 9111 5.1), in whole seconds.
+        var age = (long)Math.Max(0, Math.Floor(entry.CurrentAge(now).TotalSeconds));
+        headers.Age = age < AgeValues.Length ? AgeValues[age] ??= age.ToString(CultureInfo.InvariantCulture) : age.ToString(CultureInfo.InvariantCulture);
+        CacheStatus.Apply(headers, cacheStatus);
+
+        if (entry.StatusCode == StatusCodes.Status200OK && IsNotModified(context.Request.Headers, entry.ETag, entry.LastModified ?? entry.Header(HeaderNames.Date)))
+        {
+            NotModified(response);
+            return Task.CompletedTask;
+        }
+
+        var body = entry.Body ?? [];
+        response.ContentLength = body.Length;
+        if (HttpMethods.IsHead(context.Request.Method) || body.Length == 0)
+        {
+            return Task.CompletedTask;
+        }
+
+        return response.Body.WriteAsync(body, 0, body.Length, context.RequestAborted);
+    }
+
+    /// <summary>Streams a flight's response to one client, at that client's own pace, until the body ends or the client goes.</summary>
+    public static async Task StreamAsync(HttpContext context, ResponseFlight flight, BufferReader reader, FlightHead head, bool leader, string cacheStatus)
+    {
+        var response = context.Response;
+        response.StatusCode = head.StatusCode;
+        var source = leader ? head.Headers : head.SharedHeaders;
+        foreach (var (name, values) in source!)
+        {
+            response.Headers[name] = values;
+        }
+
+        if (!leader && !response.Headers.ContainsKey(HeaderNames.Age))
+        {
+            response.Headers.Age = "0";
+        }
+
+        CacheStatus.Apply(response.Headers, cacheStatus);
+        if (head.StatusCode == StatusCodes.Status200OK && IsNotModified(context.Request.Headers, Get(source!, HeaderNames.ETag), Get(source!, HeaderNames.LastModified)))
+        {
+            NotModified(response);
+            return;
+        }
+
+        if (HttpMethods.IsHead(context.Request.Method))
+        {
+            return;
+        }
+
+        var cancellationToken = context.RequestAborted;
+        try
+        {
+            await response.StartAsync(cancellationToken).ConfigureAwait(false);
+            while (true)
+            {
+                var read = await flight.Body.ReadAsync(reader, cancellationToken).ConfigureAwait(false);
+                if (!read.Data.IsEmpty)
+                {
+                    await response.Body.WriteAsync(read.Data, cancellationToken).ConfigureAwait(false);
+                    flight.Body.Advance(reader, read.Data.Length);
+                    continue;
+                }
+
+                if (read.Fault is not null)
+                {
+                    // The origin failed mid-body: the client must see a broken response, not a short one.
+                    context.Abort();
+                }
+
+                return;
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException || cancellationToken.IsCancellationRequested)
+        {
+            // This client went away; the others and the origin go on.
+        }
+    }
+
+    /// <summary>
+    /// Whether a conditional GET/HEAD is answered with 304 (RFC 9110 13.2.2): If-None-Match (weak comparison) wins;
+    /// If-Modified-Since only counts when there is no If-None-Match.
+    /// </summary>
+    public static bool IsNotModified(IHeaderDictionary request, string? etag, string? lastModified)
+    {
+        if (request.TryGetValue(HeaderNames.IfNoneMatch, out var ifNoneMatch) && ifNoneMatch.Count > 0)
+        {
+            return HeaderRules.IfNoneMatchMatches(ifNoneMatch, etag);
+        }
+
+        return request.TryGetValue(HeaderNames.IfModifiedSince, out var ims)
+            && HeaderRules.TryParseDate(ims, out var since)
+            && lastModified is not null
+            && HeaderRules.TryParseDate(lastModified, out var modified)
+            && modified <= since;
+    }
+
+    public static string? Get(Dictionary<string, string[]> headers, string name) =>
+        headers.TryGetValue(name, out var values) && values.Length > 0 ? values[0] : null;
+
+    private static void NotModified(HttpResponse response)
+    {
+        response.StatusCode = StatusCodes.Status304NotModified;
+        foreach (var name in NotIn304)
+        {
+            response.Headers.Remove(name);
+        }
+    }
+}

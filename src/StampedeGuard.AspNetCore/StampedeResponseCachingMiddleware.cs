@@ -1,0 +1,483 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+using StampedeGuard.AspNetCore.Caching;
+using StampedeGuard.AspNetCore.Internal;
+
+namespace StampedeGuard.AspNetCore;
+
+/// <summary>
+/// The response caching pipeline, in one place. For each request:
+/// <list type="number">
+/// <item>Not GET/HEAD: pass to the origin (<c>fwd=method</c>); after a successful unsafe method, purge the URL and its
+/// same-origin Location/Content-Location (RFC 9111 4.4).</item>
+/// <item>Disabled endpoint, Range, Upgrade: pass (<c>fwd=bypass</c>). Range responses are never stored or served as 200.</item>
+/// <item>Look up the URL's primary key (method, scheme, host, path, normalised query, keyed headers), then the variant the
+/// stored <c>Vary</c> selects. A hit-for-pass marker: pass in parallel, no collapsing.</item>
+/// <item>Fresh: serve it with <c>Age</c> (304 if the client's conditional matches).</item>
+/// <item>Stale within stale-while-revalidate: serve it and start one background revalidation.</item>
+/// <item>Otherwise (miss, or stale needing validation): join the key's flight or lead one. The leader runs the origin on a
+/// copy of its context whose body fills a shared buffer; every client, the leader's included, streams from that buffer
+/// at its own pace. When the headers arrive the flight decides: share and store, share without storing (5xx), or detach
+/// the waiters (uncacheable: they go to the origin in parallel and the key is marked hit-for-pass).</item>
+/// </list>
+/// Every response gets a <c>Cache-Status</c> member (RFC 9211).
+/// </summary>
+internal sealed class StampedeResponseCachingMiddleware
+{
+    private const int MaxAttempts = 4;
+    private static readonly string[] LocationHeaders = [HeaderNames.Location, HeaderNames.ContentLocation];
+
+    private readonly RequestDelegate _next;
+    private readonly ResponseCacheRuntime _runtime;
+    private readonly StampedeResponseCachingOptions _options;
+    private readonly string _name;
+
+    public StampedeResponseCachingMiddleware(
+        RequestDelegate next,
+        ResponseCacheEngine engine,
+        IOptions<StampedeResponseCachingOptions> options,
+        ILoggerFactory loggerFactory,
+        ResponseCachingMetrics metrics,
+        IServiceScopeFactory scopes,
+        FlightRegistry registry)
+    {
+        _next = next;
+        _options = options.Value;
+        _name = _options.CacheStatusName;
+        _runtime = new ResponseCacheRuntime(next, engine.Cache, _options, loggerFactory.CreateLogger<StampedeResponseCachingMiddleware>(), metrics, scopes, registry);
+    }
+
+    public Task InvokeAsync(HttpContext context)
+    {
+        var request = context.Request;
+        if (!HttpMethods.IsGet(request.Method) && !HttpMethods.IsHead(request.Method))
+        {
+            return IsSafe(request.Method) ? PassAsync(context, "method", null, "method") : PassAndInvalidateAsync(context);
+        }
+
+        var policy = context.GetEndpoint()?.Metadata.GetMetadata<StampedeResponseCacheAttribute>();
+        if (policy is { Disabled: true })
+        {
+            return PassAsync(context, "bypass", "disabled", "bypass");
+        }
+
+        if (request.Headers.ContainsKey(HeaderNames.Range))
+        {
+            return PassAsync(context, "bypass", "range", "bypass");
+        }
+
+        if (request.Headers.ContainsKey(HeaderNames.Upgrade))
+        {
+            return PassAsync(context, "bypass", "upgrade", "bypass");
+        }
+
+        return CacheAsync(context, policy);
+    }
+
+    private async Task CacheAsync(HttpContext context, StampedeResponseCacheAttribute? policy)
+    {
+        var request = context.Request;
+        var directives = CacheControlDirectives.Parse(request.Headers.CacheControl);
+        var clientBypass = _options.AllowClientBypass
+            && (directives.NoCache || directives.MaxAge == TimeSpan.Zero || (!directives.Present && request.Headers.Pragma.ToString().Contains("no-cache", StringComparison.OrdinalIgnoreCase)));
+        var urlKey = _runtime.Keys.UrlKey(request);
+        var primaryKey = _runtime.Keys.PrimaryKey(urlKey, request, policy);
+        string? avoid = null;
+        var retrying = false;
+
+        for (var attempt = 0; attempt < MaxAttempts; attempt++)
+        {
+            // 1. Look up: primary key, then the variant its vary marker selects.
+            Lookup lookup;
+            try
+            {
+                lookup = await LookupAsync(primaryKey, request.Headers).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                Log.CacheFailed(_runtime.Logger, primaryKey, ex);
+                await PassAsync(context, "miss", "cache-error", "pass").ConfigureAwait(false);
+                return;
+            }
+
+            // 2. Hit-for-pass: this key is known to be uncacheable; go to the origin without collapsing.
+            if (lookup.HitForPass is { } reason)
+            {
+                await OnlyIfCachedOrPassAsync(context, directives, "bypass", "hit-for-pass;" + reason).ConfigureAwait(false);
+                return;
+            }
+
+            var now = _runtime.Time.GetUtcNow();
+            if (lookup.Entry is { } entry && !clientBypass)
+            {
+                var ttl = entry.TimeToLive(now);
+
+                // 3. Fresh hit.
+                if (ttl > TimeSpan.Zero)
+                {
+                    _runtime.Metrics.Request("hit");
+                    await ResponseWriter.ServeStoredAsync(context, entry, CacheStatus.Hit(_name, ttl), now).ConfigureAwait(false);
+                    return;
+                }
+
+                // 4. Stale, inside stale-while-revalidate: serve it, one background revalidation.
+                if (!entry.NoStaleServing && -ttl < entry.StaleWhileRevalidate)
+                {
+                    _runtime.Metrics.Request("stale");
+                    StartBackgroundRevalidation(context, Plan(urlKey, primaryKey, lookup, policy, request, clientBypass: false));
+                    await ResponseWriter.ServeStoredAsync(context, entry, CacheStatus.Hit(_name, ttl, "stale-while-revalidate"), now).ConfigureAwait(false);
+                    return;
+                }
+            }
+
+            // 5. only-if-cached: never go to the origin (RFC 9111 5.2.1.7).
+            if (directives.OnlyIfCached)
+            {
+                _runtime.Metrics.Request("miss");
+                context.Response.StatusCode = StatusCodes.Status504GatewayTimeout;
+                CacheStatus.Apply(context.Response.Headers, CacheStatus.Forward(_name, lookup.Fwd, detail: "only-if-cached"));
+                return;
+            }
+
+            // HEAD misses are forwarded as they are; a later GET stores the response HEAD is then answered from.
+            if (HttpMethods.IsHead(request.Method))
+            {
+                await PassAsync(context, lookup.Entry is null ? lookup.Fwd : "stale", "head", "pass").ConfigureAwait(false);
+                return;
+            }
+
+            // 6. Miss or stale: collapse onto one origin execution.
+            var plan = Plan(urlKey, primaryKey, lookup, policy, request, clientBypass);
+            if (plan.FlightKey == avoid)
+            {
+                await PassAsync(context, "vary-miss", "vary-mismatch", "pass").ConfigureAwait(false);
+                return;
+            }
+
+            var outcome = await CollapseAsync(context, plan, retrying).ConfigureAwait(false);
+            switch (outcome.Kind)
+            {
+                case OutcomeKind.Done:
+                    return;
+                case OutcomeKind.Pass:
+                    await PassAsync(context, plan.Fwd, outcome.Detail, "pass").ConfigureAwait(false);
+                    return;
+                case OutcomeKind.Retry:
+                    retrying |= outcome.Detail == "retry";
+                    avoid = outcome.Detail == "vary-mismatch" ? plan.FlightKey : null;
+                    continue;
+            }
+        }
+
+        await PassAsync(context, "miss", "attempts", "pass").ConfigureAwait(false);
+    }
+
+    /// <summary>Leads or joins the flight of <paramref name="plan"/>'s key and serves this client from it.</summary>
+    private async Task<Outcome> CollapseAsync(HttpContext context, MissPlan plan, bool retrying)
+    {
+        ResponseFlight flight;
+        BufferReader? reader;
+        bool leader;
+        while (true)
+        {
+            if (_runtime.Flights.TryGetValue(plan.FlightKey, out var existing))
+            {
+                if (!existing.TryJoin(out reader))
+                {
+                    return new Outcome(OutcomeKind.Pass, existing.ClosedReason ?? "uncacheable"); // its response can't be shared: don't queue
+                }
+
+                flight = existing;
+                leader = false;
+                break;
+            }
+
+            var created = new ResponseFlight(plan.FlightKey, _options.MaximumBodySize, background: false, isRetry: retrying) { UrlTag = plan.UrlTag };
+            created.TryJoin(out reader);
+            if (_runtime.Flights.TryAdd(plan.FlightKey, created))
+            {
+                flight = created;
+                leader = true;
+                break;
+            }
+        }
+
+        Task? fetch = null;
+        try
+        {
+            if (leader)
+            {
+                _runtime.Metrics.Request("miss");
+                fetch = new OriginFetch(_runtime, flight, plan, context).RunAsync();
+            }
+            else
+            {
+                _runtime.Metrics.Request("collapsed");
+            }
+
+            return await ServeFromFlightAsync(context, flight, reader!, leader, plan).ConfigureAwait(false);
+        }
+        finally
+        {
+            flight.Leave(reader);
+            if (fetch is not null)
+            {
+                await fetch.ConfigureAwait(false); // the origin execution uses this request's services until it ends
+            }
+        }
+    }
+
+    private async Task<Outcome> ServeFromFlightAsync(HttpContext context, ResponseFlight flight, BufferReader reader, bool leader, MissPlan plan)
+    {
+        FlightHead head;
+        if (leader)
+        {
+            head = await flight.Head.ConfigureAwait(false);
+        }
+        else
+        {
+            var started = _runtime.Time.GetTimestamp();
+            try
+            {
+                head = _options.WaiterTimeout == Timeout.InfiniteTimeSpan
+                    ? await flight.Head.WaitAsync(context.RequestAborted).ConfigureAwait(false)
+                    : await flight.Head.WaitAsync(_options.WaiterTimeout, _runtime.Time, context.RequestAborted).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                Log.WaiterTimedOut(_runtime.Logger, plan.FlightKey, _options.WaiterTimeout.TotalSeconds);
+                return new Outcome(OutcomeKind.Pass, "waiter-timeout");
+            }
+            catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+            {
+                return new Outcome(OutcomeKind.Done, null); // this client went away; nobody else is affected
+            }
+
+            _runtime.Metrics.WaiterWait.Record(_runtime.Time.GetElapsedTime(started).TotalSeconds);
+        }
+
+        switch (head.Kind)
+        {
+            case FlightHeadKind.Streaming:
+                if (!leader)
+                {
+                    if (!head.Shareable)
+                    {
+                        return new Outcome(OutcomeKind.Pass, head.Detail);
+                    }
+
+                    if (head.RetryForWaiters)
+                    {
+                        return new Outcome(OutcomeKind.Retry, "retry");
+                    }
+
+                    if (head.VaryHeaders is { } vary && !SameVariant(context.Request.Headers, vary, head.LeaderVaryValues!))
+                    {
+                        return new Outcome(OutcomeKind.Retry, "vary-mismatch");
+                    }
+                }
+
+                var status = CacheStatus.Forward(_name, plan.Fwd, head.TimeToLive, head.Storing, collapsed: !leader, head.Storing ? null : head.Detail);
+                await ResponseWriter.StreamAsync(context, flight, reader, head, leader, status).ConfigureAwait(false);
+                return new Outcome(OutcomeKind.Done, null);
+
+            case FlightHeadKind.Stored:
+                var now = _runtime.Time.GetUtcNow();
+                var stored = head.Stored!;
+                await ResponseWriter.ServeStoredAsync(context, stored, CacheStatus.Forward(_name, plan.Fwd, stored.TimeToLive(now), head.Storing, collapsed: !leader, head.Detail), now).ConfigureAwait(false);
+                return new Outcome(OutcomeKind.Done, null);
+
+            case FlightHeadKind.Failed:
+                if (!leader && head.RetryForWaiters)
+                {
+                    return new Outcome(OutcomeKind.Retry, "retry");
+                }
+
+                head.Failure!.Throw(); // the same failure for every client of the execution
+                return default;
+
+            case FlightHeadKind.Retry:
+                return new Outcome(OutcomeKind.Retry, null);
+
+            default:
+                return new Outcome(OutcomeKind.Pass, head.Detail);
+        }
+    }
+
+    private async ValueTask<Lookup> LookupAsync(string primaryKey, IHeaderDictionary requestHeaders)
+    {
+        var found = await _runtime.Cache.TryGetAsync<CachedResponse>(primaryKey).ConfigureAwait(false);
+        if (!found.HasValue || found.Value is not { } value)
+        {
+            return new Lookup(null, null, primaryKey, "uri-miss", null);
+        }
+
+        switch (value.Kind)
+        {
+            case CachedResponseKind.HitForPass:
+                return new Lookup(null, null, primaryKey, "uri-miss", value.Reason ?? "uncacheable");
+            case CachedResponseKind.VaryMarker:
+                var variantKey = CacheKeyBuilder.VariantKey(primaryKey, value, requestHeaders);
+                var variant = await _runtime.Cache.TryGetAsync<CachedResponse>(variantKey).ConfigureAwait(false);
+                if (!variant.HasValue || variant.Value is not { } response)
+                {
+                    return new Lookup(null, value, variantKey, "vary-miss", null);
+                }
+
+                return response.Kind == CachedResponseKind.HitForPass
+                    ? new Lookup(null, value, variantKey, "vary-miss", response.Reason ?? "uncacheable")
+                    : new Lookup(response, value, variantKey, "stale", null);
+            default:
+                return new Lookup(value, null, primaryKey, "stale", null);
+        }
+    }
+
+    private static MissPlan Plan(string urlKey, string primaryKey, Lookup lookup, StampedeResponseCacheAttribute? policy, HttpRequest request, bool clientBypass) => new()
+    {
+        UrlKey = urlKey,
+        UrlTag = CacheKeyBuilder.UrlTag(urlKey),
+        PrimaryKey = primaryKey,
+        FlightKey = lookup.FlightKey,
+        Marker = lookup.Marker,
+        Stale = lookup.Entry,
+        Policy = policy,
+        RequestHadAuthorization = request.Headers.ContainsKey(HeaderNames.Authorization),
+        ForceOrigin = clientBypass,
+        Fwd = clientBypass ? "request" : lookup.Entry is not null ? "stale" : lookup.Fwd,
+    };
+
+    private void StartBackgroundRevalidation(HttpContext context, MissPlan plan)
+    {
+        var flight = new ResponseFlight(plan.FlightKey, _options.MaximumBodySize, background: true, isRetry: true) { UrlTag = plan.UrlTag };
+        if (!_runtime.Flights.TryAdd(plan.FlightKey, flight))
+        {
+            return; // one revalidation per key at a time
+        }
+
+        OriginFetch fetch;
+        try
+        {
+            fetch = new OriginFetch(_runtime, flight, plan, context); // copies what it needs from the request now
+        }
+        catch
+        {
+            _runtime.Remove(flight);
+            throw;
+        }
+
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await fetch.RunAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                Log.BackgroundRevalidationFailed(_runtime.Logger, plan.FlightKey, ex);
+            }
+        });
+    }
+
+    private Task OnlyIfCachedOrPassAsync(HttpContext context, CacheControlDirectives directives, string fwd, string detail)
+    {
+        if (directives.OnlyIfCached)
+        {
+            context.Response.StatusCode = StatusCodes.Status504GatewayTimeout;
+            CacheStatus.Apply(context.Response.Headers, CacheStatus.Forward(_name, "miss", detail: "only-if-cached"));
+            return Task.CompletedTask;
+        }
+
+        return PassAsync(context, fwd, detail.Split(';')[0], "bypass");
+    }
+
+    /// <summary>Sends the request to the origin untouched by the cache; the response gets our Cache-Status member.</summary>
+    private Task PassAsync(HttpContext context, string fwd, string? detail, string result)
+    {
+        _runtime.Metrics.Request(result);
+        _runtime.Metrics.OriginRequests.Add(1);
+        var status = CacheStatus.Forward(_name, fwd, detail: detail);
+        context.Response.OnStarting(static state =>
+        {
+            var (response, value, options) = ((HttpResponse, string, StampedeResponseCachingOptions))state;
+            foreach (var name in (ReadOnlySpan<string?>)[options.TargetedCacheControlHeader, options.TagsHeader])
+            {
+                if (name is not null)
+                {
+                    response.Headers.Remove(name);
+                }
+            }
+
+            CacheStatus.Apply(response.Headers, value);
+            return Task.CompletedTask;
+        }, (context.Response, status, _options));
+        return _next(context);
+    }
+
+    private async Task PassAndInvalidateAsync(HttpContext context)
+    {
+        await PassAsync(context, "method", null, "method").ConfigureAwait(false);
+        var status = context.Response.StatusCode;
+        if (status is < 200 or >= 400)
+        {
+            return;
+        }
+
+        // RFC 9111 4.4: a successful unsafe method invalidates the target URI and same-origin Location/Content-Location.
+        var request = context.Request;
+        var target = new Uri($"{request.Scheme}://{request.Host.ToUriComponent()}{request.PathBase.ToUriComponent()}{request.Path.ToUriComponent()}{request.QueryString.ToUriComponent()}");
+        await PurgeQuietlyAsync(target, request.Method).ConfigureAwait(false);
+        foreach (var name in LocationHeaders)
+        {
+            var value = context.Response.Headers[name].ToString();
+            if (value.Length > 0 && Uri.TryCreate(target, value, out var other) && other.Scheme == target.Scheme && other.Authority == target.Authority && other != target)
+            {
+                await PurgeQuietlyAsync(other, request.Method).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async ValueTask PurgeQuietlyAsync(Uri url, string method)
+    {
+        try
+        {
+            var tag = CacheKeyBuilder.UrlTag(_runtime.Keys.UrlKey(url));
+            _runtime.Registry.InvalidateUrl(tag);
+            await _runtime.Cache.RemoveByTagAsync(tag).ConfigureAwait(false);
+            Log.Invalidated(_runtime.Logger, url.GetLeftPart(UriPartial.Path), method);
+        }
+        catch (Exception ex)
+        {
+            Log.CacheFailed(_runtime.Logger, url.AbsoluteUri, ex);
+        }
+    }
+
+    private static bool SameVariant(IHeaderDictionary headers, string[] names, string[] leaderValues)
+    {
+        for (var i = 0; i < names.Length; i++)
+        {
+            if (CacheKeyBuilder.NormalizedValue(headers, names[i]) != leaderValues[i])
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool IsSafe(string method) =>
+        HttpMethods.IsOptions(method) || HttpMethods.IsTrace(method) || HttpMethods.IsConnect(method);
+
+    private enum OutcomeKind
+    {
+        Done,
+        Pass,
+        Retry,
+    }
+
+    private readonly record struct Outcome(OutcomeKind Kind, string? Detail);
+
+    private readonly record struct Lookup(CachedResponse? Entry, CachedResponse? Marker, string FlightKey, string Fwd, string? HitForPass);
+}

@@ -1,0 +1,413 @@
+using System.Net;
+using System.Text;
+using FluentAssertions;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using StampedeGuard.TestSupport;
+using Xunit;
+
+namespace StampedeGuard.AspNetCore.Tests;
+
+public sealed class CollapsingTests
+{
+    [Fact]
+    public async Task Get_500ConcurrentMisses_OneOriginExecution()
+    {
+        var origin = new Origin();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var arrived = 0;
+        await using var host = await TestHost.StartAsync(
+            app => app.MapGet("/hot", async ctx =>
+            {
+                using var _ = origin.Enter();
+                await gate.Task;
+                ctx.Response.Headers.CacheControl = "max-age=60";
+                await ctx.Response.WriteAsync("hot");
+            }),
+            beforeCache: app => app.Use(async (ctx, next) =>
+            {
+                if (Interlocked.Increment(ref arrived) == 500)
+                {
+                    gate.TrySetResult();
+                }
+
+                await next(ctx);
+            }));
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 500).Select(_ => host.Client.GetBodyAsync("/hot")));
+
+        origin.Executions.Should().Be(1);
+        responses.Should().OnlyContain(r => r.Response.StatusCode == HttpStatusCode.OK && r.Body == "hot");
+        responses.Count(r => r.Response.CacheStatus().Contains("collapsed")).Should().BeGreaterThan(0);
+        // Every request led, joined or hit. (A request that looked up just before the store and led a new flight just
+        // after the first one finished counts as a miss, but the engine answers it from the stored value: still 1 execution.)
+        (host.Count("miss") + host.Count("collapsed") + host.Count("hit")).Should().Be(500);
+    }
+
+    [Fact]
+    public async Task Get_SlowStreamingOrigin_WaitersGetFirstBytesBeforeTheBodyEnds()
+    {
+        var origin = new Origin();
+        var rest = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var host = await TestHost.StartAsync(app => app.MapGet("/slow", async ctx =>
+        {
+            using var _ = origin.Enter();
+            ctx.Response.Headers.CacheControl = "max-age=60";
+            await ctx.Response.WriteAsync("first|");
+            await ctx.Response.Body.FlushAsync();
+            await rest.Task; // the origin is still producing the body
+            await ctx.Response.WriteAsync("rest");
+        }));
+
+        var leader = await host.Client.GetAsync("/slow", HttpCompletionOption.ResponseHeadersRead);
+        var leaderBody = await leader.Content.ReadAsStreamAsync();
+        (await ReadExactlyAsync(leaderBody, 6)).Should().Be("first|");
+
+        var waiters = await Task.WhenAll(Enumerable.Range(0, 20).Select(async _ =>
+        {
+            var response = await host.Client.GetAsync("/slow", HttpCompletionOption.ResponseHeadersRead);
+            var stream = await response.Content.ReadAsStreamAsync();
+            var first = await ReadExactlyAsync(stream, 6);
+            return (response, stream, first);
+        }));
+
+        // Every waiter has headers and the first bytes while the origin has not finished the body.
+        rest.Task.IsCompleted.Should().BeFalse();
+        waiters.Should().OnlyContain(w => w.first == "first|" && w.response.CacheStatus().Contains("collapsed"));
+
+        rest.SetResult();
+        foreach (var (_, stream, _) in waiters)
+        {
+            (await new StreamReader(stream).ReadToEndAsync()).Should().Be("rest");
+        }
+
+        (await new StreamReader(leaderBody).ReadToEndAsync()).Should().Be("rest");
+        origin.Executions.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task Get_LeaderClientNeverReads_WaitersStillGetTheWholeBody()
+    {
+        var origin = new Origin();
+        var payload = new byte[4 * 1024 * 1024];
+        Random.Shared.NextBytes(payload);
+        var waitersJoined = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var host = await TestHost.StartAsync(
+            app => app.MapGet("/big", async ctx =>
+            {
+                using var _ = origin.Enter();
+                ctx.Response.Headers.CacheControl = "max-age=60";
+                ctx.Response.ContentLength = payload.Length;
+                await ctx.Response.Body.WriteAsync(payload.AsMemory(0, 1024));
+                await waitersJoined.Task;
+                for (var i = 1024; i < payload.Length; i += 64 * 1024)
+                {
+                    await ctx.Response.Body.WriteAsync(payload.AsMemory(i, Math.Min(64 * 1024, payload.Length - i)));
+                }
+            }),
+            o => o.MaximumBodySize = 8 * 1024 * 1024);
+
+        // The leader's client reads its headers and then stalls: it never reads the body.
+        using var leaderClient = TestHost.NewClient(host.Address);
+        using var leader = await leaderClient.GetAsync("/big", HttpCompletionOption.ResponseHeadersRead);
+        var waiterTasks = Enumerable.Range(0, 5).Select(_ => host.Client.GetByteArrayAsync("/big")).ToArray();
+        await WaitUntilAsync(() => host.Count("collapsed") == 5); // all five are attached to the leader's flight
+        waitersJoined.SetResult();
+
+        var bodies = await Task.WhenAll(waiterTasks).WaitAsync(TimeSpan.FromSeconds(30));
+        bodies.Should().OnlyContain(b => Enumerable.SequenceEqual(b, payload));
+        origin.Executions.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task Get_WaiterDisconnectsMidStream_OthersAndTheOriginCarryOn()
+    {
+        var origin = new Origin();
+        var rest = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var originCancelled = false;
+        await using var host = await TestHost.StartAsync(app => app.MapGet("/stream", async ctx =>
+        {
+            using var _ = origin.Enter();
+            ctx.Response.Headers.CacheControl = "max-age=60";
+            await ctx.Response.WriteAsync("a");
+            await rest.Task;
+            originCancelled = ctx.RequestAborted.IsCancellationRequested;
+            await ctx.Response.WriteAsync("b");
+        }));
+
+        var leader = await host.Client.GetAsync("/stream", HttpCompletionOption.ResponseHeadersRead);
+        var leaderStream = await leader.Content.ReadAsStreamAsync();
+        (await ReadExactlyAsync(leaderStream, 1)).Should().Be("a");
+
+        using (var quitterClient = TestHost.NewClient(host.Address))
+        {
+            var quitter = await quitterClient.GetAsync("/stream", HttpCompletionOption.ResponseHeadersRead);
+            var quitterStream = await quitter.Content.ReadAsStreamAsync();
+            (await ReadExactlyAsync(quitterStream, 1)).Should().Be("a");
+            quitter.Dispose(); // disconnects mid-body
+        }
+
+        var other = await host.Client.GetAsync("/stream", HttpCompletionOption.ResponseHeadersRead);
+        var otherStream = await other.Content.ReadAsStreamAsync();
+        rest.SetResult();
+
+        (await new StreamReader(otherStream).ReadToEndAsync()).Should().Be("ab");
+        (await new StreamReader(leaderStream).ReadToEndAsync()).Should().Be("b");
+        originCancelled.Should().BeFalse();
+        origin.Executions.Should().Be(1);
+        (await host.Client.GetBodyAsync("/stream")).Body.Should().Be("ab");
+        origin.Executions.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task Get_LeaderDisconnects_OriginIsNotCancelledForTheWaiters()
+    {
+        var origin = new Origin();
+        var rest = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var cancelled = false;
+        await using var host = await TestHost.StartAsync(app => app.MapGet("/lead", async ctx =>
+        {
+            using var _ = origin.Enter();
+            ctx.Response.Headers.CacheControl = "max-age=60";
+            await ctx.Response.WriteAsync("a");
+            await rest.Task;
+            cancelled = ctx.RequestAborted.IsCancellationRequested;
+            await ctx.Response.WriteAsync("b");
+        }));
+
+        var leaderClient = TestHost.NewClient(host.Address);
+        var leader = await leaderClient.GetAsync("/lead", HttpCompletionOption.ResponseHeadersRead);
+        await origin.Entered.Task;
+        var waiter = await host.Client.GetAsync("/lead", HttpCompletionOption.ResponseHeadersRead);
+        await WaitUntilAsync(() => host.Count("collapsed") == 1);
+        leader.Dispose();
+        leaderClient.Dispose();
+        await Task.Delay(50); // let the disconnect reach the server (if it doesn't, the test proves less, never wrongly fails)
+        rest.SetResult();
+
+        (await waiter.Content.ReadAsStringAsync()).Should().Be("ab");
+        cancelled.Should().BeFalse();
+        origin.Executions.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task Get_UncacheableUnderTwoWaves_AllOriginCallsRunConcurrently()
+    {
+        const int wave = 20;
+        var origin = new Origin();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var host = await TestHost.StartAsync(app => app.MapGet("/private", async ctx =>
+        {
+            using var _ = origin.Enter();
+            ctx.Response.Headers.CacheControl = "private, max-age=60";
+            await ctx.Response.StartAsync(); // headers known: the cache can detach the waiters now
+            if (origin.Concurrent >= Volatile.Read(ref waveTarget))
+            {
+                gate.TrySetResult();
+            }
+
+            await gate.Task.WaitAsync(TimeSpan.FromSeconds(20)); // fails the test if the calls were serialised
+            await ctx.Response.WriteAsync("mine");
+        }));
+
+        waveTarget = wave;
+        var first = await Task.WhenAll(Enumerable.Range(0, wave).Select(_ => host.Client.GetBodyAsync("/private")));
+        first.Should().OnlyContain(r => r.Response.StatusCode == HttpStatusCode.OK && r.Body == "mine");
+        origin.MaxConcurrent.Should().Be(wave);
+
+        gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var second = await Task.WhenAll(Enumerable.Range(0, wave).Select(_ => host.Client.GetBodyAsync("/private")));
+        second.Should().OnlyContain(r => r.Body == "mine" && r.Response.CacheStatus().Contains("fwd=bypass") && r.Response.CacheStatus().Contains("hit-for-pass"));
+        origin.Executions.Should().Be(2 * wave);
+    }
+
+    private static int waveTarget = int.MaxValue;
+
+    [Fact]
+    public async Task Get_LeaderWithAuthorization_AnonymousWaitersDetachWithoutHitForPass()
+    {
+        var origin = new Origin();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var host = await TestHost.StartAsync(app => app.MapGet("/acct", async ctx =>
+        {
+            using var _ = origin.Enter();
+            ctx.Response.Headers.CacheControl = "max-age=60";
+            await ctx.Response.StartAsync();
+            if (ctx.Request.Headers.Authorization.Count > 0)
+            {
+                await gate.Task; // the leader's body is slow; the waiters must not wait for it
+            }
+
+            await ctx.Response.WriteAsync(ctx.Request.Headers.Authorization.Count > 0 ? "alice" : "anonymous");
+        }));
+
+        var leader = host.Client.GetBodyAsync("/acct", ("Authorization", "Bearer alice"));
+        await origin.Entered.Task;
+        await WaitUntilAsync(() => host.Count("miss") == 1);
+        var waiters = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => host.Client.GetBodyAsync("/acct")));
+        waiters.Should().OnlyContain(w => w.Body == "anonymous" && w.Response.CacheStatus().Contains("detail=authorization"));
+        gate.SetResult();
+        (await leader).Body.Should().Be("alice");
+
+        var next = await host.Client.GetAsync("/acct");
+        next.CacheStatus().Should().Contain("stored"); // no hit-for-pass: the URL itself is cacheable
+        (await host.Client.GetBodyAsync("/acct")).Body.Should().Be("anonymous");
+    }
+
+    [Fact]
+    public async Task Get_OriginThrows_WaitersShareTheOneFailure()
+    {
+        var origin = new Origin();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var host = await TestHost.StartAsync(app => app.MapGet("/boom", async ctx =>
+        {
+            using var _ = origin.Enter();
+            await gate.Task;
+            throw new InvalidOperationException("origin down");
+        }));
+
+        var tasks = Enumerable.Range(0, 50).Select(_ => host.Client.GetAsync("/boom")).ToArray();
+        await WaitUntilAsync(() => host.Count("collapsed") == 49);
+        gate.SetResult();
+        var responses = await Task.WhenAll(tasks);
+
+        responses.Should().OnlyContain(r => r.StatusCode == HttpStatusCode.InternalServerError);
+        origin.Executions.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task Get_RetryOnceMode_WaitersMakeOneCollapsedRetry()
+    {
+        var origin = new Origin();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var host = await TestHost.StartAsync(
+            app => app.MapGet("/flaky", async ctx =>
+            {
+                using var _ = origin.Enter();
+                await gate.Task;
+                if (origin.Executions == 1)
+                {
+                    ctx.Response.StatusCode = 503;
+                    return;
+                }
+
+                ctx.Response.Headers.CacheControl = "max-age=60";
+                await ctx.Response.WriteAsync("ok");
+            }),
+            o => o.FailureMode = OriginFailureMode.RetryOnce);
+
+        var tasks = Enumerable.Range(0, 30).Select(_ => host.Client.GetBodyAsync("/flaky")).ToArray();
+        await WaitUntilAsync(() => host.Count("collapsed") == 29);
+        gate.SetResult();
+        var responses = await Task.WhenAll(tasks);
+
+        origin.Executions.Should().Be(2);
+        responses.Count(r => r.Response.StatusCode == HttpStatusCode.ServiceUnavailable).Should().Be(1); // the leader's own
+        responses.Count(r => r.Body == "ok").Should().Be(29);
+    }
+
+    [Fact]
+    public async Task Get_5xx_SharedWithWaitersButNotStored()
+    {
+        var origin = new Origin();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var host = await TestHost.StartAsync(app => app.MapGet("/503", async ctx =>
+        {
+            using var _ = origin.Enter();
+            await gate.Task;
+            ctx.Response.StatusCode = 503;
+            ctx.Response.Headers.CacheControl = "max-age=60";
+        }));
+
+        var tasks = Enumerable.Range(0, 30).Select(_ => host.Client.GetAsync("/503")).ToArray();
+        await WaitUntilAsync(() => host.Count("collapsed") == 29);
+        gate.SetResult();
+        (await Task.WhenAll(tasks)).Should().OnlyContain(r => r.StatusCode == HttpStatusCode.ServiceUnavailable);
+        origin.Executions.Should().Be(1);
+
+        await host.Client.GetAsync("/503");
+        origin.Executions.Should().Be(2);
+    }
+
+    [Fact]
+    public async Task Get_5xxWithNegativeCaching_StoredBriefly()
+    {
+        var time = new FakeTimeProvider();
+        var origin = new Origin();
+        await using var host = await TestHost.StartAsync(
+            app => app.MapGet("/503", ctx =>
+            {
+                using var _ = origin.Enter();
+                ctx.Response.StatusCode = 503;
+                return Task.CompletedTask;
+            }),
+            o => o.NegativeCacheDuration = TimeSpan.FromSeconds(2),
+            time);
+
+        await host.Client.GetAsync("/503");
+        var second = await host.Client.GetAsync("/503");
+        second.StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable);
+        second.CacheStatus().Should().Contain("hit");
+        origin.Executions.Should().Be(1);
+
+        time.Advance(TimeSpan.FromSeconds(3));
+        await host.Client.GetAsync("/503");
+        origin.Executions.Should().Be(2);
+    }
+
+    [Fact]
+    public async Task Get_LeaderHangs_WaiterGivesUpAfterWaiterTimeoutAndGoesToTheOrigin()
+    {
+        var time = new FakeTimeProvider();
+        var origin = new Origin();
+        var hang = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var host = await TestHost.StartAsync(
+            app => app.MapGet("/hang", async ctx =>
+            {
+                using var _ = origin.Enter();
+                if (origin.Executions == 1)
+                {
+                    await hang.Task;
+                }
+
+                ctx.Response.Headers.CacheControl = "max-age=60";
+                await ctx.Response.WriteAsync("x");
+            }),
+            o => o.WaiterTimeout = TimeSpan.FromSeconds(5),
+            time);
+
+        var leader = host.Client.GetAsync("/hang");
+        await origin.Entered.Task;
+        var waiter = host.Client.GetBodyAsync("/hang");
+        await WaitUntilAsync(() => time.ActiveTimers > 0);
+        time.Advance(TimeSpan.FromSeconds(6));
+
+        var (response, body) = await waiter;
+        body.Should().Be("x");
+        response.CacheStatus().Should().Contain("detail=waiter-timeout");
+        origin.Executions.Should().Be(2);
+        hang.SetResult();
+        (await leader).StatusCode.Should().Be(HttpStatusCode.OK);
+    }
+
+    internal static async Task<string> ReadExactlyAsync(Stream stream, int count)
+    {
+        var buffer = new byte[count];
+        await stream.ReadExactlyAsync(buffer).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        return Encoding.UTF8.GetString(buffer);
+    }
+
+    internal static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException("The condition was not met in 10 s.");
+            }
+
+            await Task.Delay(10);
+        }
+    }
+}

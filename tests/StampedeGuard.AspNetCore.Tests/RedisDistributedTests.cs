@@ -1,0 +1,74 @@
+using FluentAssertions;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using StampedeGuard.Redis;
+using StampedeGuard.TestSupport.Redis;
+using Xunit;
+
+namespace StampedeGuard.AspNetCore.Tests;
+
+/// <summary>Two app instances sharing a real redis-server: misses are collapsed across instances, purges reach both.</summary>
+public sealed class RedisDistributedTests
+{
+    [Fact]
+    public async Task Get_ConcurrentMissesOnTwoInstancesSharingRedis_OneOriginExecution()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var prefix = "http" + Guid.NewGuid().ToString("N")[..8] + ":";
+        var origin = new Origin();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var tiers = new List<RedisStampedeTier>();
+
+        async Task<TestHost> StartInstanceAsync()
+        {
+            var tier = await RedisStampedeTier.ConnectAsync(new RedisStampedeOptions { Configuration = redis.Configuration, KeyPrefix = prefix });
+            tiers.Add(tier);
+            return await TestHost.StartAsync(
+                app => app.MapGet("/r", async ctx =>
+                {
+                    using var _ = origin.Enter();
+                    await gate.Task;
+                    ctx.Response.Headers.CacheControl = "max-age=60";
+                    await ctx.Response.WriteAsync("shared" + origin.Executions);
+                }),
+                services: s => s.AddSingleton<IStampedeCache>(_ => new StampedeCache(distributedStore: tier, backplane: tier)));
+        }
+
+        try
+        {
+            await using var a = await StartInstanceAsync();
+            await using var b = await StartInstanceAsync();
+            (string, string) host = ("Host", "shop.example"); // both instances behind one name, as behind a load balancer
+
+            var onA = Enumerable.Range(0, 25).Select(_ => a.Client.GetBodyAsync("/r", host)).ToArray();
+            await origin.Entered.Task;
+            var onB = Enumerable.Range(0, 25).Select(_ => b.Client.GetBodyAsync("/r", host)).ToArray();
+            await Task.Delay(300); // B's leader is now waiting behind A's Redis lock (or, if slower, finds the stored value)
+            gate.SetResult();
+
+            var responses = await Task.WhenAll(onA.Concat(onB));
+            responses.Select(r => r.Body + " | " + r.Response.CacheStatus()).Should().OnlyContain(r => r.StartsWith("shared1 |"));
+            origin.Executions.Should().Be(1);
+
+            // A purge on A reaches B's memory tier through the backplane.
+            (await b.Client.GetAsync("/r", host)).CacheStatus().Should().Contain("hit");
+            await a.App.Services.GetRequiredService<IStampedeResponseCache>().PurgeAsync(new Uri("http://shop.example/r"));
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while ((await b.Client.GetAsync("/r", host)).CacheStatus().Contains("hit"))
+            {
+                DateTime.UtcNow.Should().BeBefore(deadline, "the purge should reach the other instance");
+                await Task.Delay(20);
+            }
+
+            origin.Executions.Should().Be(2);
+        }
+        finally
+        {
+            foreach (var tier in tiers)
+            {
+                await tier.DisposeAsync();
+            }
+        }
+    }
+}

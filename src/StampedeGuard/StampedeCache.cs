@@ -465,6 +465,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         using var activity = StampedeMetrics.ActivitySource.StartActivity("StampedeGuard.Factory");
         activity?.SetTag("stampedeguard.refresh", flight.IsBackground);
         _metrics.FactoryRuns.Add(1);
+        var runStartedAt = Now();
         var started = _time.GetTimestamp();
         T value;
         Task<T>? pending = null;
@@ -523,9 +524,10 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
             return (true, value, null);
         }
 
-        if (flight.IsSuperseded)
+        if (flight.IsSuperseded || InvalidatedSince(context.Options.Tags, runStartedAt))
         {
-            // A newer run, SetAsync or RemoveAsync replaced this one while it ran: answer, don't store.
+            // A newer run, SetAsync, RemoveAsync, or an invalidation of one of its tags happened while it ran: the
+            // result may predate the invalidation, so answer this run's waiters but don't store it.
             if (lease is not null)
             {
                 await ReleaseQuietlyAsync(lease).ConfigureAwait(false);
@@ -713,6 +715,33 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         foreach (var tag in tags)
         {
             if (_tagInvalidations.TryGetValue(tag, out var at) && created < at)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Whether "everything" or one of <paramref name="tags"/> was invalidated after <paramref name="since"/> (an
+    /// invalidation at the same instant is taken to come first, as in <see cref="IsInvalidated"/>).
+    /// </summary>
+    private bool InvalidatedSince(IReadOnlyList<string>? tags, long since)
+    {
+        if (Volatile.Read(ref _clearedAt) > since)
+        {
+            return true;
+        }
+
+        if (tags is null)
+        {
+            return false;
+        }
+
+        foreach (var tag in tags)
+        {
+            if (_tagInvalidations.TryGetValue(tag, out var at) && at > since)
             {
                 return true;
             }

@@ -3,7 +3,7 @@
 #   StampedeGuard response caching middleware  vs  ASP.NET Core OutputCache.
 # Needs wrk (Debian: apt-get install -y wrk) and curl. Usage: benchmarks/http/run.sh [seconds-per-rps-round] [rounds]
 # Both apps run side by side; the throughput runs alternate (A B A B ...) so background load hits both alike, and the
-# median round is reported. Prints a markdown table: copy it into docs/http-benchmarks.md with the machine description.
+# median round is reported. Prints a markdown table: copy it into the HTTP section of docs/benchmarks.md with the machine description.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION="${1:-5}"

@@ -1,3 +1,5 @@
+using static StampedeGuard.Shared.OptionGuard;
+
 namespace StampedeGuard.AspNetCore;
 
 /// <summary>
@@ -58,7 +60,7 @@ public sealed class StampedeResponseCachingOptions
     public TimeSpan WaiterTimeout
     {
         get => _waiterTimeout;
-        set => _waiterTimeout = value > TimeSpan.Zero || value == Timeout.InfiniteTimeSpan ? value : throw OutOfRange(nameof(WaiterTimeout), value, "must be positive or Timeout.InfiniteTimeSpan");
+        set => _waiterTimeout = PositiveOrInfinite(nameof(WaiterTimeout), value);
     }
 
     /// <summary>
@@ -195,10 +197,4 @@ public sealed class StampedeResponseCachingOptions
         "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Scheme", "X-Forwarded-Prefix", "Forwarded", "X-Host",
         "X-Original-URL", "X-Rewrite-URL", "X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override",
     };
-
-    private static TimeSpan NonNegative(string name, TimeSpan value) =>
-        value >= TimeSpan.Zero ? value : throw OutOfRange(name, value, "must not be negative");
-
-    private static ArgumentOutOfRangeException OutOfRange(string name, object? value, string rule) =>
-        new(name, value, $"{name} {rule}.");
 }

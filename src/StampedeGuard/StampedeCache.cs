@@ -10,6 +10,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using StampedeGuard.Distributed;
 using StampedeGuard.Internal;
 using StampedeGuard.Serialization;
+using static StampedeGuard.Shared.OptionGuard;
 
 namespace StampedeGuard;
 
@@ -31,9 +32,6 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
 
     /// <summary>How long a tag invalidation is remembered in the distributed tier: entries living longer than this in L2 outlive it.</summary>
     private static readonly TimeSpan TagMarkerLifetime = TimeSpan.FromDays(365);
-
-    /// <summary>The longest timeout a timer can take (about 49.7 days); longer ones mean "no timeout".</summary>
-    private static readonly TimeSpan MaxTimer = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
 
     private readonly StampedeCacheOptions _options;
     private readonly TimeProvider _time;
@@ -206,7 +204,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
 
             if (leader)
             {
-                _ = RunFlightAsync(key, state, factory, options, flight, early: false);
+                _ = RunFlightAsync(key, state, factory, options, flight);
             }
 
             if (!counted)
@@ -224,8 +222,8 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
 
             // 4. Bounded wait: FactorySoftTimeout when a stale value exists (it may arrive from L2 during the wait),
             //    LockTimeout for waiters behind someone else's run.
-            var lockTimeout = leader ? Timeout.InfiniteTimeSpan : Bounded(options.LockTimeout);
-            var soft = Bounded(options.FactorySoftTimeout);
+            var lockTimeout = leader ? Timeout.InfiniteTimeSpan : TimerBound(options.LockTimeout);
+            var soft = TimerBound(options.FactorySoftTimeout);
             var cancelled = false;
             try
             {
@@ -278,8 +276,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         {
             // The refresh is claimed: nothing is left to decide until the entry's freshness ends, so put it back in
             // the hot slot (before the refresh starts, so the refresh's own write always lands after this one).
-            if (_l1.TryGetValue(new KeepSlot(key), out var kept) && ReferenceEquals(kept, entry)
-                && !(_l1.TryGetValue(key, out var occupant) && occupant is not (CacheEntry or RawEnvelope)))
+            if (_l1.TryGetValue(new KeepSlot(key), out var kept) && ReferenceEquals(kept, entry) && HotSlotIsOurs(key))
             {
                 PutLocal(key, entry, Lifetime(Math.Min(entry.Times.FreshUntil, entry.LocalUntil), now));
             }
@@ -297,13 +294,12 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         }
 
         (early ? _metrics.EarlyRefreshes : _metrics.BackgroundRefreshes).Add(1);
-        _ = Task.Run(() => RunFlightAsync(key, state, factory, options, flight, early));
+        _ = Task.Run(() => RunFlightAsync(key, state, factory, options, flight));
     }
 
     /// <summary>The leader's work: double-check, distributed barrier, factory, store, answer. Never throws.</summary>
-    private async Task RunFlightAsync<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, Flight<T> flight, bool early)
+    private async Task RunFlightAsync<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, Flight<T> flight)
     {
-        StampedeLease? lease = null;
         Exception? error = null;
         var hasValue = false;
         T value = default!;
@@ -335,7 +331,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
             if (UsesL2(options))
             {
                 var (found, acquired, done) = await ReadThroughBarrierAsync(key, options, flight).ConfigureAwait(false);
-                lease = acquired;
+                flight.Lease = acquired;
                 if (done)
                 {
                     if (found is not null && found.Error is null && now < found.Times.FreshUntil)
@@ -354,8 +350,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
                 }
             }
 
-            (hasValue, value, error) = await RunFactoryAsync(key, state, factory, options, flight, lease).ConfigureAwait(false);
-            lease = null; // consumed by the write, or released by RunFactoryAsync.
+            (hasValue, value, error) = await RunFactoryAsync(key, state, factory, options, flight).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -363,9 +358,10 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         }
         finally
         {
-            if (lease is not null)
+            if (flight.Lease is { } held)
             {
-                await ReleaseQuietlyAsync(lease).ConfigureAwait(false);
+                flight.Lease = null;
+                await ReleaseQuietlyAsync(held).ConfigureAwait(false);
             }
 
             _flights.TryRemove(new KeyValuePair<string, Flight>(key, flight));
@@ -396,11 +392,15 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         var useLock = _l2!.SupportsLocking && !options.SkipDistributedLock;
         var waitStarted = _time.GetTimestamp();
         var mode = useLock ? DistributedLockMode.AcquireIfNotFresh : DistributedLockMode.None;
+
         // A refresh judges freshness at the end of the value it replaces: that value must not satisfy it, and the
         // store must let it take the lock although the value is still fresh.
         var replacing = flight.IsBackground ? flight.Stale : null;
         var judgeAt = replacing is null ? _time.GetUtcNow() : new DateTimeOffset(Math.Max(Now(), replacing.Times.FreshUntil), TimeSpan.Zero);
-        var read = await SafeL2Async(key, "read", (store, k, t) => store.ReadAsync(k, new DistributedReadOptions(mode, judgeAt, _options.DistributedLockLease), t), flight.Token).ConfigureAwait(false);
+        ValueTask<DistributedReadResult> ReadOrAcquireAsync() => SafeL2Async(key, "read", (store, k, t) =>
+            store.ReadAsync(k, new DistributedReadOptions(mode, replacing is null ? _time.GetUtcNow() : judgeAt, _options.DistributedLockLease), t), flight.Token);
+
+        var read = await ReadOrAcquireAsync().ConfigureAwait(false);
         while (true)
         {
             var now = Now();
@@ -415,7 +415,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
 
                 if (now < found.Times.FreshUntil && (replacing is null || found.Times.Created > replacing.Times.Created))
                 {
-                    return (found, read.Lease is null ? null : await ReleaseQuietlyAsync(read.Lease).ConfigureAwait(false), true);
+                    return (found, read.Lease, true); // a lease taken anyway is released when the run ends
                 }
 
                 if (now < found.Times.StaleUntil && !flight.IsBackground)
@@ -437,7 +437,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
             }
 
             var waited = _time.GetElapsedTime(waitStarted);
-            var left = Bounded(options.LockTimeout) == Timeout.InfiniteTimeSpan ? TimeSpan.MaxValue : options.LockTimeout - waited;
+            var left = TimerBound(options.LockTimeout) == Timeout.InfiniteTimeSpan ? TimeSpan.MaxValue : options.LockTimeout - waited;
             if (left <= TimeSpan.Zero)
             {
                 _metrics.LockTimeouts.Add(1);
@@ -454,14 +454,14 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
                 return (arrived, null, true);
             }
 
-            read = await SafeL2Async(key, "read", (store, k, t) => store.ReadAsync(k, new DistributedReadOptions(mode, replacing is null ? _time.GetUtcNow() : judgeAt, _options.DistributedLockLease), t), flight.Token).ConfigureAwait(false);
+            read = await ReadOrAcquireAsync().ConfigureAwait(false);
         }
     }
 
-    private async ValueTask<(bool HasValue, T Value, Exception? Error)> RunFactoryAsync<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, Flight<T> flight, StampedeLease? lease)
+    private async ValueTask<(bool HasValue, T Value, Exception? Error)> RunFactoryAsync<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, Flight<T> flight)
     {
         var stale = flight.Stale;
-        var context = NewContext(key, options, stale, lease?.LeaseLost ?? default);
+        var context = NewContext(key, options, stale, flight.Lease?.LeaseLost ?? default);
         using var activity = StampedeMetrics.ActivitySource.StartActivity("StampedeGuard.Factory");
         activity?.SetTag("stampedeguard.refresh", flight.IsBackground);
         _metrics.FactoryRuns.Add(1);
@@ -475,7 +475,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
             // (its cancellation) nor escape the hard timeout.
             var token = flight.Token;
             pending = Task.Run(() => factory(state, context, token).AsTask(), CancellationToken.None);
-            var hard = Bounded(options.FactoryHardTimeout);
+            var hard = TimerBound(options.FactoryHardTimeout);
             value = hard == Timeout.InfiniteTimeSpan
                 ? await pending.ConfigureAwait(false)
                 : await pending.WaitAsync(hard, _time).ConfigureAwait(false);
@@ -484,10 +484,6 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         {
             // Every waiter went away: nobody wants this value. Not an origin failure (no fail-safe, no negative entry).
             _metrics.FactoryDuration.Record(_time.GetElapsedTime(started).TotalSeconds);
-            if (lease is not null)
-            {
-                await ReleaseQuietlyAsync(lease).ConfigureAwait(false);
-            }
 
             return (false, default!, ex);
         }
@@ -504,10 +500,6 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
                 ex = new StampedeFactoryTimeoutException($"The factory for key '{key}' did not complete within {options.FactoryHardTimeout}.", ex);
             }
 
-            if (lease is not null)
-            {
-                await ReleaseQuietlyAsync(lease).ConfigureAwait(false);
-            }
 
             return FailSafe(key, context.Options, flight, ex, elapsed);
         }
@@ -516,10 +508,6 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         _metrics.FactoryDuration.Record(duration.TotalSeconds);
         if (context.IsCachingDisabled)
         {
-            if (lease is not null)
-            {
-                await ReleaseQuietlyAsync(lease).ConfigureAwait(false);
-            }
 
             return (true, value, null);
         }
@@ -528,10 +516,6 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         {
             // A newer run, SetAsync, RemoveAsync, or an invalidation of one of its tags happened while it ran: the
             // result may predate the invalidation, so answer this run's waiters but don't store it.
-            if (lease is not null)
-            {
-                await ReleaseQuietlyAsync(lease).ConfigureAwait(false);
-            }
 
             return (true, value, null);
         }
@@ -539,7 +523,11 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         var entryOptions = context.Options;
         var times = EntryTimes.From(Now(), entryOptions, duration.Ticks);
         var entry = NewEntry(value, null, times, entryOptions, previousFactoryTicks: stale?.Times.FactoryTicks ?? -1);
-        await WriteDistributedAsync(key, entry, entryOptions, lease).ConfigureAwait(false);
+        if (await WriteDistributedAsync(key, entry, entryOptions, flight.Lease).ConfigureAwait(false))
+        {
+            flight.Lease = null; // the fenced write released it
+        }
+
         SetLocal(key, entry, entryOptions);
         return (true, value, null);
     }
@@ -693,9 +681,6 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
 
     private bool UsesL2(StampedeCacheEntryOptions options) => _l2 is not null && !options.SkipDistributedCache;
 
-    /// <summary>A timeout a timer can take: longer than about 49.7 days is no timeout.</summary>
-    private static TimeSpan Bounded(TimeSpan timeout) => timeout > MaxTimer ? Timeout.InfiniteTimeSpan : timeout;
-
     /// <summary>An explicit write or removal wins over any run in progress for the key (local fencing).</summary>
     private void Supersede(string key)
     {
@@ -825,9 +810,9 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         }
 
         PutLocal(new KeepSlot(key), entry, keep);
-        if (_l1.TryGetValue(key, out var occupant) && occupant is not (CacheEntry or RawEnvelope))
+        if (!HotSlotIsOurs(key))
         {
-            return; // the application's own entry under this key in a shared IMemoryCache: never overwrite it.
+            return;
         }
 
         if (hot > TimeSpan.Zero)
@@ -847,6 +832,9 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         var ticks = until - now;
         return TimeSpan.FromTicks(ticks > century ? century : ticks);
     }
+
+    /// <summary>False when the application keeps its own entry under this key in a shared IMemoryCache: never overwrite it.</summary>
+    private bool HotSlotIsOurs(string key) => !(_l1.TryGetValue(key, out var occupant) && occupant is not (CacheEntry or RawEnvelope));
 
     private void PutLocal(object slot, object value, TimeSpan lifetime)
     {
@@ -909,48 +897,18 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         (IHybridCacheSerializer<T>)_serializers.GetOrAdd(typeof(T), static (_, factory) =>
             factory.TryCreateSerializer<T>(out var serializer) ? serializer : throw new InvalidOperationException($"No serializer for {typeof(T)}."), _serializerFactory);
 
-    private async ValueTask WriteDistributedAsync<T>(string key, CacheEntry<T> entry, StampedeCacheEntryOptions options, StampedeLease? lease, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Writes an entry to L2 (fenced by <paramref name="lease"/> if any) and tells other nodes. An entry that is not
+    /// written (L2 skipped, payload too large, not serializable) still tells them to drop their older copy.
+    /// </summary>
+    /// <returns>Whether the write consumed <paramref name="lease"/> (the store released it with the write).</returns>
+    private async ValueTask<bool> WriteDistributedAsync<T>(string key, CacheEntry<T> entry, StampedeCacheEntryOptions options, StampedeLease? lease, CancellationToken cancellationToken = default)
     {
-        if (!UsesL2(options))
+        var envelope = UsesL2(options) ? SerializeEnvelope(key, entry) : null;
+        if (envelope is null)
         {
-            if (lease is not null)
-            {
-                await ReleaseQuietlyAsync(lease).ConfigureAwait(false);
-            }
-
             await PublishAsync(new BackplaneMessage(BackplaneMessageKind.Remove, key, null, entry.Times.Created), cancellationToken).ConfigureAwait(false);
-            return;
-        }
-
-        byte[] envelope;
-        try
-        {
-            var buffer = new ArrayBufferWriter<byte>();
-            Serializer<T>().Serialize(entry.Value, buffer);
-            if (buffer.WrittenCount > _options.MaximumPayloadBytes)
-            {
-                Log.PayloadTooLarge(_logger, key, buffer.WrittenCount, _options.MaximumPayloadBytes);
-                if (lease is not null)
-                {
-                    await ReleaseQuietlyAsync(lease).ConfigureAwait(false);
-                }
-
-                await PublishAsync(new BackplaneMessage(BackplaneMessageKind.Remove, key, null, entry.Times.Created), cancellationToken).ConfigureAwait(false);
-                return;
-            }
-
-            envelope = Envelope.Write(entry.Times, entry.Tags, buffer.WrittenSpan);
-        }
-        catch (Exception ex) when (!_options.ThrowOnDistributedCacheErrors)
-        {
-            _metrics.DistributedErrors.Add(1);
-            Log.DistributedError(_logger, "serialize", key, ex);
-            if (lease is not null)
-            {
-                await ReleaseQuietlyAsync(lease).ConfigureAwait(false);
-            }
-
-            return;
+            return false;
         }
 
         var now = Now();
@@ -960,12 +918,36 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         if (lease is not null && !result.Written)
         {
             Log.FencedWriteRefused(_logger, key);
-            await ReleaseQuietlyAsync(lease).ConfigureAwait(false);
         }
 
         if (!result.Notified && result.Written)
         {
             await PublishAsync(new BackplaneMessage(BackplaneMessageKind.Set, key, envelope.Length <= 64 * 1024 ? envelope : null, entry.Times.Created), cancellationToken).ConfigureAwait(false);
+        }
+
+        return lease is not null && result.Written;
+    }
+
+    /// <summary>The entry's envelope, or null (logged) when the payload is over MaximumPayloadBytes or cannot be serialized.</summary>
+    private byte[]? SerializeEnvelope<T>(string key, CacheEntry<T> entry)
+    {
+        try
+        {
+            var buffer = new ArrayBufferWriter<byte>();
+            Serializer<T>().Serialize(entry.Value, buffer);
+            if (buffer.WrittenCount > _options.MaximumPayloadBytes)
+            {
+                Log.PayloadTooLarge(_logger, key, buffer.WrittenCount, _options.MaximumPayloadBytes);
+                return null;
+            }
+
+            return Envelope.Write(entry.Times, entry.Tags, buffer.WrittenSpan);
+        }
+        catch (Exception ex) when (!_options.ThrowOnDistributedCacheErrors)
+        {
+            _metrics.DistributedErrors.Add(1);
+            Log.DistributedError(_logger, "serialize", key, ex);
+            return null;
         }
     }
 
@@ -1035,7 +1017,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         }
     }
 
-    private async ValueTask<StampedeLease?> ReleaseQuietlyAsync(StampedeLease lease)
+    private async ValueTask ReleaseQuietlyAsync(StampedeLease lease)
     {
         try
         {
@@ -1046,8 +1028,6 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
             _metrics.DistributedErrors.Add(1);
             Log.DistributedError(_logger, "release", lease.Name, ex);
         }
-
-        return null;
     }
 
     private async ValueTask PublishAsync(BackplaneMessage message, CancellationToken cancellationToken)

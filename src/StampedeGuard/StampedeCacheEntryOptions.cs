@@ -1,3 +1,5 @@
+using static StampedeGuard.Shared.OptionGuard;
+
 namespace StampedeGuard;
 
 /// <summary>
@@ -24,7 +26,7 @@ public sealed class StampedeCacheEntryOptions
     public TimeSpan Duration
     {
         get => _duration;
-        set => _duration = value > TimeSpan.Zero ? value : throw OutOfRange(nameof(Duration), value, "must be positive");
+        set => _duration = Positive(nameof(Duration), value);
     }
 
     /// <summary>
@@ -146,15 +148,4 @@ public sealed class StampedeCacheEntryOptions
     /// <summary>Creates a copy whose changes do not affect this instance.</summary>
     /// <returns>The copy.</returns>
     public StampedeCacheEntryOptions Clone() => (StampedeCacheEntryOptions)MemberwiseClone();
-
-    private static TimeSpan NonNegative(string name, TimeSpan value) =>
-        value >= TimeSpan.Zero ? value : throw OutOfRange(name, value, "must not be negative");
-
-    private static TimeSpan PositiveOrInfinite(string name, TimeSpan value) =>
-        value > TimeSpan.Zero || value == Timeout.InfiniteTimeSpan
-            ? value
-            : throw OutOfRange(name, value, "must be positive or Timeout.InfiniteTimeSpan");
-
-    private static ArgumentOutOfRangeException OutOfRange(string name, object? value, string rule) =>
-        new(name, value, $"{name} {rule}.");
 }

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Caching.Hybrid;
+using static StampedeGuard.Shared.OptionGuard;
 
 namespace StampedeGuard;
 
@@ -71,7 +72,7 @@ public sealed class StampedeCacheOptions
     public TimeSpan DistributedLockLease
     {
         get => _distributedLockLease;
-        set => _distributedLockLease = value > TimeSpan.Zero ? value : throw new ArgumentOutOfRangeException(nameof(DistributedLockLease), value, "DistributedLockLease must be positive.");
+        set => _distributedLockLease = Positive(nameof(DistributedLockLease), value);
     }
 
     /// <summary>Gets or sets whether distributed-tier (L2) failures reach callers. Off: failures are logged, counted and ignored.</summary>

@@ -30,8 +30,9 @@ public sealed class DistributedCacheStore : IStampedeDistributedStore
     /// <inheritdoc />
     public async ValueTask<DistributedWriteResult> WriteAsync(string key, ReadOnlyMemory<byte> envelope, DistributedWriteOptions options, CancellationToken cancellationToken)
     {
-        var bytes = envelope.Length == envelope.Span.Length && System.Runtime.InteropServices.MemoryMarshal.TryGetArray(envelope, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
-            ? segment.Array
+        // IDistributedCache takes a byte[]: reuse the envelope's own array when it is exactly that, else copy.
+        var bytes = System.Runtime.InteropServices.MemoryMarshal.TryGetArray(envelope, out var segment) && segment is { Offset: 0, Array: { } array } && segment.Count == array.Length
+            ? array
             : envelope.ToArray();
         var entryOptions = new DistributedCacheEntryOptions { AbsoluteExpirationRelativeToNow = options.TimeToLive > TimeSpan.Zero ? options.TimeToLive : TimeSpan.FromMilliseconds(1) };
         await _cache.SetAsync(_prefix + key, bytes, entryOptions, cancellationToken).ConfigureAwait(false);

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using System.Text;
 
@@ -126,6 +125,4 @@ internal static class Envelope
         BinaryPrimitives.WriteInt64LittleEndian(span[28..], times.KeepUntil);
         BinaryPrimitives.WriteInt64LittleEndian(span[36..], times.FactoryTicks);
     }
-
-    public static ReadOnlySequence<byte> AsSequence(ReadOnlyMemory<byte> payload) => new(payload);
 }

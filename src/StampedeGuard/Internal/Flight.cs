@@ -99,6 +99,12 @@ internal sealed class Flight<T> : Flight
         }
     }
 
+    /// <summary>
+    /// Gets or sets the distributed lease this run holds. A fenced write consumes it (the store releases it with the
+    /// write); whatever is still held when the run ends is released then. One owner, one place.
+    /// </summary>
+    public StampedeLease? Lease { get; set; }
+
     /// <summary>The entry whose refresh claim this background run holds (released if the run fails).</summary>
     public CacheEntry? Claimed { get; init; }
 

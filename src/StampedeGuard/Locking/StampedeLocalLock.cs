@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using static StampedeGuard.Shared.OptionGuard;
 
 namespace StampedeGuard.Locking;
 
@@ -8,7 +9,6 @@ namespace StampedeGuard.Locking;
 /// </summary>
 public sealed class StampedeLocalLock : IStampedeLock
 {
-    private static readonly TimeSpan MaxTimer = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
     private readonly Dictionary<string, Gate> _gates = new(StringComparer.Ordinal);
     private readonly TimeProvider _timeProvider;
 
@@ -46,10 +46,7 @@ public sealed class StampedeLocalLock : IStampedeLock
     private async ValueTask<StampedeLease?> AcquireCoreAsync(string name, TimeSpan timeout, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
-        if (timeout > MaxTimer)
-        {
-            timeout = Timeout.InfiniteTimeSpan; // longer than a timer can take (about 49.7 days): no timeout.
-        }
+        timeout = TimerBound(timeout); // longer than a timer can take (about 49.7 days): no timeout.
 
         var gate = Rent(name);
         var acquired = false;

@@ -1,3 +1,5 @@
+using static StampedeGuard.Shared.OptionGuard;
+
 namespace StampedeGuard.Locking;
 
 /// <summary>Options of one lock acquisition.</summary>
@@ -21,9 +23,7 @@ public sealed class StampedeLockOptions
     public TimeSpan LeaseDuration
     {
         get => _leaseDuration;
-        set => _leaseDuration = value > TimeSpan.Zero
-            ? value
-            : throw new ArgumentOutOfRangeException(nameof(LeaseDuration), value, "LeaseDuration must be positive.");
+        set => _leaseDuration = Positive(nameof(LeaseDuration), value);
     }
 
     /// <summary>Gets or sets whether a watchdog extends the lease at a third of its length while it is held.</summary>

@@ -6,6 +6,13 @@ public sealed partial class StampedeCacheTests
 {
     private static readonly TimeSpan FactoryTime = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>Many concurrent hits on "k"; every one must be served <paramref name="expected"/> without waiting for a refresh.</summary>
+    private static async Task HitManyTimesAsync(CacheHarness h, GatedFactory<string> factory, string expected)
+    {
+        var hits = await StartConcurrentAsync(Callers, () => h.Cache.GetOrCreateAsync("k", factory.InvokeAsync).AsTask());
+        (await Poll.Within(Task.WhenAll(hits), "the hits")).Should().OnlyContain(v => v == expected);
+    }
+
     /// <summary>Fills the key with a factory that takes <see cref="FactoryTime"/> on the fake clock (measured delta).</summary>
     private static async Task FillWithMeasuredFactoryAsync(CacheHarness h, string value)
     {
@@ -113,8 +120,7 @@ public sealed partial class StampedeCacheTests
         var factory = new GatedFactory<string>();
         h.Clock.Advance(TimeSpan.FromSeconds(10) - FactoryTime);
 
-        var hits = await StartConcurrentAsync(Callers, () => h.Cache.GetOrCreateAsync("k", factory.InvokeAsync).AsTask());
-        (await Poll.Within(Task.WhenAll(hits), "the hits")).Should().OnlyContain(v => v == "v1");
+        await HitManyTimesAsync(h, factory, expected: "v1");
         await Poll.UntilAsync(() => factory.Calls >= 1, "the early refresh started");
         factory.Release("v2");
         await Poll.UntilAsync(() => h.Cache.FlightCount == 0, "the refresh finished");
@@ -137,8 +143,7 @@ public sealed partial class StampedeCacheTests
 
         // 200 ms before expiry with delta = 200 ms and beta = 1, each hit refreshes with probability 1/e.
         h.Clock.Advance(TimeSpan.FromSeconds(10) - FactoryTime);
-        var hits = await StartConcurrentAsync(Callers, () => h.Cache.GetOrCreateAsync("k", factory.InvokeAsync).AsTask());
-        (await Poll.Within(Task.WhenAll(hits), "the hits")).Should().OnlyContain(v => v == "v1");
+        await HitManyTimesAsync(h, factory, expected: "v1");
         await Poll.UntilAsync(() => factory.Calls >= 1, "an XFetch refresh started");
         factory.Release("v2");
         await Poll.UntilAsync(() => h.Cache.FlightCount == 0, "the refresh finished");

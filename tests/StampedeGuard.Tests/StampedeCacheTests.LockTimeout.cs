@@ -6,6 +6,15 @@ public sealed partial class StampedeCacheTests
 {
     private const int Waiters = 50;
 
+    /// <summary>Passes LockTimeout: the waiters take over with a second run, which the helper completes with "second".</summary>
+    private static async Task TakeOverHungLeaderAsync(CacheHarness h, GatedFactory<string> second, List<Task<string>> waiting)
+    {
+        h.Clock.Advance(TimeSpan.FromSeconds(3));
+        await Poll.UntilAsync(() => second.Calls >= 1, "a new run started");
+        second.Release("second");
+        await Poll.Within(Task.WhenAll(waiting), "the waiters");
+    }
+
     /// <summary>A leader whose factory hangs, and <see cref="Waiters"/> callers collapsed behind it.</summary>
     private static async Task<(Task<string> Leader, List<Task<string>> Waiting, TaskCompletionSource<string> Hang, GatedFactory<string> Second)> StartHungLeaderAsync(CacheHarness h)
     {
@@ -55,10 +64,7 @@ public sealed partial class StampedeCacheTests
         using var h = new CacheHarness(o => o.LockTimeout = TimeSpan.FromSeconds(3));
         var (leader, waiting, hang, second) = await StartHungLeaderAsync(h);
 
-        h.Clock.Advance(TimeSpan.FromSeconds(3));
-        await Poll.UntilAsync(() => second.Calls >= 1, "a new run started");
-        second.Release("second");
-        await Poll.Within(Task.WhenAll(waiting), "the waiters");
+        await TakeOverHungLeaderAsync(h, second, waiting);
         hang.SetResult("first");
         await Poll.Within(leader, "the leader");
 

@@ -39,11 +39,7 @@ public sealed partial class StampedeCacheTests
     public async Task SetAsync_WhileEarlierStartedRefreshRuns_SetValueSurvivesTheRefresh()
     {
         using var h = StaleWindowHarness();
-        await h.Cache.GetOrCreateAsync("k", _ => ValueTask.FromResult("v1"));
-        h.Clock.Advance(TimeSpan.FromSeconds(15));
-        var factory = new GatedFactory<string>();
-        await h.Cache.GetOrCreateAsync("k", factory.InvokeAsync);
-        await Poll.UntilAsync(() => factory.Calls == 1, "the background refresh started");
+        var factory = await StartStaleWindowRefreshAsync(h);
 
         await h.Cache.SetAsync("k", "set explicitly");
         factory.Release("computed from data read before the set");

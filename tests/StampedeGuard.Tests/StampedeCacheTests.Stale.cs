@@ -11,6 +11,17 @@ public sealed partial class StampedeCacheTests
         o.EarlyRefreshBeta = 0;
     });
 
+    /// <summary>Stores "v1", moves into its stale window and makes one stale hit, which starts a gated background refresh.</summary>
+    private static async Task<GatedFactory<string>> StartStaleWindowRefreshAsync(CacheHarness h)
+    {
+        await h.Cache.GetOrCreateAsync("k", _ => ValueTask.FromResult("v1"));
+        h.Clock.Advance(TimeSpan.FromSeconds(15));
+        var factory = new GatedFactory<string>();
+        await h.Cache.GetOrCreateAsync("k", factory.InvokeAsync);
+        await Poll.UntilAsync(() => factory.Calls == 1, "the background refresh started");
+        return factory;
+    }
+
     [Fact]
     public async Task GetOrCreateAsync_InsideStaleWindow_ManyCallersGetStaleValueWithoutWaiting()
     {
@@ -54,11 +65,7 @@ public sealed partial class StampedeCacheTests
     public async Task GetOrCreateAsync_AfterBackgroundRefreshCompletes_ServesRefreshedValueAsFresh()
     {
         using var h = StaleWindowHarness();
-        await h.Cache.GetOrCreateAsync("k", _ => ValueTask.FromResult("v1"));
-        h.Clock.Advance(TimeSpan.FromSeconds(15));
-        var factory = new GatedFactory<string>();
-        await h.Cache.GetOrCreateAsync("k", factory.InvokeAsync);
-        await Poll.UntilAsync(() => factory.Calls == 1, "the background refresh started");
+        var factory = await StartStaleWindowRefreshAsync(h);
 
         factory.Release("v2");
         await Poll.UntilAsync(() => h.Cache.FlightCount == 0, "the refresh finished");

@@ -1,26 +1,7 @@
-// StampedeGuard accelerator: a caching reverse proxy in front of one origin server.
-//   dotnet run --project src/StampedeGuard.Accelerator -- --origin http://127.0.0.1:8080 --urls http://127.0.0.1:8000
-// Options come from configuration (command line, environment, appsettings.json):
-//   --origin URL                                   the origin server (required)
-//   --StampedeGuard:Caching:DefaultFreshness 00:00:10   any StampedeResponseCachingOptions property
-//   --StampedeGuard:Forwarder:PreserveHost false        any StampedeForwarderOptions property
-using StampedeGuard.AspNetCore;
+// StampedeGuard accelerator: StampedeGuard response caching in front of YARP (a caching reverse proxy).
+//   stampedeguard-accelerator --origin http://127.0.0.1:8080 --urls http://127.0.0.1:8000
+//   stampedeguard-accelerator --config appsettings.json          (YARP's ReverseProxy section: routes and clusters)
+// See AcceleratorApp.Usage and docs/accelerator.md.
+using StampedeGuard.Accelerator;
 
-var builder = WebApplication.CreateBuilder(args);
-var origin = builder.Configuration["origin"];
-if (string.IsNullOrEmpty(origin) || !Uri.TryCreate(origin, UriKind.Absolute, out var originUri))
-{
-    await Console.Error.WriteLineAsync("usage: StampedeGuard.Accelerator --origin http://127.0.0.1:8080 [--urls http://127.0.0.1:8000]");
-    return 2;
-}
-
-builder.Services.AddStampedeGuardResponseCaching();
-builder.Services.Configure<StampedeResponseCachingOptions>(builder.Configuration.GetSection("StampedeGuard:Caching"));
-builder.Services.AddStampedeGuardForwarder(o => o.Origin = originUri);
-builder.Services.Configure<StampedeForwarderOptions>(builder.Configuration.GetSection("StampedeGuard:Forwarder"));
-
-var app = builder.Build();
-app.UseStampedeGuardResponseCaching();
-app.RunStampedeGuardForwarder();
-await app.RunAsync();
-return 0;
+return await AcceleratorApp.RunAsync(args, Console.Out, Console.Error).ConfigureAwait(false);

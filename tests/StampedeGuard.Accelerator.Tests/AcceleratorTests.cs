@@ -1,87 +1,79 @@
 using System.Net;
-using FluentAssertions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
-using Xunit;
+using StampedeGuard.AspNetCore;
+using StampedeGuard.TestSupport.Http;
 
-namespace StampedeGuard.AspNetCore.Tests;
+namespace StampedeGuard.Accelerator.Tests;
 
-/// <summary>The accelerator: the cache in front of the forwarding handler, in front of a real origin server.</summary>
+/// <summary>The accelerator's single-origin form (<c>--origin URL</c>): the cache in front of YARP, in front of a real origin server.</summary>
 public sealed class AcceleratorTests
 {
-    private readonly Origin _origin = new();
-
-    private static Task<TestHost> StartAcceleratorAsync(Uri origin, Action<StampedeResponseCachingOptions>? configure = null) =>
-        TestHost.StartAsync(
-            app => app.RunStampedeGuardForwarder(),
-            configure,
-            services: s => s.AddStampedeGuardForwarder(o => o.Origin = origin));
-
     [Fact]
     public async Task Accelerator_300ConcurrentMisses_OneOriginRequest()
     {
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var origin = await TestHost.StartAsync(app => app.MapGet("/page", async ctx =>
+        await using var origin = await OriginServer.StartAsync((app, o) => app.MapGet("/page", async ctx =>
         {
-            using var _ = _origin.Enter();
+            using var _ = o.Enter();
             await gate.Task;
             ctx.Response.Headers.CacheControl = "max-age=60";
             await ctx.Response.WriteAsync("page");
-        }), cache: false);
-        await using var accelerator = await StartAcceleratorAsync(origin.Address);
+        }));
+        await using var accelerator = await AcceleratorHost.StartAsync(origin.Address);
 
         var tasks = Enumerable.Range(0, 300).Select(_ => accelerator.Client.GetBodyAsync("/page")).ToArray();
-        await _origin.Entered.Task;
-        await Task.Delay(300); // arrivals after the response is stored are hits, which keeps the count at 1 either way
+        await origin.Counter.Entered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await HttpTestExtensions.WaitUntilAsync(() => accelerator.Count("collapsed") == 299, "the other 299 requests join the leader's flight");
         gate.SetResult();
         var responses = await Task.WhenAll(tasks);
 
         responses.Should().OnlyContain(r => r.Response.StatusCode == HttpStatusCode.OK && r.Body == "page");
-        _origin.Executions.Should().Be(1);
+        origin.Executions.Should().Be(1);
         (await accelerator.Client.GetAsync("/page")).CacheStatus().Should().Contain("hit");
     }
 
     [Fact]
-    public async Task Accelerator_StreamsSlowBodyToWaitersAsItArrives()
+    public async Task Accelerator_SlowOriginBody_StreamedToWaitersAsItArrives()
     {
         var rest = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var origin = await TestHost.StartAsync(app => app.MapGet("/slow", async ctx =>
+        await using var origin = await OriginServer.StartAsync((app, o) => app.MapGet("/slow", async ctx =>
         {
-            using var _ = _origin.Enter();
+            using var _ = o.Enter();
             ctx.Response.Headers.CacheControl = "max-age=60";
             await ctx.Response.WriteAsync("head|");
             await ctx.Response.Body.FlushAsync();
             await rest.Task;
             await ctx.Response.WriteAsync("tail");
-        }), cache: false);
-        await using var accelerator = await StartAcceleratorAsync(origin.Address);
+        }));
+        await using var accelerator = await AcceleratorHost.StartAsync(origin.Address);
 
         var leader = await accelerator.Client.GetAsync("/slow", HttpCompletionOption.ResponseHeadersRead);
-        (await CollapsingTests.ReadExactlyAsync(await leader.Content.ReadAsStreamAsync(), 5)).Should().Be("head|");
+        (await (await leader.Content.ReadAsStreamAsync()).ReadExactlyAsync(5)).Should().Be("head|");
         var waiter = await accelerator.Client.GetAsync("/slow", HttpCompletionOption.ResponseHeadersRead);
         var waiterStream = await waiter.Content.ReadAsStreamAsync();
-        (await CollapsingTests.ReadExactlyAsync(waiterStream, 5)).Should().Be("head|");
+        (await waiterStream.ReadExactlyAsync(5)).Should().Be("head|");
         rest.Task.IsCompleted.Should().BeFalse();
         waiter.CacheStatus().Should().Contain("collapsed");
         rest.SetResult();
         (await new StreamReader(waiterStream).ReadToEndAsync()).Should().Be("tail");
-        _origin.Executions.Should().Be(1);
+        origin.Executions.Should().Be(1);
     }
 
     [Fact]
-    public async Task Accelerator_SetsViaAndForwardedHeaders_StripsHopByHop_ReplacesClientForwardedHost()
+    public async Task Accelerator_Request_SetsViaAndForwardedHeaders_StripsHopByHop_ReplacesClientForwardedHost()
     {
         IHeaderDictionary? seen = null;
-        await using var origin = await TestHost.StartAsync(app => app.MapGet("/h", async ctx =>
+        await using var origin = await OriginServer.StartAsync((app, _) => app.MapGet("/h", async ctx =>
         {
             seen = new HeaderDictionary(ctx.Request.Headers.ToDictionary(h => h.Key, h => h.Value));
             ctx.Response.Headers["X-Hop"] = "secret";
             ctx.Response.Headers.Connection = "X-Hop";
             ctx.Response.Headers.CacheControl = "max-age=60";
             await ctx.Response.WriteAsync("h");
-        }), cache: false);
-        await using var accelerator = await StartAcceleratorAsync(origin.Address);
+        }));
+        await using var accelerator = await AcceleratorHost.StartAsync(origin.Address);
 
         var response = await accelerator.Client.GetAsync("/h", ("X-Forwarded-Host", "evil.example"), ("Connection", "X-Private"), ("X-Private", "p"), ("Keep-Alive", "timeout=5"));
         seen!["Via"].ToString().Should().Contain("stampedeguard");
@@ -101,11 +93,26 @@ public sealed class AcceleratorTests
     }
 
     [Fact]
-    public async Task Accelerator_ForwardsEveryMethodWithBody_AndInvalidatesAfterPost()
+    public async Task Accelerator_PreserveHostFalse_SendsTheOriginsAuthority()
     {
-        await using var origin = await TestHost.StartAsync(app => app.MapMethods("/items", ["GET", "POST"], async ctx =>
+        string? host = null;
+        await using var origin = await OriginServer.StartAsync((app, _) => app.MapGet("/host", ctx =>
         {
-            using var _ = _origin.Enter();
+            host = ctx.Request.Host.Value;
+            return Task.CompletedTask;
+        }));
+        await using var accelerator = await AcceleratorHost.StartAsync(origin.Address, "--StampedeGuard:Accelerator:PreserveHost", "false");
+
+        (await accelerator.Client.GetAsync("/host")).StatusCode.Should().Be(HttpStatusCode.OK);
+        host.Should().Be(origin.Address.Authority);
+    }
+
+    [Fact]
+    public async Task Accelerator_PostWithBody_ForwardedAndInvalidatesTheCachedGet()
+    {
+        await using var origin = await OriginServer.StartAsync((app, o) => app.MapMethods("/items", ["GET", "POST"], async ctx =>
+        {
+            using var _ = o.Enter();
             if (HttpMethods.IsPost(ctx.Request.Method))
             {
                 var body = await new StreamReader(ctx.Request.Body).ReadToEndAsync();
@@ -115,9 +122,9 @@ public sealed class AcceleratorTests
             }
 
             ctx.Response.Headers.CacheControl = "max-age=60";
-            await ctx.Response.WriteAsync("list" + _origin.Executions);
-        }), cache: false);
-        await using var accelerator = await StartAcceleratorAsync(origin.Address);
+            await ctx.Response.WriteAsync("list" + o.Executions);
+        }));
+        await using var accelerator = await AcceleratorHost.StartAsync(origin.Address);
 
         (await accelerator.Client.GetBodyAsync("/items")).Body.Should().Be("list1");
         (await accelerator.Client.GetBodyAsync("/items")).Body.Should().Be("list1");
@@ -129,13 +136,13 @@ public sealed class AcceleratorTests
     [Fact]
     public async Task Accelerator_UncacheableOrigin_PassesAndMarksHitForPass()
     {
-        await using var origin = await TestHost.StartAsync(app => app.MapGet("/me", async ctx =>
+        await using var origin = await OriginServer.StartAsync((app, o) => app.MapGet("/me", async ctx =>
         {
-            using var _ = _origin.Enter();
-            ctx.Response.Headers.SetCookie = "id=" + _origin.Executions;
-            await ctx.Response.WriteAsync("me" + _origin.Executions);
-        }), cache: false);
-        await using var accelerator = await StartAcceleratorAsync(origin.Address);
+            using var _ = o.Enter();
+            ctx.Response.Headers.SetCookie = "id=" + o.Executions;
+            await ctx.Response.WriteAsync("me" + o.Executions);
+        }));
+        await using var accelerator = await AcceleratorHost.StartAsync(origin.Address);
 
         (await accelerator.Client.GetBodyAsync("/me")).Body.Should().Be("me1");
         var second = await accelerator.Client.GetBodyAsync("/me");
@@ -145,16 +152,15 @@ public sealed class AcceleratorTests
     }
 
     [Fact]
-    public async Task Accelerator_OriginDown_502AndStaleIfErrorWhenAllowed()
+    public async Task Accelerator_OriginStopped_StaleIfErrorServed_UncachedIs502()
     {
-        await using var origin = await TestHost.StartAsync(app => app.MapGet("/x", async ctx =>
+        var origin = await OriginServer.StartAsync((app, _) => app.MapGet("/x", async ctx =>
         {
             ctx.Response.Headers.CacheControl = "max-age=0, stale-if-error=600";
             ctx.Response.Headers.ETag = "\"1\"";
             await ctx.Response.WriteAsync("still here");
-        }), cache: false);
-        var originAddress = origin.Address;
-        await using var accelerator = await StartAcceleratorAsync(originAddress);
+        }));
+        await using var accelerator = await AcceleratorHost.StartAsync(origin.Address);
 
         (await accelerator.Client.GetBodyAsync("/x")).Body.Should().Be("still here");
         await origin.DisposeAsync(); // the origin goes away
@@ -172,9 +178,9 @@ public sealed class AcceleratorTests
     {
         var time = new StampedeGuard.TestSupport.FakeTimeProvider();
         var conditional = new List<string>();
-        await using var origin = await TestHost.StartAsync(app => app.MapGet("/swr", async ctx =>
+        await using var origin = await OriginServer.StartAsync((app, o) => app.MapGet("/swr", async ctx =>
         {
-            using var _ = _origin.Enter();
+            using var _ = o.Enter();
             lock (conditional)
             {
                 conditional.Add(ctx.Request.Headers.IfNoneMatch.ToString());
@@ -182,7 +188,7 @@ public sealed class AcceleratorTests
 
             ctx.Response.Headers.CacheControl = "max-age=10, stale-while-revalidate=60";
             ctx.Response.Headers.ETag = "\"v1\"";
-            ctx.Response.Headers["X-Served"] = _origin.Executions.ToString();
+            ctx.Response.Headers["X-Served"] = o.Executions.ToString();
             if (ctx.Request.Headers.IfNoneMatch == "\"v1\"")
             {
                 ctx.Response.StatusCode = 304;
@@ -190,11 +196,12 @@ public sealed class AcceleratorTests
             }
 
             await ctx.Response.WriteAsync("swr body");
-        }), cache: false);
-        await using var accelerator = await TestHost.StartAsync(
-            app => app.RunStampedeGuardForwarder(),
-            time: time,
-            services: s => s.AddStampedeGuardForwarder(o => o.Origin = origin.Address));
+        }));
+        await using var accelerator = await AcceleratorHost.StartAsync(["--origin", origin.Address.ToString()], services: s =>
+        {
+            s.AddSingleton<IStampedeCache>(_ => new StampedeCache(new StampedeCacheOptions { TimeProvider = time }));
+            s.Configure<StampedeResponseCachingOptions>(o => o.TimeProvider = time);
+        });
 
         await accelerator.Client.GetAsync("/swr");
         time.Advance(TimeSpan.FromSeconds(15));
@@ -202,17 +209,14 @@ public sealed class AcceleratorTests
         stale.Body.Should().Be("swr body");
         stale.Response.CacheStatus().Should().Contain("stale-while-revalidate");
 
-        await CollapsingTests.WaitUntilAsync(() => _origin.Executions == 2);
-        HttpResponseMessage fresh;
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!(fresh = await accelerator.Client.GetAsync("/swr")).CacheStatus().Contains("; hit; ttl=") || fresh.CacheStatus().Contains("detail="))
-        {
-            DateTime.UtcNow.Should().BeBefore(deadline, "the background revalidation should store its result");
-            await Task.Delay(20); // the revalidation stores the merged response just after the origin's 304
-        }
+        await HttpTestExtensions.WaitUntilAsync(() => origin.Executions == 2, "the stale hit starts one background revalidation");
+        HttpResponseMessage? fresh = null;
+        await HttpTestExtensions.WaitUntilAsync(
+            async () => (fresh = await accelerator.Client.GetAsync("/swr")).CacheStatus() is var status && status.Contains("; hit; ttl=") && !status.Contains("detail="),
+            "the background revalidation stores the merged response just after the origin's 304");
 
-        fresh.Header("X-Served").Should().Be("2"); // the 304's fields were merged
-        (await fresh.Content.ReadAsStringAsync()).Should().Be("swr body");
+        fresh!.Header("X-Served").Should().Be("2"); // the 304's fields were merged
+        (await fresh!.Content.ReadAsStringAsync()).Should().Be("swr body");
         conditional.Should().Equal(string.Empty, "\"v1\"");
     }
 }

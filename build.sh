@@ -2,7 +2,7 @@
 # ./build.sh test   - install what the tests need (redis-server) when missing, run every test project,
 #                     and end with one line: "N passed, M failed".
 # ./build.sh build  - build the solution in Release.
-# ./build.sh pack   - produce NuGet packages under artifacts/packages.
+# ./build.sh pack   - produce NuGet packages (with symbol packages) and the accelerator tool under artifacts/packages.
 set -euo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
@@ -27,7 +27,10 @@ case "$cmd" in
     dotnet build StampedeGuard.sln -c Release
     ;;
   pack)
-    dotnet pack StampedeGuard.sln -c Release -o artifacts/packages
+    # Libraries: .nupkg + .snupkg (symbols), SourceLink, own README; the accelerator: a .NET tool package.
+    rm -rf artifacts/packages
+    dotnet pack StampedeGuard.sln -c Release -o artifacts/packages -p:ContinuousIntegrationBuild=true
+    ls -1 artifacts/packages
     ;;
   test)
     ensure_redis

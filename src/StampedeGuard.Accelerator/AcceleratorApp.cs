@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Configuration.Memory;
-using Microsoft.Extensions.Logging;
 using StampedeGuard.AspNetCore;
 
 namespace StampedeGuard.Accelerator;
@@ -9,7 +8,7 @@ namespace StampedeGuard.Accelerator;
 /// clusters come from the <c>ReverseProxy</c> configuration section; <c>--origin URL</c> generates that section for one
 /// origin (a catch-all route to a one-destination cluster), so both forms run the same pipeline.
 /// </summary>
-internal static partial class AcceleratorApp
+internal static class AcceleratorApp
 {
     /// <summary>The id of the route and cluster that <c>--origin</c> generates.</summary>
     public const string OriginId = "origin";
@@ -104,7 +103,7 @@ internal static partial class AcceleratorApp
         var app = builder.Build();
         app.UseStampedeGuardResponseCaching();
         app.MapReverseProxy();
-        LogStarting(app.Logger, proxy.GetSection("Routes").GetChildren().Count(), proxy.GetSection("Clusters").GetChildren().Count());
+        Log.Starting(app.Logger, proxy.GetSection("Routes").GetChildren().Count(), proxy.GetSection("Clusters").GetChildren().Count());
         return app;
     }
 
@@ -139,7 +138,7 @@ internal static partial class AcceleratorApp
             return false;
         }
 
-        var preserveHost = configuration.GetValue($"{AcceleratorOptions.Section}:{nameof(AcceleratorOptions.PreserveHost)}", true);
+        var preserveHost = (configuration.GetSection(AcceleratorOptions.Section).Get<AcceleratorOptions>() ?? new AcceleratorOptions()).PreserveHost;
         configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             [$"ReverseProxy:Routes:{OriginId}:ClusterId"] = OriginId,
@@ -149,7 +148,4 @@ internal static partial class AcceleratorApp
         });
         return true;
     }
-
-    [LoggerMessage(300, LogLevel.Information, "StampedeGuard accelerator: response caching in front of {Routes} route(s) to {Clusters} cluster(s).")]
-    private static partial void LogStarting(ILogger logger, int routes, int clusters);
 }

@@ -108,6 +108,32 @@ public sealed class AcceleratorTests
     }
 
     [Fact]
+    public async Task Accelerator_ViaNameSetOrEmpty_NamedPseudonymOrNoVia()
+    {
+        var seen = new List<string>();
+        await using var origin = await OriginServer.StartAsync((app, _) => app.MapGet("/via", ctx =>
+        {
+            lock (seen)
+            {
+                seen.Add(ctx.Request.Headers.Via.ToString());
+            }
+
+            return Task.CompletedTask;
+        }));
+        await using (var named = await AcceleratorHost.StartAsync(origin.Address, "--StampedeGuard:Accelerator:Via", "edge-1"))
+        {
+            (await named.Client.GetAsync("/via")).Headers.Via.ToString().Should().Be("1.1 edge-1");
+        }
+
+        await using (var none = await AcceleratorHost.StartAsync(origin.Address, "--StampedeGuard:Accelerator:Via", ""))
+        {
+            (await none.Client.GetAsync("/via")).Headers.Via.Should().BeEmpty();
+        }
+
+        seen.Should().Equal("1.1 edge-1", string.Empty);
+    }
+
+    [Fact]
     public async Task Accelerator_PostWithBody_ForwardedAndInvalidatesTheCachedGet()
     {
         await using var origin = await OriginServer.StartAsync((app, o) => app.MapMethods("/items", ["GET", "POST"], async ctx =>

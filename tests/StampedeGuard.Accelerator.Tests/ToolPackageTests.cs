@@ -42,6 +42,14 @@ public sealed class ToolPackageTests : IDisposable
         stopwatch.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(150), "pack, install and run stay quick");
     }
 
+    [Fact]
+    public void MiddlewarePackage_ReferencesNoYarp_OnlyTheAcceleratorCarriesIt()
+    {
+        typeof(StampedeGuard.AspNetCore.StampedeResponseCachingOptions).Assembly.GetReferencedAssemblies()
+            .Should().NotContain(a => a.Name!.StartsWith("Yarp", StringComparison.Ordinal));
+        typeof(AcceleratorApp).Assembly.GetReferencedAssemblies().Should().Contain(a => a.Name == "Yarp.ReverseProxy");
+    }
+
     private async Task<(int ExitCode, string Output)> RunAsync(string fileName, string[] arguments)
     {
         var start = new ProcessStartInfo(fileName) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = _root };

@@ -11,7 +11,7 @@ using StampedeGuard.Benchmarks;
 // dotnet run -c Release --project benchmarks/StampedeGuard.Benchmarks -- --peers [--quick]
 //   The four libraries side by side outside BenchmarkDotNet, interleaved: fresh hit on 1 and N threads, cold key with
 //   1,000 and 10,000 callers (release to last caller, bytes per waiter), 1,000,000 misses (sync and async factory),
-//   bytes per entry. About 6 minutes on 2 loaded cores; --quick about 2.
+//   bytes per entry. 9.5-12.5 minutes on 2 heavily loaded cores; --quick about 1.
 // dotnet run -c Release --project benchmarks/StampedeGuard.Benchmarks -- --alloc [keys]
 //   Bytes per miss by type for each library (the runtime's allocation sampling through an EventListener).
 var quick = args.Contains("--quick");

@@ -4,12 +4,35 @@ using StampedeGuard.Benchmarks;
 
 // dotnet run -c Release --project benchmarks/StampedeGuard.Benchmarks -- --filter '*'
 //   BenchmarkDotNet, in process (no generated project to build), with the short job of BenchmarkConfig.
+//   Add --quick for an even shorter job (1 warm-up, 3 iterations): the peer classes (--filter '*Peer*') in a few minutes.
 // dotnet run -c Release --project benchmarks/StampedeGuard.Benchmarks -- --paired [rounds]
-//   The hit-path ratios, measured in interleaved batches so a noisy machine cannot skew them.
-if (args.Length > 0 && args[0] == "--paired")
-{
-    PairedHitRunner.Run(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 400);
-    return;
-}
+//   The hit-path ratios (StampedeGuard, HybridCache, FusionCache, IMemoryCache), in interleaved batches so a noisy
+//   machine cannot skew them.
+// dotnet run -c Release --project benchmarks/StampedeGuard.Benchmarks -- --peers [--quick]
+//   The four libraries side by side outside BenchmarkDotNet, interleaved: fresh hit on 1 and N threads, cold key with
+//   1,000 and 10,000 callers (release to last caller, bytes per waiter), 1,000,000 misses (sync and async factory),
+//   bytes per entry. 9.5-12.5 minutes on 2 heavily loaded cores; --quick about 1.
+// dotnet run -c Release --project benchmarks/StampedeGuard.Benchmarks -- --alloc [keys]
+//   Bytes per miss by type for each library (the runtime's allocation sampling through an EventListener).
+var quick = args.Contains("--quick");
+args = [.. args.Where(a => a != "--quick")];
+int Arg(int index, int fallback) => args.Length > index ? int.Parse(args[index], CultureInfo.InvariantCulture) : fallback;
 
-BenchmarkSwitcher.FromAssembly(typeof(BenchmarkConfig).Assembly).Run(args, new BenchmarkConfig());
+switch (args.FirstOrDefault())
+{
+    case "--paired":
+        PairedHitRunner.Run(Arg(1, quick ? 200 : 400));
+        return;
+    case "--peers":
+        PairedHitRunner.Run(quick ? 200 : 1000, includeEarlyRefresh: false);
+        ColdKeyRunner.Run(1_000, quick ? 30 : 200);
+        ColdKeyRunner.Run(10_000, quick ? 10 : 40);
+        MissRunner.Run(quick ? 200_000 : 1_000_000, quick ? 1 : 3);
+        return;
+    case "--alloc":
+        AllocationSampler.Run(Arg(1, 200_000));
+        return;
+    default:
+        BenchmarkSwitcher.FromAssembly(typeof(BenchmarkConfig).Assembly).Run(args, new BenchmarkConfig(quick));
+        return;
+}

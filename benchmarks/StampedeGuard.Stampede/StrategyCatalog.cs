@@ -16,6 +16,10 @@ internal static class StrategyCatalog
             XFetch(1.0),
             XFetch(0.5),
             XFetch(0.3),
+            new("HybridCache (duration)", "hybrid", static (o, s) => Ready(new HybridCacheStrategy(o, s.Ttl))),
+            new("FusionCache (duration)", "fusion-duration", static (o, s) => Ready(new FusionCacheStrategy(o, s.Ttl, FusionCacheStrategy.DurationOnly(s.Ttl)))),
+            Fusion(0.8f),
+            Fusion(0.9f),
         };
 
         if (scenario.Redis is not null)
@@ -46,6 +50,9 @@ internal static class StrategyCatalog
             EarlyRefresh = StampedeEarlyRefresh.XFetch,
             EarlyRefreshBeta = beta,
         })));
+
+    private static StrategyDefinition Fusion(float threshold) =>
+        new($"FusionCache (eager {threshold:0.0}, fail-safe, soft timeout)", $"fusion-eager-{threshold:0.0}", (o, s) => Ready(new FusionCacheStrategy(o, s.Ttl, FusionCacheStrategy.Recommended(s.Ttl, threshold))));
 
     private static ValueTask<Strategy> Ready(Strategy strategy) => ValueTask.FromResult(strategy);
 }

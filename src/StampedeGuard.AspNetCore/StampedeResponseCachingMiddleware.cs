@@ -47,7 +47,7 @@ internal sealed class StampedeResponseCachingMiddleware
         _next = next;
         _options = options.Value;
         _name = _options.CacheStatusName;
-        _runtime = new ResponseCacheRuntime(next, engine.Cache, _options, loggerFactory.CreateLogger<StampedeResponseCachingMiddleware>(), metrics, scopes, registry);
+        _runtime = new ResponseCacheRuntime(next, engine, _options, loggerFactory.CreateLogger<StampedeResponseCachingMiddleware>(), metrics, scopes, registry);
     }
 
     public Task InvokeAsync(HttpContext context)
@@ -98,15 +98,15 @@ internal sealed class StampedeResponseCachingMiddleware
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                Log.CacheFailed(_runtime.Logger, primaryKey, ex);
+                Log.CacheFailed(_runtime.Logger, CacheKeyBuilder.UrlTag(urlKey), ex);
                 await PassAsync(context, "miss", "cache-error", "pass").ConfigureAwait(false);
                 return;
             }
 
             // 2. Hit-for-pass: this key is known to be uncacheable; go to the origin without collapsing.
-            if (lookup.HitForPass is { } reason)
+            if (lookup.HitForPass)
             {
-                await OnlyIfCachedOrPassAsync(context, directives, "bypass", "hit-for-pass;" + reason).ConfigureAwait(false);
+                await OnlyIfCachedOrPassAsync(context, directives, "bypass", "hit-for-pass").ConfigureAwait(false);
                 return;
             }
 
@@ -166,8 +166,14 @@ internal sealed class StampedeResponseCachingMiddleware
                     await PassAsync(context, plan.Fwd, outcome.Detail, "pass").ConfigureAwait(false);
                     return;
                 case OutcomeKind.Retry:
-                    retrying |= outcome.Detail == "retry";
-                    avoid = outcome.Detail == "vary-mismatch" ? plan.FlightKey : null;
+                    avoid = null;
+                    continue;
+                case OutcomeKind.RetryCollapsed:
+                    retrying = true;
+                    avoid = null;
+                    continue;
+                case OutcomeKind.RetryOtherVariant:
+                    avoid = plan.FlightKey;
                     continue;
             }
         }
@@ -271,12 +277,12 @@ internal sealed class StampedeResponseCachingMiddleware
 
                     if (head.RetryForWaiters)
                     {
-                        return new Outcome(OutcomeKind.Retry, "retry");
+                        return new Outcome(OutcomeKind.RetryCollapsed, null);
                     }
 
                     if (head.VaryHeaders is { } vary && !SameVariant(context.Request.Headers, vary, head.LeaderVaryValues!))
                     {
-                        return new Outcome(OutcomeKind.Retry, "vary-mismatch");
+                        return new Outcome(OutcomeKind.RetryOtherVariant, null);
                     }
                 }
 
@@ -288,12 +294,13 @@ internal sealed class StampedeResponseCachingMiddleware
                 var now = _runtime.Time.GetUtcNow();
                 var stored = head.Stored!;
                 await ResponseWriter.ServeStoredAsync(context, stored, CacheStatus.Forward(_name, plan.Fwd, stored.TimeToLive(now), head.Storing, collapsed: !leader, head.Detail), now).ConfigureAwait(false);
+                await context.Response.CompleteAsync().ConfigureAwait(false); // complete now: the leader's request may outlive a timed-out origin
                 return new Outcome(OutcomeKind.Done, null);
 
             case FlightHeadKind.Failed:
                 if (!leader && head.RetryForWaiters)
                 {
-                    return new Outcome(OutcomeKind.Retry, "retry");
+                    return new Outcome(OutcomeKind.RetryCollapsed, null);
                 }
 
                 head.Failure!.Throw(); // the same failure for every client of the execution
@@ -312,26 +319,26 @@ internal sealed class StampedeResponseCachingMiddleware
         var found = await _runtime.Cache.TryGetAsync<CachedResponse>(primaryKey).ConfigureAwait(false);
         if (!found.HasValue || found.Value is not { } value)
         {
-            return new Lookup(null, null, primaryKey, "uri-miss", null);
+            return new Lookup(null, null, primaryKey, "uri-miss", HitForPass: false);
         }
 
         switch (value.Kind)
         {
             case CachedResponseKind.HitForPass:
-                return new Lookup(null, null, primaryKey, "uri-miss", value.Reason ?? "uncacheable");
+                return new Lookup(null, null, primaryKey, "uri-miss", HitForPass: true);
             case CachedResponseKind.VaryMarker:
                 var variantKey = CacheKeyBuilder.VariantKey(primaryKey, value, requestHeaders);
                 var variant = await _runtime.Cache.TryGetAsync<CachedResponse>(variantKey).ConfigureAwait(false);
                 if (!variant.HasValue || variant.Value is not { } response)
                 {
-                    return new Lookup(null, value, variantKey, "vary-miss", null);
+                    return new Lookup(null, value, variantKey, "vary-miss", HitForPass: false);
                 }
 
                 return response.Kind == CachedResponseKind.HitForPass
-                    ? new Lookup(null, value, variantKey, "vary-miss", response.Reason ?? "uncacheable")
-                    : new Lookup(response, value, variantKey, "stale", null);
+                    ? new Lookup(null, value, variantKey, "vary-miss", HitForPass: true)
+                    : new Lookup(response, value, variantKey, "stale", HitForPass: false);
             default:
-                return new Lookup(value, null, primaryKey, "stale", null);
+                return new Lookup(value, null, primaryKey, "stale", HitForPass: false);
         }
     }
 
@@ -376,7 +383,7 @@ internal sealed class StampedeResponseCachingMiddleware
             }
             catch (Exception ex)
             {
-                Log.BackgroundRevalidationFailed(_runtime.Logger, plan.FlightKey, ex);
+                Log.BackgroundRevalidationFailed(_runtime.Logger, plan.LogKey, ex);
             }
         });
     }
@@ -390,7 +397,7 @@ internal sealed class StampedeResponseCachingMiddleware
             return Task.CompletedTask;
         }
 
-        return PassAsync(context, fwd, detail.Split(';')[0], "bypass");
+        return PassAsync(context, fwd, detail, "bypass");
     }
 
     /// <summary>Sends the request to the origin untouched by the cache; the response gets our Cache-Status member.</summary>
@@ -450,7 +457,7 @@ internal sealed class StampedeResponseCachingMiddleware
         }
         catch (Exception ex)
         {
-            Log.CacheFailed(_runtime.Logger, url.AbsoluteUri, ex);
+            Log.CacheFailed(_runtime.Logger, CacheKeyBuilder.UrlTag(_runtime.Keys.UrlKey(url)), ex);
         }
     }
 
@@ -472,12 +479,23 @@ internal sealed class StampedeResponseCachingMiddleware
 
     private enum OutcomeKind
     {
+        /// <summary>The client has its response.</summary>
         Done,
+
+        /// <summary>Send the client to the origin uncollapsed; the detail says why.</summary>
         Pass,
+
+        /// <summary>Look the key up again (the flight's answer is for a later lookup, e.g. a vary marker).</summary>
         Retry,
+
+        /// <summary>Look up again and join (or lead) the one collapsed retry of a failed execution.</summary>
+        RetryCollapsed,
+
+        /// <summary>Look up again; the flight that was joined serves another variant, so don't join it again.</summary>
+        RetryOtherVariant,
     }
 
     private readonly record struct Outcome(OutcomeKind Kind, string? Detail);
 
-    private readonly record struct Lookup(CachedResponse? Entry, CachedResponse? Marker, string FlightKey, string Fwd, string? HitForPass);
+    private readonly record struct Lookup(CachedResponse? Entry, CachedResponse? Marker, string FlightKey, string Fwd, bool HitForPass);
 }

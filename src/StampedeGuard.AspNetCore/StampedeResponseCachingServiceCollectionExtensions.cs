@@ -1,7 +1,6 @@
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 using StampedeGuard;
 using StampedeGuard.AspNetCore;
 using StampedeGuard.AspNetCore.Internal;
@@ -15,7 +14,7 @@ public static class StampedeResponseCachingServiceCollectionExtensions
     /// Registers the response caching middleware's services and <see cref="IStampedeResponseCache"/>. Responses are
     /// stored through the registered <see cref="IStampedeCache"/>: call <c>AddStampedeGuard(...)</c> to configure it (a
     /// distributed tier makes stored responses and collapsing shared by every instance); when none is registered, an
-    /// in-memory one using <see cref="StampedeResponseCachingOptions.TimeProvider"/> is used. The order of the two calls does not matter.
+    /// in-memory one is used. Ages and freshness use the engine's clock (<see cref="StampedeCacheOptions.TimeProvider"/>, else a registered <see cref="TimeProvider"/>). The order of the two calls does not matter.
     /// </summary>
     /// <param name="services">The services.</param>
     /// <param name="configure">Configures the options; null keeps the defaults.</param>
@@ -29,14 +28,18 @@ public static class StampedeResponseCachingServiceCollectionExtensions
             services.Configure(configure);
         }
 
-        services.TryAddSingleton(static sp => sp.GetService<IStampedeCache>() is { } cache
-            ? new ResponseCacheEngine(cache, owned: false)
-            : new ResponseCacheEngine(
-                new StampedeCache(
-                    new StampedeCacheOptions { TimeProvider = sp.GetRequiredService<IOptions<StampedeResponseCachingOptions>>().Value.TimeProvider },
-                    loggerFactory: sp.GetService<ILoggerFactory>(),
-                    meterFactory: sp.GetService<IMeterFactory>()),
-                owned: true));
+        services.TryAddSingleton(static sp =>
+        {
+            var time = ResponseCacheEngine.ResolveTime(sp);
+            var barrier = ResponseCacheEngine.ResolveBarrier(sp);
+            return sp.GetService<IStampedeCache>() is { } cache
+                ? new ResponseCacheEngine(cache, owned: false, time, barrier)
+                : new ResponseCacheEngine(
+                    new StampedeCache(new StampedeCacheOptions { TimeProvider = time }, loggerFactory: sp.GetService<ILoggerFactory>(), meterFactory: sp.GetService<IMeterFactory>()),
+                    owned: true,
+                    time,
+                    barrier);
+        });
         services.TryAddSingleton(static sp => new ResponseCachingMetrics(sp.GetService<IMeterFactory>()));
         services.TryAddSingleton<FlightRegistry>();
         services.TryAddSingleton<IStampedeResponseCache, StampedeResponseCache>();

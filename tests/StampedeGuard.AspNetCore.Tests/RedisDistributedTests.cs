@@ -2,6 +2,7 @@ using FluentAssertions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using StampedeGuard.Locking;
 using StampedeGuard.Redis;
 using StampedeGuard.TestSupport.Redis;
 using Xunit;
@@ -32,7 +33,11 @@ public sealed class RedisDistributedTests
                     ctx.Response.Headers.CacheControl = "max-age=60";
                     await ctx.Response.WriteAsync("shared" + origin.Executions);
                 }),
-                services: s => s.AddSingleton<IStampedeCache>(_ => new StampedeCache(distributedStore: tier, backplane: tier)));
+                services: s =>
+                {
+                    s.AddSingleton<IStampedeCache>(_ => new StampedeCache(distributedStore: tier, backplane: tier));
+                    s.AddSingleton<IStampedeLock>(_ => new RedisStampedeLock(tier)); // the cross-instance barrier of the HTTP flight
+                });
         }
 
         try

@@ -74,11 +74,8 @@ public sealed class TestHost : IAsyncDisposable
         });
         var clock = time ?? TimeProvider.System;
         builder.Services.AddSingleton<IStampedeCache>(_ => new StampedeCache(new StampedeCacheOptions { TimeProvider = clock }));
-        builder.Services.AddStampedeGuardResponseCaching(o =>
-        {
-            o.TimeProvider = clock;
-            configure?.Invoke(o);
-        });
+        builder.Services.AddSingleton(clock);
+        builder.Services.AddStampedeGuardResponseCaching(configure);
         services?.Invoke(builder.Services);
         var app = builder.Build();
         beforeCache?.Invoke(app);

@@ -40,26 +40,31 @@ internal static class StorageRules
             return ResponseEvaluation.NotStored("status", hitForPass: false, shareable: false);
         }
 
+        // A 5xx is a failure, not a property of the URL: whatever its headers say, it never sets a hit-for-pass marker
+        // (that would turn an outage into a stampede, Squid bug 1918), and it is shared with the execution's waiters
+        // unless it is private to the requester.
+        var isServerError = status >= 500;
+        var hitForPass = !isServerError;
         var cc = Directives(headers, options);
         if (cc.NoStore)
         {
-            return ResponseEvaluation.NotStored("no-store", hitForPass: true, shareable: false);
+            return ResponseEvaluation.NotStored("no-store", hitForPass, shareable: isServerError);
         }
 
         if (cc.Private)
         {
-            return ResponseEvaluation.NotStored("private", hitForPass: true, shareable: false);
+            return ResponseEvaluation.NotStored("private", hitForPass, shareable: false);
         }
 
         if (headers.ContainsKey(HeaderNames.SetCookie) && !options.StoreResponsesWithSetCookie)
         {
-            return ResponseEvaluation.NotStored("set-cookie", hitForPass: true, shareable: false);
+            return ResponseEvaluation.NotStored("set-cookie", hitForPass, shareable: false);
         }
 
         var vary = HeaderRules.ParseVary(headers.Vary, out var varyStar);
         if (varyStar)
         {
-            return ResponseEvaluation.NotStored("vary-star", hitForPass: true, shareable: false);
+            return ResponseEvaluation.NotStored("vary-star", hitForPass, shareable: false);
         }
 
         if (requestHadAuthorization && !(cc.Public || cc.SharedMaxAge is not null || cc.MustRevalidate))
@@ -71,18 +76,12 @@ internal static class StorageRules
 
         if (HeaderRules.Size(headers) > options.MaximumHeaderBytes)
         {
-            return ResponseEvaluation.NotStored("headers-too-large", hitForPass: true, shareable: true);
+            return ResponseEvaluation.NotStored("headers-too-large", hitForPass, shareable: true);
         }
 
         if (headers.ContentLength is { } length && length > options.MaximumBodySize)
         {
-            return ResponseEvaluation.NotStored("too-large", hitForPass: true, shareable: true);
-        }
-
-        var isServerError = status >= 500;
-        if (isServerError && options.NegativeCacheDuration <= TimeSpan.Zero)
-        {
-            return ResponseEvaluation.NotStored("server-error", hitForPass: false, shareable: true);
+            return ResponseEvaluation.NotStored("too-large", hitForPass, shareable: true);
         }
 
         // Date: kept; a missing or invalid one is replaced by the time the response arrived (RFC 9110 6.6.1).
@@ -123,7 +122,19 @@ internal static class StorageRules
 
         if (lifetime is null)
         {
-            if (policy?.Duration is { } endpointDuration)
+            // Without explicit freshness only heuristically cacheable statuses (RFC 9110 15.1) may be stored: never a
+            // 502/503/504 (RFC 9111 4.2.2). Short negative caching covers the heuristic error statuses only.
+            var heuristicStatus = Heuristic.Contains(status);
+            if (!heuristicStatus && isServerError)
+            {
+                return ResponseEvaluation.NotStored("server-error", hitForPass: false, shareable: true);
+            }
+
+            if (heuristicStatus && status >= 400 && options.NegativeCacheDuration > TimeSpan.Zero)
+            {
+                lifetime = options.NegativeCacheDuration;
+            }
+            else if (policy?.Duration is { } endpointDuration)
             {
                 lifetime = endpointDuration;
             }
@@ -131,24 +142,15 @@ internal static class StorageRules
             {
                 lifetime = defaultFreshness;
             }
-            else if (isServerError)
-            {
-                lifetime = options.NegativeCacheDuration;
-            }
-            else if (hasLastModified && Heuristic.Contains(status) && options.HeuristicFreshnessLimit > TimeSpan.Zero && date > lastModified)
+            else if (hasLastModified && heuristicStatus && options.HeuristicFreshnessLimit > TimeSpan.Zero && date > lastModified)
             {
                 var tenth = TimeSpan.FromTicks((date - lastModified).Ticks / 10);
                 lifetime = tenth < options.HeuristicFreshnessLimit ? tenth : options.HeuristicFreshnessLimit;
             }
             else
             {
-                return ResponseEvaluation.NotStored("no-freshness", hitForPass: true, shareable: true);
+                return ResponseEvaluation.NotStored("no-freshness", hitForPass, shareable: true);
             }
-        }
-
-        if (isServerError && lifetime > options.NegativeCacheDuration)
-        {
-            lifetime = options.NegativeCacheDuration;
         }
 
         if (cc.NoCache)
@@ -163,7 +165,7 @@ internal static class StorageRules
         var hasValidator = headers.ContainsKey(HeaderNames.ETag) || hasLastModified;
         if (lifetime <= TimeSpan.Zero && !hasValidator && swr <= TimeSpan.Zero && sie <= TimeSpan.Zero)
         {
-            return ResponseEvaluation.NotStored(cc.NoCache ? "no-cache" : "stale", hitForPass: true, shareable: true);
+            return ResponseEvaluation.NotStored(cc.NoCache ? "no-cache" : "stale", hitForPass, shareable: true);
         }
 
         // Age (RFC 9111 4.2.3).

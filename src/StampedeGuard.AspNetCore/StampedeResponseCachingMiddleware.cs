@@ -114,17 +114,26 @@ internal sealed class StampedeResponseCachingMiddleware
             if (lookup.Entry is { } entry && !clientBypass)
             {
                 var ttl = entry.TimeToLive(now);
+                var clientDirectives = _options.AllowClientBypass;
 
-                // 3. Fresh hit.
-                if (ttl > TimeSpan.Zero)
+                // 3. Fresh hit (with client directives on: fresh for at least the request's min-fresh, RFC 9111 5.2.1.3).
+                if (ttl > (clientDirectives && directives.MinFresh is { } minFresh ? minFresh : TimeSpan.Zero))
                 {
                     _runtime.Metrics.Request("hit");
                     await ResponseWriter.ServeStoredAsync(context, entry, CacheStatus.Hit(_name, ttl), now).ConfigureAwait(false);
                     return;
                 }
 
+                // The client accepts a stale response up to its max-stale (RFC 9111 5.2.1.2), unless the response forbids it.
+                if (clientDirectives && ttl <= TimeSpan.Zero && directives.MaxStale is { } maxStale && !entry.NoStaleServing && -ttl <= maxStale)
+                {
+                    _runtime.Metrics.Request("stale");
+                    await ResponseWriter.ServeStoredAsync(context, entry, CacheStatus.Hit(_name, ttl, "max-stale"), now).ConfigureAwait(false);
+                    return;
+                }
+
                 // 4. Stale, inside stale-while-revalidate: serve it, one background revalidation.
-                if (!entry.NoStaleServing && -ttl < entry.StaleWhileRevalidate)
+                if (ttl <= TimeSpan.Zero && !entry.NoStaleServing && -ttl < entry.StaleWhileRevalidate)
                 {
                     _runtime.Metrics.Request("stale");
                     StartBackgroundRevalidation(context, Plan(urlKey, primaryKey, lookup, policy, request, clientBypass: false));
@@ -139,6 +148,13 @@ internal sealed class StampedeResponseCachingMiddleware
                 _runtime.Metrics.Request("miss");
                 context.Response.StatusCode = StatusCodes.Status504GatewayTimeout;
                 CacheStatus.Apply(context.Response.Headers, CacheStatus.Forward(_name, lookup.Fwd, detail: "only-if-cached"));
+                return;
+            }
+
+            // A request's no-store (RFC 9111 5.2.1.5): nothing of its response may be stored, so it neither stores nor collapses.
+            if (_options.AllowClientBypass && directives.NoStore)
+            {
+                await PassAsync(context, lookup.Fwd, "no-store", "pass").ConfigureAwait(false);
                 return;
             }
 
@@ -287,7 +303,7 @@ internal sealed class StampedeResponseCachingMiddleware
                 }
 
                 var status = CacheStatus.Forward(_name, plan.Fwd, head.TimeToLive, head.Storing, collapsed: !leader, head.Storing ? null : head.Detail);
-                await ResponseWriter.StreamAsync(context, flight, reader, head, leader, status).ConfigureAwait(false);
+                await ResponseWriter.StreamAsync(context, flight, reader, head, leader, status, _runtime.Time.GetUtcNow()).ConfigureAwait(false);
                 return new Outcome(OutcomeKind.Done, null);
 
             case FlightHeadKind.Stored:

@@ -143,15 +143,19 @@ public sealed class StampedeResponseCachingOptions
     public OriginFailureMode FailureMode { get; set; } = OriginFailureMode.ShareFailure;
 
     /// <summary>
-    /// Gets or sets whether a request's <c>Cache-Control: no-cache</c>, <c>max-age=0</c> or <c>Pragma: no-cache</c> makes
-    /// the cache go to the origin. Off by default: clients must not be able to force origin load (useful in development).
+    /// Gets or sets whether the request's cache directives are honoured (RFC 9111 5.2.1): <c>no-cache</c>, <c>max-age=0</c>
+    /// or <c>Pragma: no-cache</c> make the cache go to the origin; <c>min-fresh</c> asks for a response fresh for that much
+    /// longer; <c>max-stale</c> accepts a stale one (never past must-revalidate); <c>no-store</c> makes a miss pass to the
+    /// origin without storing or collapsing. Off by default: clients must not be able to force origin load (useful in development).
     /// </summary>
     /// <value>Default false.</value>
     public bool AllowClientBypass { get; set; }
 
     /// <summary>
-    /// Gets or sets whether a response carrying <c>Set-Cookie</c> may be stored (without its <c>Set-Cookie</c> fields).
-    /// By default such a response is not stored and its collapsed waiters detach.
+    /// Gets or sets whether a response carrying <c>Set-Cookie</c> may be stored. When on, it is stored as received
+    /// (RFC 9111 3.1), <c>Set-Cookie</c> included, and every client served from the entry (hits and collapsed waiters)
+    /// gets that cookie: only for cookies that are the same for everyone (a load balancer's affinity, a consent
+    /// banner's default), never for a session. By default such a response is not stored and its collapsed waiters detach.
     /// </summary>
     /// <value>Default false.</value>
     public bool StoreResponsesWithSetCookie { get; set; }

@@ -67,6 +67,7 @@ public sealed class TestHost : IAsyncDisposable
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        if (Environment.GetEnvironmentVariable("SG_TEST_LOG") is not null) { builder.Logging.AddConsole(); }
         builder.WebHost.UseKestrel(k =>
         {
             k.Listen(IPAddress.Loopback, 0);

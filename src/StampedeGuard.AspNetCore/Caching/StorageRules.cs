@@ -13,14 +13,17 @@ internal static class StorageRules
     /// <summary>Picks the directives this cache obeys: our own targeted field, then CDN-Cache-Control, then Cache-Control (RFC 9213 2.1).</summary>
     public static CacheControlDirectives Directives(IHeaderDictionary headers, StampedeResponseCachingOptions options)
     {
-        if (options.TargetedCacheControlHeader is { } own && headers.TryGetValue(own, out var ownValue) && !StringValues.IsNullOrEmpty(ownValue))
+        // Targeted fields are RFC 8941 dictionaries; one that fails to parse is ignored as if absent.
+        if (options.TargetedCacheControlHeader is { } own && headers.TryGetValue(own, out var ownValue) && !StringValues.IsNullOrEmpty(ownValue)
+            && CacheControlDirectives.ParseTargeted(ownValue) is { } ownDirectives)
         {
-            return CacheControlDirectives.Parse(ownValue);
+            return ownDirectives;
         }
 
-        if (options.HonorCdnCacheControl && headers.TryGetValue(HeaderRules.CdnCacheControl, out var cdn) && !StringValues.IsNullOrEmpty(cdn))
+        if (options.HonorCdnCacheControl && headers.TryGetValue(HeaderRules.CdnCacheControl, out var cdn) && !StringValues.IsNullOrEmpty(cdn)
+            && CacheControlDirectives.ParseTargeted(cdn) is { } cdnDirectives)
         {
-            return CacheControlDirectives.Parse(cdn);
+            return cdnDirectives;
         }
 
         return CacheControlDirectives.Parse(headers.CacheControl);
@@ -85,7 +88,7 @@ internal static class StorageRules
         }
 
         // Date: kept; a missing or invalid one is replaced by the time the response arrived (RFC 9110 6.6.1).
-        var hasDate = HeaderRules.TryParseDate(headers.Date, out var date);
+        var hasDate = HeaderRules.TryParseDate(headers.Date, responseTime, out var date);
         if (!hasDate)
         {
             date = responseTime;
@@ -106,15 +109,17 @@ internal static class StorageRules
         else if (headers.ContainsKey(HeaderNames.Expires))
         {
             // An invalid Expires (e.g. "0") means already expired (RFC 9111 5.3).
-            lifetime = HeaderRules.TryParseDate(headers.Expires, out var expires) && expires > date ? expires - date : TimeSpan.Zero;
+            lifetime = HeaderRules.TryParseDate(headers.Expires, responseTime, out var expires) && expires > date ? expires - date : TimeSpan.Zero;
         }
 
-        if (cc.InvalidFreshness)
+        // Age (RFC 9111 5.1): the first member of the first line; an invalid one makes the response stale.
+        var ageValid = TryParseAge(headers.Age, out var ageValue);
+        if (cc.InvalidFreshness || !ageValid)
         {
             lifetime = TimeSpan.Zero;
         }
 
-        var hasLastModified = HeaderRules.TryParseDate(headers.LastModified, out var lastModified);
+        var hasLastModified = HeaderRules.TryParseDate(headers.LastModified, responseTime, out var lastModified);
         if (lifetime is null && cc.NoCache)
         {
             lifetime = TimeSpan.Zero; // stored only to be revalidated
@@ -175,7 +180,6 @@ internal static class StorageRules
             apparent = TimeSpan.Zero;
         }
 
-        var ageValue = CacheControlDirectives.TryParseDelta(headers.Age.ToString(), out var a) ? a : TimeSpan.Zero;
         var delay = responseTime - requestTime;
         var correctedAge = ageValue + (delay > TimeSpan.Zero ? delay : TimeSpan.Zero);
         var initialAge = apparent > correctedAge ? apparent : correctedAge;
@@ -212,6 +216,23 @@ internal static class StorageRules
         return new ResponseEvaluation { Storable = true, Shareable = true, Entry = entry, VaryHeaders = vary, Tags = tags };
     }
 
+    /// <summary>
+    /// Reads <c>Age</c> as RFC 9111 5.1 says: a list-based value uses its first member, a repeated field its first line.
+    /// Absent: zero, valid. A first member that is not delta-seconds (<c>Age: old, 0</c>): invalid.
+    /// </summary>
+    public static bool TryParseAge(StringValues age, out TimeSpan value)
+    {
+        value = TimeSpan.Zero;
+        if (age.Count == 0 || age[0] is not { } first)
+        {
+            return true;
+        }
+
+        var comma = first.IndexOf(',', StringComparison.Ordinal);
+        var member = (comma < 0 ? first : first[..comma]).Trim(' ', '\t');
+        return CacheControlDirectives.TryParseDelta(member, out value);
+    }
+
     /// <summary>Copies the fields worth storing: not hop-by-hop, not named by Connection, not per-hop caching metadata.</summary>
     public static void CopyStoredHeaders(IHeaderDictionary source, Dictionary<string, string[]> target, CacheControlDirectives cc, StampedeResponseCachingOptions options)
     {
@@ -229,11 +250,11 @@ internal static class StorageRules
         }
     }
 
-    /// <summary>Fields never stored: Age (recomputed), Cache-Status (ours is recomputed), Set-Cookie, our targeted field, the tags field.</summary>
+    /// <summary>Fields never stored: Age (recomputed), Cache-Status (ours is recomputed), our targeted field, the tags field; Set-Cookie unless storing it is opted in.</summary>
     public static bool IsNotStored(string name, StampedeResponseCachingOptions options) =>
         name.Equals(HeaderNames.Age, StringComparison.OrdinalIgnoreCase)
         || name.Equals(HeaderRules.CacheStatus, StringComparison.OrdinalIgnoreCase)
-        || name.Equals(HeaderNames.SetCookie, StringComparison.OrdinalIgnoreCase)
+        || (!options.StoreResponsesWithSetCookie && name.Equals(HeaderNames.SetCookie, StringComparison.OrdinalIgnoreCase))
         || IsPrivateToThisCache(name, options);
 
     /// <summary>Fields addressed to this cache only, never shown to clients.</summary>

@@ -31,7 +31,7 @@ internal static class ResponseWriter
         headers.Age = age < AgeValues.Length ? AgeValues[age] ??= age.ToString(CultureInfo.InvariantCulture) : age.ToString(CultureInfo.InvariantCulture);
         CacheStatus.Apply(headers, cacheStatus);
 
-        if (entry.StatusCode == StatusCodes.Status200OK && IsNotModified(context.Request.Headers, entry.ETag, entry.LastModified ?? entry.Header(HeaderNames.Date)))
+        if (entry.StatusCode == StatusCodes.Status200OK && IsNotModified(context.Request.Headers, entry.ETag, entry.LastModified ?? entry.Header(HeaderNames.Date), now))
         {
             NotModified(response);
             return Task.CompletedTask;
@@ -48,7 +48,7 @@ internal static class ResponseWriter
     }
 
     /// <summary>Streams a flight's response to one client, at that client's own pace, until the body ends or the client goes.</summary>
-    public static async Task StreamAsync(HttpContext context, ResponseFlight flight, BufferReader reader, FlightHead head, bool leader, string cacheStatus)
+    public static async Task StreamAsync(HttpContext context, ResponseFlight flight, BufferReader reader, FlightHead head, bool leader, string cacheStatus, DateTimeOffset now)
     {
         var response = context.Response;
         response.StatusCode = head.StatusCode;
@@ -64,7 +64,7 @@ internal static class ResponseWriter
         }
 
         CacheStatus.Apply(response.Headers, cacheStatus);
-        if (head.StatusCode == StatusCodes.Status200OK && IsNotModified(context.Request.Headers, Get(source!, HeaderNames.ETag), Get(source!, HeaderNames.LastModified)))
+        if (head.StatusCode == StatusCodes.Status200OK && IsNotModified(context.Request.Headers, Get(source!, HeaderNames.ETag), Get(source!, HeaderNames.LastModified), now))
         {
             NotModified(response);
             return;
@@ -108,7 +108,7 @@ internal static class ResponseWriter
     /// Whether a conditional GET/HEAD is answered with 304 (RFC 9110 13.2.2): If-None-Match (weak comparison) wins;
     /// If-Modified-Since only counts when there is no If-None-Match.
     /// </summary>
-    public static bool IsNotModified(IHeaderDictionary request, string? etag, string? lastModified)
+    public static bool IsNotModified(IHeaderDictionary request, string? etag, string? lastModified, DateTimeOffset now)
     {
         if (request.TryGetValue(HeaderNames.IfNoneMatch, out var ifNoneMatch) && ifNoneMatch.Count > 0)
         {
@@ -116,9 +116,9 @@ internal static class ResponseWriter
         }
 
         return request.TryGetValue(HeaderNames.IfModifiedSince, out var ims)
-            && HeaderRules.TryParseDate(ims, out var since)
+            && HeaderRules.TryParseDate(ims, now, out var since)
             && lastModified is not null
-            && HeaderRules.TryParseDate(lastModified, out var modified)
+            && HeaderRules.TryParseDate(lastModified, now, out var modified)
             && modified <= since;
     }
 

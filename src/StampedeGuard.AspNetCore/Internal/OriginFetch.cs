@@ -63,12 +63,19 @@ internal sealed class OriginFetch : IOriginResponseSink
         StampedeLease? lease = null;
         try
         {
-            if (!_plan.ForceOrigin && _runtime.Barrier is { } barrier)
+            if (!_plan.ForceOrigin)
             {
-                lease = await AcquireBarrierAsync(barrier).ConfigureAwait(false);
+                if (_runtime.Barrier is { } barrier)
+                {
+                    lease = await AcquireBarrierAsync(barrier).ConfigureAwait(false);
+                }
+
+                // Double-checked: a request that looked up just before the previous flight stored its response, and
+                // led this flight just after that one ended, finds the response here (as does one that waited at the
+                // barrier while another instance ran the origin).
                 if (await TryPublishStoredAsync().ConfigureAwait(false))
                 {
-                    return; // another instance ran the origin while this one waited at the barrier
+                    return;
                 }
             }
 

@@ -13,7 +13,7 @@ namespace StampedeGuard.AspNetCore;
 /// <list type="number">
 /// <item>Not GET/HEAD: pass to the origin (<c>fwd=method</c>); after a successful unsafe method, purge the URL and its
 /// same-origin Location/Content-Location (RFC 9111 4.4).</item>
-/// <item>Disabled endpoint, Range, Upgrade: pass (<c>fwd=bypass</c>). Range responses are never stored or served as 200.</item>
+/// <item>Disabled endpoint, Upgrade: pass (<c>fwd=bypass</c>). Range: one byte range of a fresh stored 200 is served from it (206/416); otherwise pass. Range responses are never stored or served as 200.</item>
 /// <item>Look up the URL's primary key (method, scheme, host, path, normalised query, keyed headers), then the variant the
 /// stored <c>Vary</c> selects. A hit-for-pass marker: pass in parallel, no collapsing.</item>
 /// <item>Fresh: serve it with <c>Age</c> (304 if the client's conditional matches).</item>
@@ -66,7 +66,7 @@ internal sealed class StampedeResponseCachingMiddleware
 
         if (request.Headers.ContainsKey(HeaderNames.Range))
         {
-            return PassAsync(context, "bypass", "range", "bypass");
+            return RangeAsync(context, policy);
         }
 
         if (request.Headers.ContainsKey(HeaderNames.Upgrade))
@@ -195,6 +195,39 @@ internal sealed class StampedeResponseCachingMiddleware
         }
 
         await PassAsync(context, "miss", "attempts", "pass").ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A Range request (RFC 9110 14): answered from a fresh stored full 200 when it asks for one satisfiable byte range
+    /// (206) or none (416); anything else (a miss, stale, several ranges, If-Range) passes through, never stored.
+    /// </summary>
+    private async Task RangeAsync(HttpContext context, StampedeResponseCacheAttribute? policy)
+    {
+        var request = context.Request;
+        if (HttpMethods.IsGet(request.Method) && !request.Headers.ContainsKey(HeaderNames.IfRange))
+        {
+            var urlKey = _runtime.Keys.UrlKey(request);
+            Lookup lookup;
+            try
+            {
+                lookup = await LookupAsync(_runtime.Keys.PrimaryKey(urlKey, request, policy), request.Headers).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                Log.CacheFailed(_runtime.Logger, CacheKeyBuilder.UrlTag(urlKey), ex);
+                lookup = default;
+            }
+
+            var now = _runtime.Time.GetUtcNow();
+            if (lookup.Entry is { StatusCode: StatusCodes.Status200OK, Body: not null } entry && entry.TimeToLive(now) is var ttl && ttl > TimeSpan.Zero
+                && await ResponseWriter.TryServeRangeAsync(context, entry, CacheStatus.Hit(_name, ttl, "range"), now).ConfigureAwait(false))
+            {
+                _runtime.Metrics.Request("hit");
+                return;
+            }
+        }
+
+        await PassAsync(context, "bypass", "range", "bypass").ConfigureAwait(false);
     }
 
     /// <summary>Leads or joins the flight of <paramref name="plan"/>'s key and serves this client from it.</summary>

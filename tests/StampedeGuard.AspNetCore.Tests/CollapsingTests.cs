@@ -40,7 +40,7 @@ public sealed class CollapsingTests
         responses.Should().OnlyContain(r => r.Response.StatusCode == HttpStatusCode.OK && r.Body == "hot");
         responses.Count(r => r.Response.CacheStatus().Contains("collapsed")).Should().BeGreaterThan(0);
         // Every request led, joined or hit. (A request that looked up just before the store and led a new flight just
-        // after the first one finished counts as a miss, but the engine answers it from the stored value: still 1 execution.)
+        // after the first one finished counts as a miss, but its double-checked store read answers it: still 1 execution.)
         (host.Count("miss") + host.Count("collapsed") + host.Count("hit")).Should().Be(500);
     }
 

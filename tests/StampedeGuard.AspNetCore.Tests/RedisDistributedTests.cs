@@ -49,7 +49,8 @@ public sealed class RedisDistributedTests
             var onA = Enumerable.Range(0, 25).Select(_ => a.Client.GetBodyAsync("/r", host)).ToArray();
             await origin.Entered.Task;
             var onB = Enumerable.Range(0, 25).Select(_ => b.Client.GetBodyAsync("/r", host)).ToArray();
-            await Task.Delay(300); // B's leader is now waiting behind A's Redis lock (or, if slower, finds the stored value)
+            // Every request on B has led or joined B's flight: B's leader is at A's Redis lock before A's origin answers.
+            await CollapsingTests.WaitUntilAsync(() => b.Count("miss") + b.Count("collapsed") == 25);
             gate.SetResult();
 
             var responses = await Task.WhenAll(onA.Concat(onB));

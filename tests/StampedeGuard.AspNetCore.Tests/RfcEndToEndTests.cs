@@ -119,4 +119,41 @@ public sealed class RfcEndToEndTests
         (await host.Client.GetAsync("/r")).CacheStatus().Should().NotStartWith("StampedeGuard; hit");
         _origin.Executions.Should().Be(2);
     }
+
+    [Theory]
+    [InlineData("bytes=1-2", HttpStatusCode.PartialContent, "1|", "bytes 1-2/4")] // body "v1|x"
+    [InlineData("bytes=2-", HttpStatusCode.PartialContent, "|x", "bytes 2-3/4")]
+    [InlineData("bytes=-1", HttpStatusCode.PartialContent, "x", "bytes 3-3/4")]
+    [InlineData("bytes=1-99", HttpStatusCode.PartialContent, "1|x", "bytes 1-3/4")]
+    [InlineData("bytes=9-", HttpStatusCode.RequestedRangeNotSatisfiable, "", "bytes */4")]
+    public async Task Get_RangeOnAStoredFullResponse_ServedFromTheCache(string range, HttpStatusCode status, string body, string contentRange)
+    {
+        await using var host = await TestHost.StartAsync(
+            app => app.MapGet("/r", async ctx =>
+            {
+                using var _ = _origin.Enter();
+                ctx.Response.Headers.CacheControl = "max-age=60";
+                await ctx.Response.WriteAsync("v" + _origin.Executions + "|x");
+            }),
+            time: _time);
+        await host.Client.GetAsync("/r");
+
+        var (response, text) = await host.Client.GetBodyAsync("/r", ("Range", range));
+        response.StatusCode.Should().Be(status);
+        text.Should().Be(body);
+        response.Content.Headers.ContentRange!.ToString().Should().Be(contentRange);
+        response.CacheStatus().Should().Contain("hit").And.Contain("detail=range");
+        _origin.Executions.Should().Be(1);
+    }
+
+    [Theory]
+    [InlineData("bytes=0-0,2-3")] // several ranges
+    [InlineData("items=0-1")]
+    public async Task Get_RangeTheCacheDoesNotServe_PassedToTheOrigin(string range)
+    {
+        await using var host = await StartAsync("max-age=60");
+        await host.Client.GetAsync("/r");
+        (await host.Client.GetAsync("/r", ("Range", range))).CacheStatus().Should().Contain("fwd=bypass; detail=range");
+        _origin.Executions.Should().Be(2);
+    }
 }

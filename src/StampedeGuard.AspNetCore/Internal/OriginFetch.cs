@@ -12,8 +12,9 @@ namespace StampedeGuard.AspNetCore.Internal;
 /// <summary>
 /// One origin execution for a flight: runs the app (or the forwarder) on an origin context, decides when the headers
 /// arrive (store? share? detach the waiters? revalidated by a 304? replaced by stale-if-error?), feeds the body into the
-/// flight's buffer, and gives the engine what to store. It runs inside the engine's <c>GetOrCreateAsync</c>, so with a
-/// distributed tier the execution is collapsed across instances too.
+/// flight's buffer, and stores the result through the engine (<c>SetAsync</c>). It is the request's only flight: with a
+/// registered distributed <see cref="IStampedeLock"/> it runs under that lock, so the execution is collapsed across
+/// instances too.
 /// </summary>
 internal sealed class OriginFetch : IOriginResponseSink
 {

@@ -72,12 +72,4 @@ internal sealed class ResponseCacheRuntime(
 
     public StampedeCacheEntryOptions HitForPassOptions(string urlTag) =>
         new() { Duration = Options.HitForPassDuration, EarlyRefreshBeta = 0, Tags = [urlTag] };
-
-    /// <summary>The base options of the engine call; the factory replaces them from the response.</summary>
-    public StampedeCacheEntryOptions FlightOptions() => new()
-    {
-        Duration = TimeSpan.FromMinutes(1),
-        EarlyRefreshBeta = 0,
-        LockTimeout = Options.WaiterTimeout,
-    };
 }

@@ -2,6 +2,7 @@ using System.Net;
 using FluentAssertions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using StampedeGuard.TestSupport;
 using Xunit;
 
@@ -132,5 +133,28 @@ public sealed class OutageTests
         (await Task.WhenAll(responses.Select(r => r.Content.ReadAsStringAsync()))).Should().OnlyContain(b => b == "good");
         _origin.Executions.Should().Be(2);
         _origin.MaxConcurrent.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task Get_ConcurrentMisses_OneFlightAndTheEngineIsOnlyStorage()
+    {
+        var (cache, counter) = CountingCacheProxy.Wrap(new StampedeCache(new StampedeCacheOptions()));
+        await using var host = await TestHost.StartAsync(
+            app => app.MapGet("/one", ctx => GatedAsync(ctx, c =>
+            {
+                c.Response.Headers.CacheControl = "max-age=60";
+                return c.Response.WriteAsync("one");
+            })),
+            services: s => s.AddSingleton(cache));
+
+        (await host.Client.GetAsync("/one")).CacheStatus().Should().Contain("stored");
+        await host.App.Services.GetRequiredService<IStampedeResponseCache>().PurgeAsync(new Uri(host.Address, "/one"));
+        var responses = await WaveAsync(host, "/one");
+
+        responses.Should().OnlyContain(r => r.StatusCode == HttpStatusCode.OK);
+        _origin.Executions.Should().Be(2);
+        _origin.MaxConcurrent.Should().Be(1);
+        counter.Count(nameof(IStampedeCache.GetOrCreateAsync)).Should().Be(0, "the HTTP flight is the only flight");
+        counter.Count(nameof(IStampedeCache.SetAsync)).Should().Be(2);
     }
 }

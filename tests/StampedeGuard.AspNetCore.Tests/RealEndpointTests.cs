@@ -167,6 +167,21 @@ public sealed class RealEndpointTests
         await MissThenHitAsync(host, "/mvc/ann", "hello ann"); // MVC writes a string as text/plain
     }
 
+    [Fact]
+    public async Task Get_EngineTimeProviderOption_IsTheClockOfHttpFreshness()
+    {
+        var time = new StampedeGuard.TestSupport.FakeTimeProvider();
+        await using var host = await TestHost.StartAsync(
+            app => app.MapGet("/clock", () => { using var _ = _origin.Enter(); return "c" + _origin.Executions; }).CacheResponses(p => p.DurationSeconds = 60),
+            services: s => s.AddStampedeGuard(o => o.TimeProvider = time));
+
+        (await host.Client.GetBodyAsync("/clock")).Body.Should().Be("c1");
+        time.Advance(TimeSpan.FromSeconds(59));
+        (await host.Client.GetAsync("/clock")).Headers.Age.Should().Be(TimeSpan.FromSeconds(59));
+        time.Advance(TimeSpan.FromSeconds(2));
+        (await host.Client.GetBodyAsync("/clock")).Body.Should().Be("c2");
+    }
+
     public sealed record Item(string Name, int Count);
 
     public sealed class Greeter

@@ -84,8 +84,13 @@ internal sealed class OriginFetch : IOriginResponseSink
         }
         catch (Exception ex)
         {
-            // The cache itself failed (for example the distributed tier, when configured to throw).
-            Log.CacheFailed(_runtime.Logger, _plan.LogKey, ex);
+            // The cache itself failed (for example the distributed tier, when configured to throw), or every client
+            // left while the leader waited at the barrier (not a fault: nothing to log).
+            if (ex is not OperationCanceledException || !_flight.OriginToken.IsCancellationRequested)
+            {
+                Log.CacheFailed(_runtime.Logger, _plan.LogKey, ex);
+            }
+
             if (!_headersPublished)
             {
                 Finish(new FlightHead { Kind = FlightHeadKind.Detached, Detail = "cache-error" });

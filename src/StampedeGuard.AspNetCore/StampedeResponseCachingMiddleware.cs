@@ -13,7 +13,7 @@ namespace StampedeGuard.AspNetCore;
 /// <list type="number">
 /// <item>Not GET/HEAD: pass to the origin (<c>fwd=method</c>); after a successful unsafe method, purge the URL and its
 /// same-origin Location/Content-Location (RFC 9111 4.4).</item>
-/// <item>Disabled endpoint, Range, Upgrade: pass (<c>fwd=bypass</c>). Range responses are never stored or served as 200.</item>
+/// <item>Disabled endpoint, Upgrade: pass (<c>fwd=bypass</c>). Range: one byte range of a fresh stored 200 is served from it (206/416); otherwise pass. Range responses are never stored or served as 200.</item>
 /// <item>Look up the URL's primary key (method, scheme, host, path, normalised query, keyed headers), then the variant the
 /// stored <c>Vary</c> selects. A hit-for-pass marker: pass in parallel, no collapsing.</item>
 /// <item>Fresh: serve it with <c>Age</c> (304 if the client's conditional matches).</item>
@@ -47,7 +47,7 @@ internal sealed class StampedeResponseCachingMiddleware
         _next = next;
         _options = options.Value;
         _name = _options.CacheStatusName;
-        _runtime = new ResponseCacheRuntime(next, engine.Cache, _options, loggerFactory.CreateLogger<StampedeResponseCachingMiddleware>(), metrics, scopes, registry);
+        _runtime = new ResponseCacheRuntime(next, engine, _options, loggerFactory.CreateLogger<StampedeResponseCachingMiddleware>(), metrics, scopes, registry);
     }
 
     public Task InvokeAsync(HttpContext context)
@@ -66,7 +66,7 @@ internal sealed class StampedeResponseCachingMiddleware
 
         if (request.Headers.ContainsKey(HeaderNames.Range))
         {
-            return PassAsync(context, "bypass", "range", "bypass");
+            return RangeAsync(context, policy);
         }
 
         if (request.Headers.ContainsKey(HeaderNames.Upgrade))
@@ -98,15 +98,15 @@ internal sealed class StampedeResponseCachingMiddleware
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                Log.CacheFailed(_runtime.Logger, primaryKey, ex);
+                Log.CacheFailed(_runtime.Logger, CacheKeyBuilder.UrlTag(urlKey), ex);
                 await PassAsync(context, "miss", "cache-error", "pass").ConfigureAwait(false);
                 return;
             }
 
             // 2. Hit-for-pass: this key is known to be uncacheable; go to the origin without collapsing.
-            if (lookup.HitForPass is { } reason)
+            if (lookup.HitForPass)
             {
-                await OnlyIfCachedOrPassAsync(context, directives, "bypass", "hit-for-pass;" + reason).ConfigureAwait(false);
+                await OnlyIfCachedOrPassAsync(context, directives, "bypass", "hit-for-pass").ConfigureAwait(false);
                 return;
             }
 
@@ -114,17 +114,26 @@ internal sealed class StampedeResponseCachingMiddleware
             if (lookup.Entry is { } entry && !clientBypass)
             {
                 var ttl = entry.TimeToLive(now);
+                var clientDirectives = _options.AllowClientBypass;
 
-                // 3. Fresh hit.
-                if (ttl > TimeSpan.Zero)
+                // 3. Fresh hit (with client directives on: fresh for at least the request's min-fresh, RFC 9111 5.2.1.3).
+                if (ttl > (clientDirectives && directives.MinFresh is { } minFresh ? minFresh : TimeSpan.Zero))
                 {
                     _runtime.Metrics.Request("hit");
                     await ResponseWriter.ServeStoredAsync(context, entry, CacheStatus.Hit(_name, ttl), now).ConfigureAwait(false);
                     return;
                 }
 
+                // The client accepts a stale response up to its max-stale (RFC 9111 5.2.1.2), unless the response forbids it.
+                if (clientDirectives && ttl <= TimeSpan.Zero && directives.MaxStale is { } maxStale && !entry.NoStaleServing && -ttl <= maxStale)
+                {
+                    _runtime.Metrics.Request("stale");
+                    await ResponseWriter.ServeStoredAsync(context, entry, CacheStatus.Hit(_name, ttl, "max-stale"), now).ConfigureAwait(false);
+                    return;
+                }
+
                 // 4. Stale, inside stale-while-revalidate: serve it, one background revalidation.
-                if (!entry.NoStaleServing && -ttl < entry.StaleWhileRevalidate)
+                if (ttl <= TimeSpan.Zero && !entry.NoStaleServing && -ttl < entry.StaleWhileRevalidate)
                 {
                     _runtime.Metrics.Request("stale");
                     StartBackgroundRevalidation(context, Plan(urlKey, primaryKey, lookup, policy, request, clientBypass: false));
@@ -139,6 +148,13 @@ internal sealed class StampedeResponseCachingMiddleware
                 _runtime.Metrics.Request("miss");
                 context.Response.StatusCode = StatusCodes.Status504GatewayTimeout;
                 CacheStatus.Apply(context.Response.Headers, CacheStatus.Forward(_name, lookup.Fwd, detail: "only-if-cached"));
+                return;
+            }
+
+            // A request's no-store (RFC 9111 5.2.1.5): nothing of its response may be stored, so it neither stores nor collapses.
+            if (_options.AllowClientBypass && directives.NoStore)
+            {
+                await PassAsync(context, lookup.Fwd, "no-store", "pass").ConfigureAwait(false);
                 return;
             }
 
@@ -166,13 +182,52 @@ internal sealed class StampedeResponseCachingMiddleware
                     await PassAsync(context, plan.Fwd, outcome.Detail, "pass").ConfigureAwait(false);
                     return;
                 case OutcomeKind.Retry:
-                    retrying |= outcome.Detail == "retry";
-                    avoid = outcome.Detail == "vary-mismatch" ? plan.FlightKey : null;
+                    avoid = null;
+                    continue;
+                case OutcomeKind.RetryCollapsed:
+                    retrying = true;
+                    avoid = null;
+                    continue;
+                case OutcomeKind.RetryOtherVariant:
+                    avoid = plan.FlightKey;
                     continue;
             }
         }
 
         await PassAsync(context, "miss", "attempts", "pass").ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A Range request (RFC 9110 14): answered from a fresh stored full 200 when it asks for one satisfiable byte range
+    /// (206) or none (416); anything else (a miss, stale, several ranges, If-Range) passes through, never stored.
+    /// </summary>
+    private async Task RangeAsync(HttpContext context, StampedeResponseCacheAttribute? policy)
+    {
+        var request = context.Request;
+        if (HttpMethods.IsGet(request.Method) && !request.Headers.ContainsKey(HeaderNames.IfRange))
+        {
+            var urlKey = _runtime.Keys.UrlKey(request);
+            Lookup lookup;
+            try
+            {
+                lookup = await LookupAsync(_runtime.Keys.PrimaryKey(urlKey, request, policy), request.Headers).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                Log.CacheFailed(_runtime.Logger, CacheKeyBuilder.UrlTag(urlKey), ex);
+                lookup = default;
+            }
+
+            var now = _runtime.Time.GetUtcNow();
+            if (lookup.Entry is { StatusCode: StatusCodes.Status200OK, Body: not null } entry && entry.TimeToLive(now) is var ttl && ttl > TimeSpan.Zero
+                && await ResponseWriter.TryServeRangeAsync(context, entry, CacheStatus.Hit(_name, ttl, "range"), now).ConfigureAwait(false))
+            {
+                _runtime.Metrics.Request("hit");
+                return;
+            }
+        }
+
+        await PassAsync(context, "bypass", "range", "bypass").ConfigureAwait(false);
     }
 
     /// <summary>Leads or joins the flight of <paramref name="plan"/>'s key and serves this client from it.</summary>
@@ -271,29 +326,30 @@ internal sealed class StampedeResponseCachingMiddleware
 
                     if (head.RetryForWaiters)
                     {
-                        return new Outcome(OutcomeKind.Retry, "retry");
+                        return new Outcome(OutcomeKind.RetryCollapsed, null);
                     }
 
                     if (head.VaryHeaders is { } vary && !SameVariant(context.Request.Headers, vary, head.LeaderVaryValues!))
                     {
-                        return new Outcome(OutcomeKind.Retry, "vary-mismatch");
+                        return new Outcome(OutcomeKind.RetryOtherVariant, null);
                     }
                 }
 
                 var status = CacheStatus.Forward(_name, plan.Fwd, head.TimeToLive, head.Storing, collapsed: !leader, head.Storing ? null : head.Detail);
-                await ResponseWriter.StreamAsync(context, flight, reader, head, leader, status).ConfigureAwait(false);
+                await ResponseWriter.StreamAsync(context, flight, reader, head, leader, status, _runtime.Time.GetUtcNow()).ConfigureAwait(false);
                 return new Outcome(OutcomeKind.Done, null);
 
             case FlightHeadKind.Stored:
                 var now = _runtime.Time.GetUtcNow();
                 var stored = head.Stored!;
                 await ResponseWriter.ServeStoredAsync(context, stored, CacheStatus.Forward(_name, plan.Fwd, stored.TimeToLive(now), head.Storing, collapsed: !leader, head.Detail), now).ConfigureAwait(false);
+                await context.Response.CompleteAsync().ConfigureAwait(false); // complete now: the leader's request may outlive a timed-out origin
                 return new Outcome(OutcomeKind.Done, null);
 
             case FlightHeadKind.Failed:
                 if (!leader && head.RetryForWaiters)
                 {
-                    return new Outcome(OutcomeKind.Retry, "retry");
+                    return new Outcome(OutcomeKind.RetryCollapsed, null);
                 }
 
                 head.Failure!.Throw(); // the same failure for every client of the execution
@@ -312,26 +368,26 @@ internal sealed class StampedeResponseCachingMiddleware
         var found = await _runtime.Cache.TryGetAsync<CachedResponse>(primaryKey).ConfigureAwait(false);
         if (!found.HasValue || found.Value is not { } value)
         {
-            return new Lookup(null, null, primaryKey, "uri-miss", null);
+            return new Lookup(null, null, primaryKey, "uri-miss", HitForPass: false);
         }
 
         switch (value.Kind)
         {
             case CachedResponseKind.HitForPass:
-                return new Lookup(null, null, primaryKey, "uri-miss", value.Reason ?? "uncacheable");
+                return new Lookup(null, null, primaryKey, "uri-miss", HitForPass: true);
             case CachedResponseKind.VaryMarker:
                 var variantKey = CacheKeyBuilder.VariantKey(primaryKey, value, requestHeaders);
                 var variant = await _runtime.Cache.TryGetAsync<CachedResponse>(variantKey).ConfigureAwait(false);
                 if (!variant.HasValue || variant.Value is not { } response)
                 {
-                    return new Lookup(null, value, variantKey, "vary-miss", null);
+                    return new Lookup(null, value, variantKey, "vary-miss", HitForPass: false);
                 }
 
                 return response.Kind == CachedResponseKind.HitForPass
-                    ? new Lookup(null, value, variantKey, "vary-miss", response.Reason ?? "uncacheable")
-                    : new Lookup(response, value, variantKey, "stale", null);
+                    ? new Lookup(null, value, variantKey, "vary-miss", HitForPass: true)
+                    : new Lookup(response, value, variantKey, "stale", HitForPass: false);
             default:
-                return new Lookup(value, null, primaryKey, "stale", null);
+                return new Lookup(value, null, primaryKey, "stale", HitForPass: false);
         }
     }
 
@@ -376,7 +432,7 @@ internal sealed class StampedeResponseCachingMiddleware
             }
             catch (Exception ex)
             {
-                Log.BackgroundRevalidationFailed(_runtime.Logger, plan.FlightKey, ex);
+                Log.BackgroundRevalidationFailed(_runtime.Logger, plan.LogKey, ex);
             }
         });
     }
@@ -390,7 +446,7 @@ internal sealed class StampedeResponseCachingMiddleware
             return Task.CompletedTask;
         }
 
-        return PassAsync(context, fwd, detail.Split(';')[0], "bypass");
+        return PassAsync(context, fwd, detail, "bypass");
     }
 
     /// <summary>Sends the request to the origin untouched by the cache; the response gets our Cache-Status member.</summary>
@@ -450,7 +506,7 @@ internal sealed class StampedeResponseCachingMiddleware
         }
         catch (Exception ex)
         {
-            Log.CacheFailed(_runtime.Logger, url.AbsoluteUri, ex);
+            Log.CacheFailed(_runtime.Logger, CacheKeyBuilder.UrlTag(_runtime.Keys.UrlKey(url)), ex);
         }
     }
 
@@ -472,12 +528,23 @@ internal sealed class StampedeResponseCachingMiddleware
 
     private enum OutcomeKind
     {
+        /// <summary>The client has its response.</summary>
         Done,
+
+        /// <summary>Send the client to the origin uncollapsed; the detail says why.</summary>
         Pass,
+
+        /// <summary>Look the key up again (the flight's answer is for a later lookup, e.g. a vary marker).</summary>
         Retry,
+
+        /// <summary>Look up again and join (or lead) the one collapsed retry of a failed execution.</summary>
+        RetryCollapsed,
+
+        /// <summary>Look up again; the flight that was joined serves another variant, so don't join it again.</summary>
+        RetryOtherVariant,
     }
 
     private readonly record struct Outcome(OutcomeKind Kind, string? Detail);
 
-    private readonly record struct Lookup(CachedResponse? Entry, CachedResponse? Marker, string FlightKey, string Fwd, string? HitForPass);
+    private readonly record struct Lookup(CachedResponse? Entry, CachedResponse? Marker, string FlightKey, string Fwd, bool HitForPass);
 }

@@ -9,10 +9,10 @@ namespace StampedeGuard.AspNetCore;
 /// </summary>
 public sealed class StampedeResponseCachingOptions
 {
-    private TimeProvider _timeProvider = TimeProvider.System;
     private long _maximumBodySize = 1024 * 1024;
     private int _maximumHeaderBytes = 32 * 1024;
     private TimeSpan _waiterTimeout = TimeSpan.FromSeconds(15);
+    private TimeSpan _originTimeout = Timeout.InfiniteTimeSpan;
     private TimeSpan _hitForPassDuration = TimeSpan.FromMinutes(2);
     private TimeSpan? _defaultFreshness;
     private TimeSpan _staleWhileRevalidate = TimeSpan.Zero;
@@ -22,14 +22,6 @@ public sealed class StampedeResponseCachingOptions
     private TimeSpan _negativeCacheDuration = TimeSpan.Zero;
     private string _cacheStatusName = "StampedeGuard";
     private string _keyPrefix = "sg-http|";
-
-    /// <summary>Gets or sets the clock for ages and freshness. Tests pass a fake clock (give the engine the same one).</summary>
-    /// <value>Default <see cref="TimeProvider.System"/>.</value>
-    public TimeProvider TimeProvider
-    {
-        get => _timeProvider;
-        set => _timeProvider = value ?? throw new ArgumentNullException(nameof(TimeProvider));
-    }
 
     /// <summary>
     /// Gets or sets the largest body that is stored. A larger body (by <c>Content-Length</c>, or once it grows past this
@@ -61,6 +53,19 @@ public sealed class StampedeResponseCachingOptions
     {
         get => _waiterTimeout;
         set => _waiterTimeout = PositiveOrInfinite(nameof(WaiterTimeout), value);
+    }
+
+    /// <summary>
+    /// Gets or sets how long an origin execution may take to produce its response headers. Past it the execution's
+    /// token (the app's <c>RequestAborted</c>) is cancelled and every client of the flight gets the same 504 (or a stale
+    /// response where stale-if-error allows); the flight stays registered until the origin code has returned, so a hung
+    /// origin still sees one request at a time per URL.
+    /// </summary>
+    /// <value>Default <see cref="Timeout.InfiniteTimeSpan"/> (off). Must be positive or infinite.</value>
+    public TimeSpan OriginTimeout
+    {
+        get => _originTimeout;
+        set => _originTimeout = PositiveOrInfinite(nameof(OriginTimeout), value);
     }
 
     /// <summary>
@@ -120,8 +125,13 @@ public sealed class StampedeResponseCachingOptions
         set => _heuristicFreshnessLimit = NonNegative(nameof(HeuristicFreshnessLimit), value);
     }
 
-    /// <summary>Gets or sets how long a 5xx response is stored (a brief negative cache). Never longer than the response itself allows.</summary>
-    /// <value>Default zero: 5xx responses are shared with the collapsed waiters of their execution but not stored.</value>
+    /// <summary>
+    /// Gets or sets a brief negative-caching lifetime for error responses that are heuristically cacheable (RFC 9110
+    /// 15.1: 404, 405, 410, 414, 501) and carry no explicit freshness. An accelerator operator's override. It never
+    /// applies to 502, 503, 504 or other 5xx without explicit freshness: those are never stored (RFC 9111 4.2.2); they
+    /// are shared with the collapsed waiters of their execution, and a 5xx with its own <c>max-age</c> is stored like any response.
+    /// </summary>
+    /// <value>Default zero: off.</value>
     public TimeSpan NegativeCacheDuration
     {
         get => _negativeCacheDuration;
@@ -133,15 +143,19 @@ public sealed class StampedeResponseCachingOptions
     public OriginFailureMode FailureMode { get; set; } = OriginFailureMode.ShareFailure;
 
     /// <summary>
-    /// Gets or sets whether a request's <c>Cache-Control: no-cache</c>, <c>max-age=0</c> or <c>Pragma: no-cache</c> makes
-    /// the cache go to the origin. Off by default: clients must not be able to force origin load (useful in development).
+    /// Gets or sets whether the request's cache directives are honoured (RFC 9111 5.2.1): <c>no-cache</c>, <c>max-age=0</c>
+    /// or <c>Pragma: no-cache</c> make the cache go to the origin; <c>min-fresh</c> asks for a response fresh for that much
+    /// longer; <c>max-stale</c> accepts a stale one (never past must-revalidate); <c>no-store</c> makes a miss pass to the
+    /// origin without storing or collapsing. Off by default: clients must not be able to force origin load (useful in development).
     /// </summary>
     /// <value>Default false.</value>
     public bool AllowClientBypass { get; set; }
 
     /// <summary>
-    /// Gets or sets whether a response carrying <c>Set-Cookie</c> may be stored (without its <c>Set-Cookie</c> fields).
-    /// By default such a response is not stored and its collapsed waiters detach.
+    /// Gets or sets whether a response carrying <c>Set-Cookie</c> may be stored. When on, it is stored as received
+    /// (RFC 9111 3.1), <c>Set-Cookie</c> included, and every client served from the entry (hits and collapsed waiters)
+    /// gets that cookie: only for cookies that are the same for everyone (a load balancer's affinity, a consent
+    /// banner's default), never for a session. By default such a response is not stored and its collapsed waiters detach.
     /// </summary>
     /// <value>Default false.</value>
     public bool StoreResponsesWithSetCookie { get; set; }

@@ -1,7 +1,8 @@
 using System.Diagnostics.Metrics;
+using System.Text;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 using StampedeGuard;
 using StampedeGuard.AspNetCore;
 using StampedeGuard.AspNetCore.Internal;
@@ -15,7 +16,9 @@ public static class StampedeResponseCachingServiceCollectionExtensions
     /// Registers the response caching middleware's services and <see cref="IStampedeResponseCache"/>. Responses are
     /// stored through the registered <see cref="IStampedeCache"/>: call <c>AddStampedeGuard(...)</c> to configure it (a
     /// distributed tier makes stored responses and collapsing shared by every instance); when none is registered, an
-    /// in-memory one using <see cref="StampedeResponseCachingOptions.TimeProvider"/> is used. The order of the two calls does not matter.
+    /// in-memory one is used. Ages and freshness use the engine's clock (<see cref="StampedeCacheOptions.TimeProvider"/>, else a registered <see cref="TimeProvider"/>). The order of the two calls does not matter.
+    /// Also makes Kestrel write response header values as Latin-1 (unless the app chose an encoding), so obs-text values
+    /// copied from an origin round-trip.
     /// </summary>
     /// <param name="services">The services.</param>
     /// <param name="configure">Configures the options; null keeps the defaults.</param>
@@ -29,14 +32,25 @@ public static class StampedeResponseCachingServiceCollectionExtensions
             services.Configure(configure);
         }
 
-        services.TryAddSingleton(static sp => sp.GetService<IStampedeCache>() is { } cache
-            ? new ResponseCacheEngine(cache, owned: false)
-            : new ResponseCacheEngine(
-                new StampedeCache(
-                    new StampedeCacheOptions { TimeProvider = sp.GetRequiredService<IOptions<StampedeResponseCachingOptions>>().Value.TimeProvider },
-                    loggerFactory: sp.GetService<ILoggerFactory>(),
-                    meterFactory: sp.GetService<IMeterFactory>()),
-                owned: true));
+        services.TryAddSingleton(static sp =>
+        {
+            var time = ResponseCacheEngine.ResolveTime(sp);
+            var barrier = ResponseCacheEngine.ResolveBarrier(sp);
+            return sp.GetService<IStampedeCache>() is { } cache
+                ? new ResponseCacheEngine(cache, owned: false, time, barrier)
+                : new ResponseCacheEngine(
+                    new StampedeCache(new StampedeCacheOptions { TimeProvider = time }, loggerFactory: sp.GetService<ILoggerFactory>(), meterFactory: sp.GetService<IMeterFactory>()),
+                    owned: true,
+                    time,
+                    barrier);
+        });
+        // Header values copied from an origin may carry obs-text (RFC 9110 5.5: bytes 0x80-0xFF, e.g. in an ETag): write
+        // them as the Latin-1 bytes they were, instead of Kestrel refusing them with a 500. An encoding the app's own selector picks wins.
+        services.PostConfigure<KestrelServerOptions>(static kestrel =>
+        {
+            var app = kestrel.ResponseHeaderEncodingSelector;
+            kestrel.ResponseHeaderEncodingSelector = name => app?.Invoke(name) ?? Encoding.Latin1;
+        });
         services.TryAddSingleton(static sp => new ResponseCachingMetrics(sp.GetService<IMeterFactory>()));
         services.TryAddSingleton<FlightRegistry>();
         services.TryAddSingleton<IStampedeResponseCache, StampedeResponseCache>();

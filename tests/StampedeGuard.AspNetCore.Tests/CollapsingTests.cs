@@ -40,7 +40,7 @@ public sealed class CollapsingTests
         responses.Should().OnlyContain(r => r.Response.StatusCode == HttpStatusCode.OK && r.Body == "hot");
         responses.Count(r => r.Response.CacheStatus().Contains("collapsed")).Should().BeGreaterThan(0);
         // Every request led, joined or hit. (A request that looked up just before the store and led a new flight just
-        // after the first one finished counts as a miss, but the engine answers it from the stored value: still 1 execution.)
+        // after the first one finished counts as a miss, but its double-checked store read answers it: still 1 execution.)
         (host.Count("miss") + host.Count("collapsed") + host.Count("hit")).Should().Be(500);
     }
 
@@ -307,7 +307,7 @@ public sealed class CollapsingTests
     }
 
     [Fact]
-    public async Task Get_5xx_SharedWithWaitersButNotStored()
+    public async Task Get_5xxWithoutFreshness_SharedWithWaitersButNotStored()
     {
         var origin = new Origin();
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -316,7 +316,6 @@ public sealed class CollapsingTests
             using var _ = origin.Enter();
             await gate.Task;
             ctx.Response.StatusCode = 503;
-            ctx.Response.Headers.CacheControl = "max-age=60";
         }));
 
         var tasks = Enumerable.Range(0, 30).Select(_ => host.Client.GetAsync("/503")).ToArray();
@@ -330,28 +329,58 @@ public sealed class CollapsingTests
     }
 
     [Fact]
-    public async Task Get_5xxWithNegativeCaching_StoredBriefly()
+    public async Task Get_5xxWithMaxAge_StoredAndReusedLikeAnyResponse()
     {
-        var time = new FakeTimeProvider();
         var origin = new Origin();
-        await using var host = await TestHost.StartAsync(
-            app => app.MapGet("/503", ctx =>
-            {
-                using var _ = origin.Enter();
-                ctx.Response.StatusCode = 503;
-                return Task.CompletedTask;
-            }),
-            o => o.NegativeCacheDuration = TimeSpan.FromSeconds(2),
-            time);
+        await using var host = await TestHost.StartAsync(app => app.MapGet("/503", ctx =>
+        {
+            using var _ = origin.Enter();
+            ctx.Response.StatusCode = 503;
+            ctx.Response.Headers.CacheControl = "max-age=60";
+            return Task.CompletedTask;
+        }));
 
         await host.Client.GetAsync("/503");
         var second = await host.Client.GetAsync("/503");
         second.StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable);
         second.CacheStatus().Should().Contain("hit");
         origin.Executions.Should().Be(1);
+    }
+
+    [Theory]
+    [InlineData(502)]
+    [InlineData(503)]
+    [InlineData(504)]
+    [InlineData(599)]
+    public async Task Get_5xxWithNegativeCaching_NeverStoredWithoutItsOwnFreshness(int status)
+    {
+        var origin = new Origin();
+        await using var host = await StartStatusOriginAsync(origin, status, TimeSpan.FromSeconds(30));
+
+        await host.Client.GetAsync("/err");
+        var second = await host.Client.GetAsync("/err");
+        ((int)second.StatusCode).Should().Be(status);
+        second.CacheStatus().Should().NotContain("hit");
+        origin.Executions.Should().Be(2);
+    }
+
+    [Theory]
+    [InlineData(404)]
+    [InlineData(501)]
+    public async Task Get_HeuristicErrorWithNegativeCaching_StoredBriefly(int status)
+    {
+        var time = new FakeTimeProvider();
+        var origin = new Origin();
+        await using var host = await StartStatusOriginAsync(origin, status, TimeSpan.FromSeconds(2), time);
+
+        await host.Client.GetAsync("/err");
+        var second = await host.Client.GetAsync("/err");
+        ((int)second.StatusCode).Should().Be(status);
+        second.CacheStatus().Should().Contain("hit");
+        origin.Executions.Should().Be(1);
 
         time.Advance(TimeSpan.FromSeconds(3));
-        await host.Client.GetAsync("/503");
+        await host.Client.GetAsync("/err");
         origin.Executions.Should().Be(2);
     }
 
@@ -396,6 +425,17 @@ public sealed class CollapsingTests
         await stream.ReadExactlyAsync(buffer).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
         return Encoding.UTF8.GetString(buffer);
     }
+
+    private static Task<TestHost> StartStatusOriginAsync(Origin origin, int status, TimeSpan negativeCacheDuration, TimeProvider? time = null) =>
+        TestHost.StartAsync(
+            app => app.MapGet("/err", ctx =>
+            {
+                using var _ = origin.Enter();
+                ctx.Response.StatusCode = status;
+                return Task.CompletedTask;
+            }),
+            o => o.NegativeCacheDuration = negativeCacheDuration,
+            time);
 
     internal static async Task WaitUntilAsync(Func<bool> condition)
     {

@@ -2,6 +2,7 @@ using FluentAssertions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using StampedeGuard.Locking;
 using StampedeGuard.Redis;
 using StampedeGuard.TestSupport.Redis;
 using Xunit;
@@ -32,7 +33,11 @@ public sealed class RedisDistributedTests
                     ctx.Response.Headers.CacheControl = "max-age=60";
                     await ctx.Response.WriteAsync("shared" + origin.Executions);
                 }),
-                services: s => s.AddSingleton<IStampedeCache>(_ => new StampedeCache(distributedStore: tier, backplane: tier)));
+                services: s =>
+                {
+                    s.AddSingleton<IStampedeCache>(_ => new StampedeCache(distributedStore: tier, backplane: tier));
+                    s.AddSingleton<IStampedeLock>(_ => new RedisStampedeLock(tier)); // the cross-instance barrier of the HTTP flight
+                });
         }
 
         try
@@ -44,7 +49,8 @@ public sealed class RedisDistributedTests
             var onA = Enumerable.Range(0, 25).Select(_ => a.Client.GetBodyAsync("/r", host)).ToArray();
             await origin.Entered.Task;
             var onB = Enumerable.Range(0, 25).Select(_ => b.Client.GetBodyAsync("/r", host)).ToArray();
-            await Task.Delay(300); // B's leader is now waiting behind A's Redis lock (or, if slower, finds the stored value)
+            // Every request on B has led or joined B's flight: B's leader is at A's Redis lock before A's origin answers.
+            await CollapsingTests.WaitUntilAsync(() => b.Count("miss") + b.Count("collapsed") == 25);
             gate.SetResult();
 
             var responses = await Task.WhenAll(onA.Concat(onB));

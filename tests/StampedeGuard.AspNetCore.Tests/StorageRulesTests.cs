@@ -47,9 +47,40 @@ public sealed class StorageRulesTests
     [Theory]
     [InlineData(206, "status")]
     [InlineData(304, "status")]
-    [InlineData(500, "server-error")]
     public void Evaluate_StatusNotStored(int status, string reason) =>
         Evaluate(status, new HeaderDictionary { ["Cache-Control"] = "max-age=60" }).Reason.Should().Be(reason);
+
+    [Theory]
+    [InlineData(500)]
+    [InlineData(502)]
+    [InlineData(503)]
+    [InlineData(504)]
+    [InlineData(599)]
+    public void Evaluate_5xxWithoutFreshness_NotStoredSharedAndNoHitForPass(int status)
+    {
+        _options.NegativeCacheDuration = TimeSpan.FromMinutes(1);
+        _options.DefaultFreshness = TimeSpan.FromMinutes(1);
+        var evaluation = Evaluate(status, new HeaderDictionary { ["Last-Modified"] = "Fri, 01 Jan 2016 00:00:00 GMT" });
+        evaluation.Storable.Should().BeFalse();
+        evaluation.Reason.Should().Be("server-error");
+        evaluation.Shareable.Should().BeTrue();
+        evaluation.HitForPass.Should().BeFalse();
+    }
+
+    [Theory]
+    [InlineData("no-store")]
+    [InlineData("max-age=0")]
+    public void Evaluate_5xxUncacheableByItsHeaders_SharedWithoutHitForPass(string cacheControl)
+    {
+        var evaluation = Evaluate(503, new HeaderDictionary { ["Cache-Control"] = cacheControl });
+        evaluation.Storable.Should().BeFalse();
+        evaluation.Shareable.Should().BeTrue();
+        evaluation.HitForPass.Should().BeFalse();
+    }
+
+    [Fact]
+    public void Evaluate_5xxWithMaxAge_StoredWithThatLifetime() =>
+        Evaluate(503, new HeaderDictionary { ["Cache-Control"] = "max-age=60" }).Entry!.FreshnessLifetime.Should().Be(TimeSpan.FromSeconds(60));
 
     [Fact]
     public void Evaluate_HeuristicLimitedToTenPercentAndCap()

@@ -67,6 +67,7 @@ public sealed class TestHost : IAsyncDisposable
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        if (Environment.GetEnvironmentVariable("SG_TEST_LOG") is not null) { builder.Logging.AddConsole(); }
         builder.WebHost.UseKestrel(k =>
         {
             k.Listen(IPAddress.Loopback, 0);
@@ -74,11 +75,8 @@ public sealed class TestHost : IAsyncDisposable
         });
         var clock = time ?? TimeProvider.System;
         builder.Services.AddSingleton<IStampedeCache>(_ => new StampedeCache(new StampedeCacheOptions { TimeProvider = clock }));
-        builder.Services.AddStampedeGuardResponseCaching(o =>
-        {
-            o.TimeProvider = clock;
-            configure?.Invoke(o);
-        });
+        builder.Services.AddSingleton(clock);
+        builder.Services.AddStampedeGuardResponseCaching(configure);
         services?.Invoke(builder.Services);
         var app = builder.Build();
         beforeCache?.Invoke(app);

@@ -41,6 +41,12 @@ internal sealed class CacheControlDirectives
 
     public TimeSpan? StaleIfError { get; private set; }
 
+    /// <summary>Gets a request's <c>min-fresh</c> (RFC 9111 5.2.1.3).</summary>
+    public TimeSpan? MinFresh { get; private set; }
+
+    /// <summary>Gets a request's <c>max-stale</c> (RFC 9111 5.2.1.2); <see cref="TimeSpan.MaxValue"/> when it has no value (any staleness).</summary>
+    public TimeSpan? MaxStale { get; private set; }
+
     /// <summary>Gets whether a freshness directive (max-age, s-maxage) was malformed or repeated with different values.</summary>
     public bool InvalidFreshness { get; private set; }
 
@@ -57,6 +63,39 @@ internal sealed class CacheControlDirectives
             if (!string.IsNullOrEmpty(value))
             {
                 result.ParseOne(value);
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Parses a targeted field (RFC 9213 2.1: <c>CDN-Cache-Control</c>, this cache's own): an RFC 8941 dictionary. Null
+    /// when the field does not parse (the caller ignores it entirely and falls back to <c>Cache-Control</c>). A member of
+    /// the wrong type (<c>max-age="10"</c>, <c>no-store=3</c>) is not used; <c>private</c> and <c>no-cache</c> take a boolean
+    /// or an inner list of field-name strings.
+    /// </summary>
+    public static CacheControlDirectives? ParseTargeted(StringValues values)
+    {
+        if (StructuredDictionary.TryParse(values) is not { } members)
+        {
+            return null;
+        }
+
+        var result = new CacheControlDirectives { Present = true };
+        foreach (var (name, item) in members)
+        {
+            switch (item.Type)
+            {
+                case StructuredType.Boolean when item.Integer == 1:
+                    result.Apply(name, argument: null);
+                    break;
+                case StructuredType.Integer when item.Integer >= 0 && name is "max-age" or "s-maxage" or "stale-while-revalidate" or "stale-if-error":
+                    result.Apply(name, item.Integer.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                    break;
+                case StructuredType.InnerList when item.Strings is { Count: > 0 } fields && name is "private" or "no-cache":
+                    result.Apply(name, string.Join(',', fields));
+                    break;
             }
         }
 
@@ -194,6 +233,14 @@ internal sealed class CacheControlDirectives
         else if (name.Equals("stale-if-error", StringComparison.OrdinalIgnoreCase))
         {
             StaleIfError = Delta(StaleIfError, argument, freshness: false);
+        }
+        else if (name.Equals("min-fresh", StringComparison.OrdinalIgnoreCase))
+        {
+            MinFresh = Delta(MinFresh, argument, freshness: false);
+        }
+        else if (name.Equals("max-stale", StringComparison.OrdinalIgnoreCase))
+        {
+            MaxStale = argument is null ? TimeSpan.MaxValue : Delta(MaxStale, argument, freshness: false);
         }
     }
 

@@ -104,57 +104,38 @@ internal static class HeaderRules
         return names.Count == 0 ? null : [.. names];
     }
 
-    /// <summary>Parses an HTTP-date; false for anything else (including "0" and "-1").</summary>
-    public static bool TryParseDate(StringValues value, out DateTimeOffset date)
+    /// <summary>Parses a field holding one HTTP-date, strictly (<see cref="HttpDate"/>); false for anything else (including "0", "-1" and repeated fields).</summary>
+    public static bool TryParseDate(StringValues value, DateTimeOffset now, out DateTimeOffset date)
     {
         date = default;
-        return value.Count == 1 && HeaderUtilities.TryParseDate(value.ToString(), out date);
+        return value.Count == 1 && value[0] is { } text && HttpDate.TryParse(text, now, out date);
     }
 
-    /// <summary>Weak comparison of an entity-tag against an <c>If-None-Match</c> list (RFC 9110 13.1.2).</summary>
+    /// <summary>
+    /// Weak comparison of an entity-tag against an <c>If-None-Match</c> list (RFC 9110 13.1.2), parsed as entity-tags
+    /// (<c>"a,b", "c"</c> is two tags, not three): an unparseable list matches nothing.
+    /// </summary>
     public static bool IfNoneMatchMatches(StringValues ifNoneMatch, string? etag)
     {
-        if (etag is null)
+        if (!EntityTagHeaderValue.TryParseList(ifNoneMatch, out var tags))
         {
-            foreach (var v in ifNoneMatch)
-            {
-                if (v?.Trim() == "*")
-                {
-                    return true;
-                }
-            }
-
             return false;
         }
 
-        var stored = Opaque(etag);
-        foreach (var value in ifNoneMatch)
+        EntityTagHeaderValue? stored = null;
+        if (etag is not null && !EntityTagHeaderValue.TryParse(etag, out stored))
         {
-            if (value is null)
-            {
-                continue;
-            }
+            stored = null;
+        }
 
-            foreach (var token in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        foreach (var tag in tags)
+        {
+            if (tag.Tag.Equals("*", StringComparison.Ordinal) || (stored is not null && tag.Compare(stored, useStrongComparison: false)))
             {
-                if (token == "*" || Opaque(token).SequenceEqual(stored))
-                {
-                    return true;
-                }
+                return true;
             }
         }
 
         return false;
-    }
-
-    private static ReadOnlySpan<char> Opaque(string tag)
-    {
-        var span = tag.AsSpan().Trim();
-        if (span.StartsWith("W/", StringComparison.Ordinal))
-        {
-            span = span[2..];
-        }
-
-        return span;
     }
 }

@@ -13,14 +13,17 @@ internal static class StorageRules
     /// <summary>Picks the directives this cache obeys: our own targeted field, then CDN-Cache-Control, then Cache-Control (RFC 9213 2.1).</summary>
     public static CacheControlDirectives Directives(IHeaderDictionary headers, StampedeResponseCachingOptions options)
     {
-        if (options.TargetedCacheControlHeader is { } own && headers.TryGetValue(own, out var ownValue) && !StringValues.IsNullOrEmpty(ownValue))
+        // Targeted fields are RFC 8941 dictionaries; one that fails to parse is ignored as if absent.
+        if (options.TargetedCacheControlHeader is { } own && headers.TryGetValue(own, out var ownValue) && !StringValues.IsNullOrEmpty(ownValue)
+            && CacheControlDirectives.ParseTargeted(ownValue) is { } ownDirectives)
         {
-            return CacheControlDirectives.Parse(ownValue);
+            return ownDirectives;
         }
 
-        if (options.HonorCdnCacheControl && headers.TryGetValue(HeaderRules.CdnCacheControl, out var cdn) && !StringValues.IsNullOrEmpty(cdn))
+        if (options.HonorCdnCacheControl && headers.TryGetValue(HeaderRules.CdnCacheControl, out var cdn) && !StringValues.IsNullOrEmpty(cdn)
+            && CacheControlDirectives.ParseTargeted(cdn) is { } cdnDirectives)
         {
-            return CacheControlDirectives.Parse(cdn);
+            return cdnDirectives;
         }
 
         return CacheControlDirectives.Parse(headers.CacheControl);
@@ -40,26 +43,31 @@ internal static class StorageRules
             return ResponseEvaluation.NotStored("status", hitForPass: false, shareable: false);
         }
 
+        // A 5xx is a failure, not a property of the URL: whatever its headers say, it never sets a hit-for-pass marker
+        // (that would turn an outage into a stampede, Squid bug 1918), and it is shared with the execution's waiters
+        // unless it is private to the requester.
+        var isServerError = status >= 500;
+        var hitForPass = !isServerError;
         var cc = Directives(headers, options);
         if (cc.NoStore)
         {
-            return ResponseEvaluation.NotStored("no-store", hitForPass: true, shareable: false);
+            return ResponseEvaluation.NotStored("no-store", hitForPass, shareable: isServerError);
         }
 
         if (cc.Private)
         {
-            return ResponseEvaluation.NotStored("private", hitForPass: true, shareable: false);
+            return ResponseEvaluation.NotStored("private", hitForPass, shareable: false);
         }
 
         if (headers.ContainsKey(HeaderNames.SetCookie) && !options.StoreResponsesWithSetCookie)
         {
-            return ResponseEvaluation.NotStored("set-cookie", hitForPass: true, shareable: false);
+            return ResponseEvaluation.NotStored("set-cookie", hitForPass, shareable: false);
         }
 
         var vary = HeaderRules.ParseVary(headers.Vary, out var varyStar);
         if (varyStar)
         {
-            return ResponseEvaluation.NotStored("vary-star", hitForPass: true, shareable: false);
+            return ResponseEvaluation.NotStored("vary-star", hitForPass, shareable: false);
         }
 
         if (requestHadAuthorization && !(cc.Public || cc.SharedMaxAge is not null || cc.MustRevalidate))
@@ -71,22 +79,16 @@ internal static class StorageRules
 
         if (HeaderRules.Size(headers) > options.MaximumHeaderBytes)
         {
-            return ResponseEvaluation.NotStored("headers-too-large", hitForPass: true, shareable: true);
+            return ResponseEvaluation.NotStored("headers-too-large", hitForPass, shareable: true);
         }
 
         if (headers.ContentLength is { } length && length > options.MaximumBodySize)
         {
-            return ResponseEvaluation.NotStored("too-large", hitForPass: true, shareable: true);
-        }
-
-        var isServerError = status >= 500;
-        if (isServerError && options.NegativeCacheDuration <= TimeSpan.Zero)
-        {
-            return ResponseEvaluation.NotStored("server-error", hitForPass: false, shareable: true);
+            return ResponseEvaluation.NotStored("too-large", hitForPass, shareable: true);
         }
 
         // Date: kept; a missing or invalid one is replaced by the time the response arrived (RFC 9110 6.6.1).
-        var hasDate = HeaderRules.TryParseDate(headers.Date, out var date);
+        var hasDate = HeaderRules.TryParseDate(headers.Date, responseTime, out var date);
         if (!hasDate)
         {
             date = responseTime;
@@ -107,15 +109,17 @@ internal static class StorageRules
         else if (headers.ContainsKey(HeaderNames.Expires))
         {
             // An invalid Expires (e.g. "0") means already expired (RFC 9111 5.3).
-            lifetime = HeaderRules.TryParseDate(headers.Expires, out var expires) && expires > date ? expires - date : TimeSpan.Zero;
+            lifetime = HeaderRules.TryParseDate(headers.Expires, responseTime, out var expires) && expires > date ? expires - date : TimeSpan.Zero;
         }
 
-        if (cc.InvalidFreshness)
+        // Age (RFC 9111 5.1): the first member of the first line; an invalid one makes the response stale.
+        var ageValid = TryParseAge(headers.Age, out var ageValue);
+        if (cc.InvalidFreshness || !ageValid)
         {
             lifetime = TimeSpan.Zero;
         }
 
-        var hasLastModified = HeaderRules.TryParseDate(headers.LastModified, out var lastModified);
+        var hasLastModified = HeaderRules.TryParseDate(headers.LastModified, responseTime, out var lastModified);
         if (lifetime is null && cc.NoCache)
         {
             lifetime = TimeSpan.Zero; // stored only to be revalidated
@@ -123,7 +127,19 @@ internal static class StorageRules
 
         if (lifetime is null)
         {
-            if (policy?.Duration is { } endpointDuration)
+            // Without explicit freshness only heuristically cacheable statuses (RFC 9110 15.1) may be stored: never a
+            // 502/503/504 (RFC 9111 4.2.2). Short negative caching covers the heuristic error statuses only.
+            var heuristicStatus = Heuristic.Contains(status);
+            if (!heuristicStatus && isServerError)
+            {
+                return ResponseEvaluation.NotStored("server-error", hitForPass: false, shareable: true);
+            }
+
+            if (heuristicStatus && status >= 400 && options.NegativeCacheDuration > TimeSpan.Zero)
+            {
+                lifetime = options.NegativeCacheDuration;
+            }
+            else if (policy?.Duration is { } endpointDuration)
             {
                 lifetime = endpointDuration;
             }
@@ -131,24 +147,15 @@ internal static class StorageRules
             {
                 lifetime = defaultFreshness;
             }
-            else if (isServerError)
-            {
-                lifetime = options.NegativeCacheDuration;
-            }
-            else if (hasLastModified && Heuristic.Contains(status) && options.HeuristicFreshnessLimit > TimeSpan.Zero && date > lastModified)
+            else if (hasLastModified && heuristicStatus && options.HeuristicFreshnessLimit > TimeSpan.Zero && date > lastModified)
             {
                 var tenth = TimeSpan.FromTicks((date - lastModified).Ticks / 10);
                 lifetime = tenth < options.HeuristicFreshnessLimit ? tenth : options.HeuristicFreshnessLimit;
             }
             else
             {
-                return ResponseEvaluation.NotStored("no-freshness", hitForPass: true, shareable: true);
+                return ResponseEvaluation.NotStored("no-freshness", hitForPass, shareable: true);
             }
-        }
-
-        if (isServerError && lifetime > options.NegativeCacheDuration)
-        {
-            lifetime = options.NegativeCacheDuration;
         }
 
         if (cc.NoCache)
@@ -163,7 +170,7 @@ internal static class StorageRules
         var hasValidator = headers.ContainsKey(HeaderNames.ETag) || hasLastModified;
         if (lifetime <= TimeSpan.Zero && !hasValidator && swr <= TimeSpan.Zero && sie <= TimeSpan.Zero)
         {
-            return ResponseEvaluation.NotStored(cc.NoCache ? "no-cache" : "stale", hitForPass: true, shareable: true);
+            return ResponseEvaluation.NotStored(cc.NoCache ? "no-cache" : "stale", hitForPass, shareable: true);
         }
 
         // Age (RFC 9111 4.2.3).
@@ -173,7 +180,6 @@ internal static class StorageRules
             apparent = TimeSpan.Zero;
         }
 
-        var ageValue = CacheControlDirectives.TryParseDelta(headers.Age.ToString(), out var a) ? a : TimeSpan.Zero;
         var delay = responseTime - requestTime;
         var correctedAge = ageValue + (delay > TimeSpan.Zero ? delay : TimeSpan.Zero);
         var initialAge = apparent > correctedAge ? apparent : correctedAge;
@@ -210,6 +216,23 @@ internal static class StorageRules
         return new ResponseEvaluation { Storable = true, Shareable = true, Entry = entry, VaryHeaders = vary, Tags = tags };
     }
 
+    /// <summary>
+    /// Reads <c>Age</c> as RFC 9111 5.1 says: a list-based value uses its first member, a repeated field its first line.
+    /// Absent: zero, valid. A first member that is not delta-seconds (<c>Age: old, 0</c>): invalid.
+    /// </summary>
+    public static bool TryParseAge(StringValues age, out TimeSpan value)
+    {
+        value = TimeSpan.Zero;
+        if (age.Count == 0 || age[0] is not { } first)
+        {
+            return true;
+        }
+
+        var comma = first.IndexOf(',', StringComparison.Ordinal);
+        var member = (comma < 0 ? first : first[..comma]).Trim(' ', '\t');
+        return CacheControlDirectives.TryParseDelta(member, out value);
+    }
+
     /// <summary>Copies the fields worth storing: not hop-by-hop, not named by Connection, not per-hop caching metadata.</summary>
     public static void CopyStoredHeaders(IHeaderDictionary source, Dictionary<string, string[]> target, CacheControlDirectives cc, StampedeResponseCachingOptions options)
     {
@@ -227,11 +250,11 @@ internal static class StorageRules
         }
     }
 
-    /// <summary>Fields never stored: Age (recomputed), Cache-Status (ours is recomputed), Set-Cookie, our targeted field, the tags field.</summary>
+    /// <summary>Fields never stored: Age (recomputed), Cache-Status (ours is recomputed), our targeted field, the tags field; Set-Cookie unless storing it is opted in.</summary>
     public static bool IsNotStored(string name, StampedeResponseCachingOptions options) =>
         name.Equals(HeaderNames.Age, StringComparison.OrdinalIgnoreCase)
         || name.Equals(HeaderRules.CacheStatus, StringComparison.OrdinalIgnoreCase)
-        || name.Equals(HeaderNames.SetCookie, StringComparison.OrdinalIgnoreCase)
+        || (!options.StoreResponsesWithSetCookie && name.Equals(HeaderNames.SetCookie, StringComparison.OrdinalIgnoreCase))
         || IsPrivateToThisCache(name, options);
 
     /// <summary>Fields addressed to this cache only, never shown to clients.</summary>

@@ -9,7 +9,7 @@ internal static class HeaderSnapshot
 {
     /// <summary>
     /// The leader gets every field except hop-by-hop ones and this cache's private fields; waiters additionally never
-    /// get <c>Set-Cookie</c> or the fields a qualified <c>private="..."</c> names.
+    /// get <c>Set-Cookie</c> (unless storing it is opted in) or the fields a qualified <c>private="..."</c> names.
     /// </summary>
     public static (Dictionary<string, string[]> Full, Dictionary<string, string[]> Shared) Take(IHeaderDictionary headers, StampedeResponseCachingOptions options)
     {
@@ -26,7 +26,7 @@ internal static class HeaderSnapshot
 
             var array = HeaderRules.ToArray(values);
             full[name] = array;
-            if (!name.Equals(HeaderNames.SetCookie, StringComparison.OrdinalIgnoreCase)
+            if ((options.StoreResponsesWithSetCookie || !name.Equals(HeaderNames.SetCookie, StringComparison.OrdinalIgnoreCase))
                 && !(cc.PrivateFields?.Contains(name, StringComparer.OrdinalIgnoreCase) ?? false))
             {
                 shared[name] = array;

@@ -11,23 +11,26 @@ internal static partial class Log
     [LoggerMessage(201, LogLevel.Debug, "Hit-for-pass marker set for {Key} ({Reason}) for {Seconds} s: requests for it go to the origin in parallel.")]
     public static partial void HitForPassSet(ILogger logger, string key, string reason, double seconds);
 
-    [LoggerMessage(202, LogLevel.Warning, "Origin execution for {Key} failed; its {Mode} applies.")]
-    public static partial void OriginFailed(ILogger logger, string key, string mode, Exception exception);
+    [LoggerMessage(202, LogLevel.Warning, "Origin execution for {UrlHash} failed; its {Mode} applies.")]
+    public static partial void OriginFailed(ILogger logger, string urlHash, string mode, Exception exception);
 
-    [LoggerMessage(203, LogLevel.Warning, "Serving a stale response for {Key} because the origin failed (stale-if-error).")]
-    public static partial void StaleIfError(ILogger logger, string key);
+    [LoggerMessage(203, LogLevel.Warning, "Serving a stale response for {UrlHash} because the origin failed (stale-if-error).")]
+    public static partial void StaleIfError(ILogger logger, string urlHash);
 
     [LoggerMessage(204, LogLevel.Information, "A collapsed waiter for {Key} gave up after {Seconds} s without the origin's headers and goes to the origin itself.")]
     public static partial void WaiterTimedOut(ILogger logger, string key, double seconds);
 
-    [LoggerMessage(205, LogLevel.Warning, "Background revalidation of {Key} failed.")]
-    public static partial void BackgroundRevalidationFailed(ILogger logger, string key, Exception exception);
+    [LoggerMessage(205, LogLevel.Warning, "Background revalidation of {UrlHash} failed.")]
+    public static partial void BackgroundRevalidationFailed(ILogger logger, string urlHash, Exception exception);
 
-    [LoggerMessage(206, LogLevel.Warning, "The cache failed for {Key}; the request goes to the origin uncached.")]
-    public static partial void CacheFailed(ILogger logger, string key, Exception exception);
+    [LoggerMessage(206, LogLevel.Warning, "The cache failed for {UrlHash}; the request goes to the origin uncached.")]
+    public static partial void CacheFailed(ILogger logger, string urlHash, Exception exception);
 
     [LoggerMessage(207, LogLevel.Warning, "Forwarding {Method} {Path} to the origin failed.")]
     public static partial void ForwardFailed(ILogger logger, string method, string path, Exception exception);
+
+    [LoggerMessage(209, LogLevel.Warning, "Origin execution for {UrlHash} sent no response headers within {Seconds} s: its clients get 504.")]
+    public static partial void OriginTimedOut(ILogger logger, string urlHash, double seconds);
 
     [LoggerMessage(208, LogLevel.Debug, "Invalidated {Url} after a successful {Method}.")]
     public static partial void Invalidated(ILogger logger, string url, string method);

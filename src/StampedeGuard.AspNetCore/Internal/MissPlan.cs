@@ -9,6 +9,9 @@ internal sealed class MissPlan
 
     public required string UrlTag { get; init; }
 
+    /// <summary>Gets what log messages name the URL by: its hash tag (a full URL can carry user data).</summary>
+    public string LogKey => UrlTag;
+
     public required string PrimaryKey { get; init; }
 
     public required string FlightKey { get; init; }

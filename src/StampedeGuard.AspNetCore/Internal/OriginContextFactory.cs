@@ -17,6 +17,12 @@ internal static class OriginContextFactory
     public static HttpContext CreateLayered(HttpContext client, OriginResponse response, ResponseFlight flight)
     {
         var features = new FeatureCollection(client.Features);
+
+        // DefaultHttpContext creates its services feature lazily from a scope factory only the server's context has:
+        // without this line a fresh context over the client's features has no RequestServices (and Results.* throw).
+        features.Set<IServiceProvidersFeature>(new ServiceProvidersFeature { RequestServices = client.RequestServices });
+        features.Set<IHttpAuthenticationFeature>(new HttpAuthenticationFeature { User = client.User });
+        features.Set<IItemsFeature>(new ItemsFeature { Items = client.Items });
         features.Set<IHttpRequestFeature>(CopyRequest(client, client.Request.Body));
         features.Set<IHttpResponseFeature>(response);
         features.Set<IHttpResponseBodyFeature>(response);

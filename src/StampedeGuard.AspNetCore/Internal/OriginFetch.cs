@@ -1,3 +1,4 @@
+using StampedeGuard.Locking;
 using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 using Microsoft.AspNetCore.Http;
@@ -11,8 +12,9 @@ namespace StampedeGuard.AspNetCore.Internal;
 /// <summary>
 /// One origin execution for a flight: runs the app (or the forwarder) on an origin context, decides when the headers
 /// arrive (store? share? detach the waiters? revalidated by a 304? replaced by stale-if-error?), feeds the body into the
-/// flight's buffer, and gives the engine what to store. It runs inside the engine's <c>GetOrCreateAsync</c>, so with a
-/// distributed tier the execution is collapsed across instances too.
+/// flight's buffer, and stores the result through the engine (<c>SetAsync</c>). It is the request's only flight: with a
+/// registered distributed <see cref="IStampedeLock"/> it runs under that lock, so the execution is collapsed across
+/// instances too.
 /// </summary>
 internal sealed class OriginFetch : IOriginResponseSink
 {
@@ -32,8 +34,8 @@ internal sealed class OriginFetch : IOriginResponseSink
     private string? _storeKey;
     private bool _headersPublished;
     private bool _hitForPassSet;
-    private bool _ran;
-
+    private OriginDeadline? _deadline;
+    
     public OriginFetch(ResponseCacheRuntime runtime, ResponseFlight flight, MissPlan plan, HttpContext client)
     {
         _runtime = runtime;
@@ -52,61 +54,43 @@ internal sealed class OriginFetch : IOriginResponseSink
         }
     }
 
-    /// <summary>Runs the execution to its end. Never throws: failures reach the clients through the flight.</summary>
+    /// <summary>
+    /// Runs the execution to its end. Never throws: failures reach the clients through the flight. This is the only
+    /// flight of the request: the engine is used as storage (<c>TryGetAsync</c>/<c>SetAsync</c>), and the optional
+    /// distributed lock is the cross-instance barrier, taken for at most half the waiter timeout.
+    /// </summary>
     public async Task RunAsync()
     {
+        StampedeLease? lease = null;
         try
         {
-            if (_plan.ForceOrigin)
+            if (!_plan.ForceOrigin)
             {
-                await FetchAndSetAsync().ConfigureAwait(false);
-            }
-            else
-            {
-                var value = await _runtime.Cache.GetOrCreateAsync<OriginFetch, CachedResponse>(
-                    _plan.FlightKey,
-                    this,
-                    static async (self, context, _) =>
-                    {
-                        self._ran = true;
-                        var (result, store) = await self.FetchAsync().ConfigureAwait(false);
-                        if (store is null)
-                        {
-                            context.DoNotCache();
-                        }
-                        else
-                        {
-                            context.Options.Duration = store.Duration;
-                            context.Options.StaleIfError = store.StaleIfError;
-                            context.Options.StaleWhileRevalidate = TimeSpan.Zero;
-                            context.Options.EarlyRefreshBeta = 0;
-                            context.Options.Tags = store.Tags;
-                        }
-
-                        return result;
-                    },
-                    _runtime.FlightOptions(),
-                    CancellationToken.None).ConfigureAwait(false);
-
-                if (!_ran)
+                if (_runtime.Barrier is { } barrier)
                 {
-                    if (value.Kind == CachedResponseKind.Response && _plan.Stale is { } stale && value.ResponseTime <= stale.ResponseTime)
-                    {
-                        // The engine still holds the entry we found stale (its clock granularity, or a zero freshness
-                        // lifetime as with no-cache): that is no answer, revalidate it ourselves.
-                        await FetchAndSetAsync().ConfigureAwait(false);
-                    }
-                    else
-                    {
-                        PublishForeign(value);
-                    }
+                    lease = await AcquireBarrierAsync(barrier).ConfigureAwait(false);
+                }
+
+                // Double-checked: a request that looked up just before the previous flight stored its response, and
+                // led this flight just after that one ended, finds the response here (as does one that waited at the
+                // barrier while another instance ran the origin).
+                if (await TryPublishStoredAsync().ConfigureAwait(false))
+                {
+                    return;
                 }
             }
+
+            await FetchAndSetAsync().ConfigureAwait(false);
         }
         catch (Exception ex)
         {
-            // The engine itself failed (for example the distributed tier, when configured to throw).
-            Log.CacheFailed(_runtime.Logger, _plan.FlightKey, ex);
+            // The cache itself failed (for example the distributed tier, when configured to throw), or every client
+            // left while the leader waited at the barrier (not a fault: nothing to log).
+            if (ex is not OperationCanceledException || !_flight.OriginToken.IsCancellationRequested)
+            {
+                Log.CacheFailed(_runtime.Logger, _plan.LogKey, ex);
+            }
+
             if (!_headersPublished)
             {
                 Finish(new FlightHead { Kind = FlightHeadKind.Detached, Detail = "cache-error" });
@@ -116,6 +100,11 @@ internal sealed class OriginFetch : IOriginResponseSink
         }
         finally
         {
+            if (lease is not null)
+            {
+                await ReleaseQuietlyAsync(lease).ConfigureAwait(false);
+            }
+
             _flight.OriginCompleted();
             _runtime.Remove(_flight);
             if (_flight.IsBackground)
@@ -128,6 +117,50 @@ internal sealed class OriginFetch : IOriginResponseSink
                 await scope.DisposeAsync().ConfigureAwait(false);
             }
         }
+    }
+
+    private async ValueTask<StampedeLease?> AcquireBarrierAsync(IStampedeLock barrier)
+    {
+        var wait = _runtime.Options.WaiterTimeout == Timeout.InfiniteTimeSpan ? TimeSpan.FromSeconds(30) : _runtime.Options.WaiterTimeout / 2;
+        try
+        {
+            return await barrier.TryAcquireAsync(_runtime.Options.KeyPrefix + "lock|" + _plan.FlightKey, new StampedeLockOptions { WaitTimeout = wait }, _flight.OriginToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            Log.CacheFailed(_runtime.Logger, _plan.LogKey, ex); // the barrier is down: collapse in this process only
+            return null;
+        }
+    }
+
+    private async ValueTask ReleaseQuietlyAsync(StampedeLease lease)
+    {
+        try
+        {
+            await lease.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Log.CacheFailed(_runtime.Logger, _plan.LogKey, ex);
+        }
+    }
+
+    /// <summary>After the barrier: the double check. A response stored meanwhile (newer than the stale one we had) answers the flight.</summary>
+    private async ValueTask<bool> TryPublishStoredAsync()
+    {
+        var found = await _runtime.Cache.TryGetAsync<CachedResponse>(_plan.FlightKey).ConfigureAwait(false);
+        if (!found.HasValue || found.Value is not { } value)
+        {
+            return false;
+        }
+
+        if (value.Kind == CachedResponseKind.Response && (value.TimeToLive(_runtime.Time.GetUtcNow()) <= TimeSpan.Zero || (_plan.Stale is { } stale && value.ResponseTime <= stale.ResponseTime)))
+        {
+            return false; // nothing newer: revalidate it ourselves
+        }
+
+        PublishStored(value);
+        return true;
     }
 
     private async Task FetchAndSetAsync()
@@ -168,6 +201,8 @@ internal sealed class OriginFetch : IOriginResponseSink
         activity?.SetTag("stampedeguard.http.background", _flight.IsBackground);
         _requestTime = _runtime.Time.GetUtcNow();
         Exception? failure = null;
+        using var deadline = new OriginDeadline(_runtime.Time, _runtime.Options.OriginTimeout, OnOriginTimeout);
+        _deadline = deadline;
         try
         {
             await _runtime.Next(_origin).ConfigureAwait(false);
@@ -187,9 +222,15 @@ internal sealed class OriginFetch : IOriginResponseSink
 
         _flight.OriginCompleted(); // from here on, clients leaving must not cancel the (finished) execution's token
 
+        if (deadline.TimedOut)
+        {
+            _flight.Body.Complete(null);
+            return (Transient, null); // its clients already have the 504 (or stale); nothing is stored
+        }
+
         if (failure is not null)
         {
-            Log.OriginFailed(_runtime.Logger, _plan.FlightKey, _runtime.Options.FailureMode.ToString(), failure);
+            Log.OriginFailed(_runtime.Logger, _plan.LogKey, _runtime.Options.FailureMode.ToString(), failure);
             _flight.Body.Complete(failure);
             if (!_headersPublished)
             {
@@ -249,6 +290,11 @@ internal sealed class OriginFetch : IOriginResponseSink
 
     public async ValueTask<bool> OnHeadersAsync(OriginResponse response)
     {
+        if (_deadline is { } deadline && !deadline.TryClaimHeaders())
+        {
+            return false; // too late: the clients were answered at the timeout; discard this body
+        }
+
         var now = _runtime.Time.GetUtcNow();
         var status = response.StatusCode;
         var headers = response.Headers;
@@ -266,7 +312,7 @@ internal sealed class OriginFetch : IOriginResponseSink
         // A 5xx with a stale entry inside its stale-if-error window: serve the stale entry instead (RFC 5861 4).
         if (status >= 500 && CanServeStaleOnError(now) is { } fallback)
         {
-            Log.StaleIfError(_runtime.Logger, _plan.FlightKey);
+            Log.StaleIfError(_runtime.Logger, _plan.LogKey);
             _replacement = fallback;
             Finish(new FlightHead { Kind = FlightHeadKind.Stored, Stored = fallback, StatusCode = fallback.StatusCode, Shareable = true, Detail = "stale-if-error" });
             return false;
@@ -349,11 +395,37 @@ internal sealed class OriginFetch : IOriginResponseSink
         await _flight.Body.AppendAsync(data, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// The origin sent no headers within <see cref="StampedeResponseCachingOptions.OriginTimeout"/>: every client of
+    /// the flight gets the same stale response (stale-if-error) or 504, at once. The origin's token is cancelled, but
+    /// the flight stays registered until the origin code returns: newcomers get the same answer instead of a second
+    /// execution against a hung origin.
+    /// </summary>
+    private void OnOriginTimeout()
+    {
+        Log.OriginTimedOut(_runtime.Logger, _plan.LogKey, _runtime.Options.OriginTimeout.TotalSeconds);
+        var now = _runtime.Time.GetUtcNow();
+        _headersPublished = true;
+        if (CanServeStaleOnError(now) is { } fallback)
+        {
+            Log.StaleIfError(_runtime.Logger, _plan.LogKey);
+            _flight.Publish(new FlightHead { Kind = FlightHeadKind.Stored, Stored = fallback, StatusCode = fallback.StatusCode, Shareable = true, Detail = "stale-if-error" });
+        }
+        else
+        {
+            var timeout = new CachedResponse { Kind = CachedResponseKind.Response, StatusCode = StatusCodes.Status504GatewayTimeout, ResponseTime = now, NoStaleServing = true };
+            timeout.Headers[HeaderNames.CacheControl] = ["no-store"];
+            _flight.Publish(new FlightHead { Kind = FlightHeadKind.Stored, Stored = timeout, StatusCode = timeout.StatusCode, Shareable = true, Detail = "origin-timeout" });
+        }
+
+        _flight.CancelOrigin();
+    }
+
     private (CachedResponse, StampedeCacheEntryOptions?) FailedBeforeHeaders(Exception failure)
     {
         if (CanServeStaleOnError(_runtime.Time.GetUtcNow()) is { } fallback)
         {
-            Log.StaleIfError(_runtime.Logger, _plan.FlightKey);
+            Log.StaleIfError(_runtime.Logger, _plan.LogKey);
             Finish(new FlightHead { Kind = FlightHeadKind.Stored, Stored = fallback, StatusCode = fallback.StatusCode, Shareable = true, Detail = "stale-if-error" });
             return (fallback, null);
         }
@@ -363,8 +435,8 @@ internal sealed class OriginFetch : IOriginResponseSink
         return (Transient, null);
     }
 
-    /// <summary>The engine answered without running us: another instance (or a racing local call) stored a value.</summary>
-    private void PublishForeign(CachedResponse value)
+    /// <summary>Another instance (or a racing local flight) stored a value for the key while this one waited at the barrier.</summary>
+    private void PublishStored(CachedResponse value)
     {
         switch (value.Kind)
         {
@@ -426,7 +498,7 @@ internal sealed class OriginFetch : IOriginResponseSink
         }
         catch (Exception ex)
         {
-            Log.CacheFailed(_runtime.Logger, _plan.FlightKey, ex);
+            Log.CacheFailed(_runtime.Logger, _plan.LogKey, ex);
         }
     }
 

@@ -1,3 +1,4 @@
+using StampedeGuard.Locking;
 using System.Collections.Concurrent;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -9,7 +10,7 @@ namespace StampedeGuard.AspNetCore.Internal;
 /// <summary>What the middleware and its origin executions share: options, the engine, keys, the in-flight registry.</summary>
 internal sealed class ResponseCacheRuntime(
     RequestDelegate next,
-    IStampedeCache cache,
+    ResponseCacheEngine engine,
     StampedeResponseCachingOptions options,
     ILogger logger,
     ResponseCachingMetrics metrics,
@@ -18,7 +19,10 @@ internal sealed class ResponseCacheRuntime(
 {
     public RequestDelegate Next { get; } = next;
 
-    public IStampedeCache Cache { get; } = cache;
+    public IStampedeCache Cache { get; } = engine.Cache;
+
+    /// <summary>Gets the cross-instance barrier, or null.</summary>
+    public IStampedeLock? Barrier { get; } = engine.Barrier;
 
     public StampedeResponseCachingOptions Options { get; } = options;
 
@@ -30,7 +34,7 @@ internal sealed class ResponseCacheRuntime(
 
     public IServiceScopeFactory Scopes { get; } = scopes;
 
-    public TimeProvider Time => Options.TimeProvider;
+    public TimeProvider Time { get; } = engine.Time;
 
     /// <summary>Gets the in-flight origin executions of this process, by flight key.</summary>
     public ConcurrentDictionary<string, ResponseFlight> Flights => Registry.Flights;
@@ -68,12 +72,4 @@ internal sealed class ResponseCacheRuntime(
 
     public StampedeCacheEntryOptions HitForPassOptions(string urlTag) =>
         new() { Duration = Options.HitForPassDuration, EarlyRefreshBeta = 0, Tags = [urlTag] };
-
-    /// <summary>The base options of the engine call; the factory replaces them from the response.</summary>
-    public StampedeCacheEntryOptions FlightOptions() => new()
-    {
-        Duration = TimeSpan.FromMinutes(1),
-        EarlyRefreshBeta = 0,
-        LockTimeout = Options.WaiterTimeout,
-    };
 }

@@ -225,8 +225,8 @@ public sealed class AcceleratorTests
         }));
         await using var accelerator = await AcceleratorHost.StartAsync(["--origin", origin.Address.ToString()], services: s =>
         {
+            s.AddSingleton<TimeProvider>(time);
             s.AddSingleton<IStampedeCache>(_ => new StampedeCache(new StampedeCacheOptions { TimeProvider = time }));
-            s.Configure<StampedeResponseCachingOptions>(o => o.TimeProvider = time);
         });
 
         await accelerator.Client.GetAsync("/swr");

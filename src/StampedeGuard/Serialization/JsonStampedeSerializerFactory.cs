@@ -7,14 +7,19 @@ namespace StampedeGuard.Serialization;
 
 /// <summary>
 /// The default serializer factory: System.Text.Json for every type, with <see cref="string"/> stored as UTF-8 and
-/// <c>byte[]</c> stored raw. Implements Microsoft's <see cref="IHybridCacheSerializerFactory"/>.
+/// <c>byte[]</c> stored raw. Implements Microsoft's <see cref="IHybridCacheSerializerFactory"/>. Without explicit
+/// options it behaves like HybridCache's default serializer: <see cref="JsonSerializerOptions.Default"/>, and fields
+/// included for types whose data lives in fields (value tuples, field-only types, collections of them), so no value
+/// comes back from the distributed tier as its default.
 /// </summary>
 public sealed class JsonStampedeSerializerFactory : IHybridCacheSerializerFactory
 {
+    private static readonly JsonSerializerOptions WithFields = new(JsonSerializerOptions.Default) { IncludeFields = true };
+
     private readonly JsonSerializerOptions? _options;
 
     /// <summary>Creates the factory.</summary>
-    /// <param name="options">JSON options; the web defaults when null.</param>
+    /// <param name="options">JSON options used for every type as given; HybridCache's defaults (see the class remarks) when null.</param>
     public JsonStampedeSerializerFactory(JsonSerializerOptions? options = null) => _options = options;
 
     /// <inheritdoc />
@@ -30,7 +35,7 @@ public sealed class JsonStampedeSerializerFactory : IHybridCacheSerializerFactor
         }
         else
         {
-            serializer = new JsonSerializer<T>(_options ?? JsonSerializerOptions.Web);
+            serializer = new JsonSerializer<T>(_options ?? (FieldOnlyTypes.Contains(typeof(T)) ? WithFields : JsonSerializerOptions.Default));
         }
 
         return true;

@@ -98,17 +98,18 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     {
         ValidateKey(key);
         ArgumentNullException.ThrowIfNull(factory);
+        options ??= _options.DefaultEntryOptions;
 
         // 1. Fresh L1 hit. The hot slot expires (by IMemoryCache's own clock check) at the entry's refresh point, so
         //    finding it means "fresh, no refresh due": one lookup, no clock read of ours, no allocation.
-        if (_l1.TryGetValue(key, out var found) && found is CacheEntry<T> entry && entry.Error is null
+        if (!options.SkipLocalCacheRead && _l1.TryGetValue(key, out var found) && found is CacheEntry<T> entry && entry.Error is null
             && (_systemClock || Now() < Math.Min(entry.HotUntil, entry.LocalUntil)) && !IsInvalidated(entry))
         {
             _metrics.Hit();
             return new ValueTask<T>(entry.Value);
         }
 
-        return GetOrCreateSlowAsync(key, state, factory, options ?? _options.DefaultEntryOptions, cancellationToken);
+        return GetOrCreateSlowAsync(key, state, factory, options, cancellationToken);
     }
 
     private async ValueTask<T> GetOrCreateSlowAsync<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, CancellationToken cancellationToken)
@@ -575,10 +576,23 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     }
 
     /// <inheritdoc />
-    public async ValueTask<StampedeCacheLookup<T>> TryGetAsync<T>(string key, CancellationToken cancellationToken = default)
+    public ValueTask<StampedeCacheLookup<T>> TryGetAsync<T>(string key, CancellationToken cancellationToken = default) =>
+        TryGetAsync<T>(key, null, cancellationToken);
+
+    /// <summary>
+    /// Reads a value without creating it, honouring the read flags of <paramref name="options"/>
+    /// (<see cref="StampedeCacheEntryOptions.SkipLocalCacheRead"/>, <see cref="StampedeCacheEntryOptions.SkipDistributedCache"/>).
+    /// </summary>
+    /// <typeparam name="T">The type of the cached value.</typeparam>
+    /// <param name="key">The cache key.</param>
+    /// <param name="options">Per-call options; <see cref="StampedeCacheOptions.DefaultEntryOptions"/> when null.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The lookup; <see cref="StampedeCacheLookup{T}.HasValue"/> is false on a miss. Stale values are returned, flagged.</returns>
+    /// <exception cref="ArgumentException"><paramref name="key"/> is not a valid key (see <see cref="StampedeKeys"/>).</exception>
+    public async ValueTask<StampedeCacheLookup<T>> TryGetAsync<T>(string key, StampedeCacheEntryOptions? options, CancellationToken cancellationToken = default)
     {
         ValidateKey(key);
-        var options = _options.DefaultEntryOptions;
+        options ??= _options.DefaultEntryOptions;
         var entry = GetLocal<T>(key, options);
         if (entry is null && UsesL2(options))
         {
@@ -600,6 +614,11 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         Supersede(key);
         var entry = NewEntry(value, null, EntryTimes.From(Now(), options, 0), options, 0);
         await WriteDistributedAsync(key, entry, options, lease: null, cancellationToken).ConfigureAwait(false);
+        if (options.SkipLocalCacheWrite && !options.SkipLocalCacheRead)
+        {
+            RemoveLocal(key); // an older local copy must not shadow the value just written to L2.
+        }
+
         SetLocal(key, entry, options);
     }
 
@@ -641,7 +660,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     /// <inheritdoc />
     public async ValueTask RemoveByTagAsync(string tag, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrEmpty(tag);
+        StampedeKeys.ValidateTag(tag, nameof(tag));
         var now = Now();
         InvalidateTag(tag, now);
         if (_l2 is not null && tag != "*")
@@ -666,18 +685,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
 
     private long Now() => _systemClock ? DateTime.UtcNow.Ticks : _time.GetUtcNow().UtcTicks;
 
-    private void ValidateKey(string key)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(key);
-        if (key.Length > _options.MaximumKeyLength)
-        {
-            ThrowKeyTooLong(key);
-        }
-    }
-
-    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
-    private void ThrowKeyTooLong(string key) =>
-        throw new ArgumentException($"The key is {key.Length} characters long; MaximumKeyLength is {_options.MaximumKeyLength}.", nameof(key));
+    private void ValidateKey(string key) => StampedeKeys.Validate(key, _options.MaximumKeyLength, nameof(key));
 
     private bool UsesL2(StampedeCacheEntryOptions options) => _l2 is not null && !options.SkipDistributedCache;
 
@@ -768,7 +776,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     /// </summary>
     private CacheEntry<T>? GetLocal<T>(string key, StampedeCacheEntryOptions options)
     {
-        if (!_l1.TryGetValue(key, out var found) && !_l1.TryGetValue(new KeepSlot(key), out found))
+        if (options.SkipLocalCacheRead || !_l1.TryGetValue(key, out var found) && !_l1.TryGetValue(new KeepSlot(key), out found))
         {
             return null;
         }
@@ -793,6 +801,11 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     /// </summary>
     private void SetLocal(string key, CacheEntry entry, StampedeCacheEntryOptions options)
     {
+        if (options.SkipLocalCacheWrite)
+        {
+            return;
+        }
+
         var now = Now();
         var keep = Lifetime(entry.Times.KeepUntil, now);
         var hot = Lifetime(entry.HotUntil, now);

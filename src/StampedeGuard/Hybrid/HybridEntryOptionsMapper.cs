@@ -11,7 +11,10 @@ namespace StampedeGuard.Hybrid;
 /// <item><c>LocalCacheExpiration</c>: the call's (capped by the call's Expiration), else the call's Expiration, else the
 /// default's (capped by the default Expiration), else the default Expiration; an L1 lifetime not shorter than the
 /// entry's freshness maps to "as long as the entry" (the L1 copy never outlives the value's own windows).</item>
-/// <item><c>Flags</c>: the call's when set (they replace, not add to, the defaults), else the default's.</item>
+/// <item><c>Flags</c>: the call's when set (they replace, not add to, the defaults), else the default's.
+/// <c>DisableLocalCacheRead/Write</c> map to <see cref="StampedeCacheEntryOptions.SkipLocalCacheRead"/>/<see cref="StampedeCacheEntryOptions.SkipLocalCacheWrite"/>;
+/// either distributed flag maps to <see cref="StampedeCacheEntryOptions.SkipDistributedCache"/> (L2 neither read nor
+/// written); <c>DisableCompression</c> has nothing to disable.</item>
 /// </list>
 /// Everything else (stale windows, fail-safe, timeouts) comes from StampedeGuard's defaults. Results are memoised per
 /// options instance when no tags are given, so a hit with a shared options object allocates nothing.
@@ -62,6 +65,8 @@ internal sealed class HybridEntryOptionsMapper
             mapped.SkipDistributedCache = true;
         }
 
+        mapped.SkipLocalCacheRead = (flags & HybridCacheEntryFlags.DisableLocalCacheRead) != 0;
+        mapped.SkipLocalCacheWrite = (flags & HybridCacheEntryFlags.DisableLocalCacheWrite) != 0;
         if (tags is not null)
         {
             mapped.Tags = tags;

@@ -11,7 +11,7 @@ namespace StampedeGuard.Hybrid;
 /// single-flight, early refresh, stale serving, fail-safe and the Redis barrier, with HybridCache's contract:
 /// <list type="bullet">
 /// <item>Keys: an empty or whitespace key, one longer than MaximumKeyLength, or one with a control character
-/// (<c>\0</c>-<c>\x1f</c>) is not cached: the factory runs for that call (logged, ids 80-82).</item>
+/// (<c>\0</c>-<c>\x1f</c>; also a lone surrogate, which the engine refuses) is not cached: the factory runs for that call (logged, ids 80-82).</item>
 /// <item>Tags: null, empty, whitespace and the reserved <c>"*"</c> throw <see cref="ArgumentException"/> (parameter
 /// <c>tags</c>); <c>RemoveByTagAsync("*")</c> invalidates everything, a blank tag does nothing.</item>
 /// <item>Defensive copies: values of types that are not immutable (see <see cref="ImmutableType{T}"/>) are kept as the
@@ -51,7 +51,7 @@ internal sealed class StampedeHybridCache : HybridCache
         var mapped = _mapper.Map(options, ValidateTags(tags));
         if ((flags & HybridCacheEntryFlags.DisableUnderlyingData) != 0)
         {
-            return ReadOnlyAsync<T>(key, cancellationToken);
+            return ReadOnlyAsync<T>(key, mapped, cancellationToken);
         }
 
         if (ImmutableType<T>.IsImmutable)
@@ -95,15 +95,15 @@ internal sealed class StampedeHybridCache : HybridCache
         return Deserialize(payload);
     }
 
-    private async ValueTask<T> ReadOnlyAsync<T>(string key, CancellationToken cancellationToken)
+    private async ValueTask<T> ReadOnlyAsync<T>(string key, StampedeCacheEntryOptions options, CancellationToken cancellationToken)
     {
         if (ImmutableType<T>.IsImmutable)
         {
-            var lookup = await _cache.TryGetAsync<T>(key, cancellationToken).ConfigureAwait(false);
+            var lookup = await _cache.TryGetAsync<T>(key, options, cancellationToken).ConfigureAwait(false);
             return lookup.HasValue && !lookup.IsStale ? lookup.Value! : default!;
         }
 
-        var copy = await _cache.TryGetAsync<HybridPayload<T>>(key, cancellationToken).ConfigureAwait(false);
+        var copy = await _cache.TryGetAsync<HybridPayload<T>>(key, options, cancellationToken).ConfigureAwait(false);
         return copy.HasValue && !copy.IsStale ? Deserialize(copy.Value!) : default!;
     }
 
@@ -146,7 +146,7 @@ internal sealed class StampedeHybridCache : HybridCache
     private KeyRule Check(string? key) =>
         string.IsNullOrWhiteSpace(key) ? KeyRule.EmptyOrWhitespace
         : key.Length > _cache.Options.MaximumKeyLength ? KeyRule.TooLong
-        : key.AsSpan().IndexOfAnyInRange((char)0, MaxControlChar) >= 0 ? KeyRule.ControlCharacter
+        : key.AsSpan().IndexOfAnyInRange((char)0, MaxControlChar) >= 0 || !StampedeKeys.IsValid(key, _cache.Options.MaximumKeyLength) ? KeyRule.InvalidContent
         : KeyRule.Valid;
 
     /// <summary>HybridCache's tag rules: every tag must be non-blank and not the reserved <c>"*"</c>.</summary>
@@ -179,6 +179,6 @@ internal sealed class StampedeHybridCache : HybridCache
         Valid,
         EmptyOrWhitespace,
         TooLong,
-        ControlCharacter,
+        InvalidContent,
     }
 }

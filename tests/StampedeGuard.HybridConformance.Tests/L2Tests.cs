@@ -32,41 +32,35 @@ public sealed class L2Tests
     [Both]
     public async Task GetOrCreateAsync_SecondNodeSharingL2_GetsTheValueWithoutItsFactory(Implementation implementation)
     {
-        var (l2, one, two) = TwoNodes(implementation);
-        using var first = one;
-        using var second = two;
-        var value = await one.Cache.GetOrCreateAsync("key", _ => ValueTask.FromResult(Guid.NewGuid()));
+        using var nodes = new TwoNodes(implementation);
+        var value = await nodes.One.Cache.GetOrCreateAsync("key", _ => ValueTask.FromResult(Guid.NewGuid()));
 
-        (await two.Cache.GetOrCreateAsync<Guid>("key", _ => throw new InvalidOperationException("must come from L2"))).Should().Be(value);
+        (await nodes.Two.Cache.GetOrCreateAsync<Guid>("key", _ => throw new InvalidOperationException("must come from L2"))).Should().Be(value);
     }
 
     [Theory]
     [Both]
     public async Task RemoveAsync_WithL2_RemovesFromL2(Implementation implementation)
     {
-        var (l2, one, two) = TwoNodes(implementation);
-        using var first = one;
-        using var second = two;
-        await one.Cache.GetOrCreateAsync("key", _ => ValueTask.FromResult(1));
+        using var nodes = new TwoNodes(implementation);
+        await nodes.One.Cache.GetOrCreateAsync("key", _ => ValueTask.FromResult(1));
 
-        await one.Cache.RemoveAsync("key");
+        await nodes.One.Cache.RemoveAsync("key");
 
-        l2.Removes.Should().BeGreaterThanOrEqualTo(1);
-        (await two.Cache.GetOrCreateAsync("key", _ => ValueTask.FromResult(2))).Should().Be(2);
+        nodes.L2.Removes.Should().BeGreaterThanOrEqualTo(1);
+        (await nodes.Two.Cache.GetOrCreateAsync("key", _ => ValueTask.FromResult(2))).Should().Be(2);
     }
 
     [Theory]
     [Both]
     public async Task SetAsync_WithL2_WritesL2(Implementation implementation)
     {
-        var (l2, one, two) = TwoNodes(implementation);
-        using var first = one;
-        using var second = two;
+        using var nodes = new TwoNodes(implementation);
 
-        await one.Cache.SetAsync("key", "set");
+        await nodes.One.Cache.SetAsync("key", "set");
 
-        l2.Sets.Should().Be(1);
-        (await two.Cache.GetOrCreateAsync("key", _ => ValueTask.FromResult("factory"))).Should().Be("set");
+        nodes.L2.Sets.Should().Be(1);
+        (await nodes.Two.Cache.GetOrCreateAsync("key", _ => ValueTask.FromResult("factory"))).Should().Be("set");
     }
 
     [Theory]
@@ -102,14 +96,6 @@ public sealed class L2Tests
 
         fresh.Should().NotBe(x, "L1 is empty and L2 cannot be read: the factory runs, nothing throws");
         (await host.Cache.GetOrCreateAsync("x", _ => ValueTask.FromResult(Guid.NewGuid()))).Should().Be(fresh, "the new value is kept in L1");
-    }
-
-    /// <summary>Two caches sharing one L2 and one clock, like two nodes sharing Redis.</summary>
-    private static (SharedL2 L2, HybridHost One, HybridHost Two) TwoNodes(Implementation implementation)
-    {
-        var l2 = new SharedL2();
-        var one = HybridHost.Create(implementation, s => s.AddSingleton<IDistributedCache>(l2));
-        return (l2, one, HybridHost.Create(implementation, s => s.AddSingleton<IDistributedCache>(l2), clock: one.Clock));
     }
 
     private static async Task<string> Get(HybridHost host, bool mutable, string value) =>

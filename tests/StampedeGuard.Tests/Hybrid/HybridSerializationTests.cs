@@ -46,6 +46,14 @@ public sealed class HybridSerializationTests
     }
 
     [Fact]
+    public void JsonDefault_CamelCaseFromEarlierVersions_StillRead()
+    {
+        new JsonStampedeSerializerFactory().TryCreateSerializer<Named>(out var serializer).Should().BeTrue();
+
+        serializer!.Deserialize(new ReadOnlySequence<byte>("{\"name\":\"n\"}"u8.ToArray())).Name.Should().Be("n");
+    }
+
+    [Fact]
     public void Resolver_PerTypeSerializer_BeatsOptionsFactoryAndRegisteredFactories()
     {
         using var provider = Provider(perType: true, optionsFactory: true);

@@ -13,7 +13,8 @@ namespace StampedeGuard.Hybrid;
 /// <item>Keys: an empty or whitespace key, one longer than MaximumKeyLength, or one with a control character
 /// (<c>\0</c>-<c>\x1f</c>; also a lone surrogate, which the engine refuses) is not cached: the factory runs for that call (logged, ids 80-82).</item>
 /// <item>Tags: null, empty, whitespace and the reserved <c>"*"</c> throw <see cref="ArgumentException"/> (parameter
-/// <c>tags</c>); <c>RemoveByTagAsync("*")</c> invalidates everything, a blank tag does nothing.</item>
+/// <c>tags</c>), and so do tags the engine cannot store (control characters, lone surrogates);
+/// <c>RemoveByTagAsync("*")</c> invalidates everything, a blank or unstorable tag does nothing.</item>
 /// <item>Defensive copies: values of types that are not immutable (see <see cref="ImmutableType{T}"/>) are kept as the
 /// bytes their serializer wrote and deserialized for each caller; immutable types are shared (no allocation on a hit).</item>
 /// <item>Options: see <see cref="HybridEntryOptionsMapper"/>; <c>DisableUnderlyingData</c> reads without a factory.</item>
@@ -82,7 +83,9 @@ internal sealed class StampedeHybridCache : HybridCache
     }
 
     public override ValueTask RemoveByTagAsync(string tag, CancellationToken cancellationToken = default) =>
-        string.IsNullOrWhiteSpace(tag) ? default : _cache.RemoveByTagAsync(tag, cancellationToken);
+        string.IsNullOrWhiteSpace(tag) || (tag != StampedeKeys.AllTag && !StampedeKeys.IsValid(tag, int.MaxValue))
+            ? default // no entry can carry such a tag
+            : _cache.RemoveByTagAsync(tag, cancellationToken);
 
     private async ValueTask<T> GetOrCreateCopyAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, CancellationToken cancellationToken)
     {
@@ -165,9 +168,14 @@ internal sealed class StampedeHybridCache : HybridCache
                 throw new ArgumentException("Tags cannot be null, empty or whitespace.", nameof(tags));
             }
 
-            if (tag == "*")
+            if (tag == StampedeKeys.AllTag)
             {
                 throw new ArgumentException("The tag '*' is reserved (RemoveByTagAsync(\"*\") invalidates everything) and cannot be given to an entry.", nameof(tags));
+            }
+
+            if (!StampedeKeys.IsValid(tag, int.MaxValue))
+            {
+                throw new ArgumentException("Tags cannot contain control characters or lone surrogates.", nameof(tags));
             }
         }
 

@@ -74,6 +74,15 @@ public sealed class HybridDifferencesTests : IDisposable
         runs.Should().Be(2, "the engine refuses lone surrogates, so the adapter computes without caching");
     }
 
+    [Fact]
+    public async Task GetOrCreateAsync_TagWithControlCharacter_ThrowsNamingTags()
+    {
+        var act = async () => await Cache.GetOrCreateAsync("k", _ => ValueTask.FromResult(1), tags: ["a\u0001b"]);
+
+        (await act.Should().ThrowAsync<ArgumentException>()).Which.ParamName.Should().Be("tags");
+        await Cache.RemoveByTagAsync("a\u0001b"); // no entry can carry it: nothing to do, nothing thrown
+    }
+
     [System.ComponentModel.ImmutableObject(true)]
     public sealed class Unserializable;
 

@@ -36,8 +36,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     private readonly StampedeCacheOptions _options;
     private readonly TimeProvider _time;
     private readonly bool _systemClock;
-    private readonly IMemoryCache _l1;
-    private readonly bool _ownsL1;
+    private readonly LocalTier _local;
     private readonly IStampedeDistributedStore? _l2;
     private readonly IStampedeBackplane? _backplane;
     private readonly IDisposable? _subscription;
@@ -69,8 +68,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         _prefix = _options.KeyPrefix;
         _time = _options.TimeProvider;
         _systemClock = ReferenceEquals(_time, TimeProvider.System);
-        _ownsL1 = memoryCache is null;
-        _l1 = memoryCache ?? new MemoryCache(new MemoryCacheOptions());
+        _local = new LocalTier(memoryCache, _time, _options.LocalCacheSizeLimit, _options.LocalSweepTimeProvider);
         _l2 = distributedStore;
         _backplane = backplane;
         _logger = (ILogger?)loggerFactory?.CreateLogger<StampedeCache>() ?? NullLogger.Instance;
@@ -86,6 +84,8 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
 
     internal int FlightCount => _flights.Count;
 
+    internal IMemoryCache LocalCache => _local.Cache;
+
     /// <inheritdoc />
     public ValueTask<T> GetOrCreateAsync<T>(string key, Func<CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -98,17 +98,18 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     {
         ValidateKey(key);
         ArgumentNullException.ThrowIfNull(factory);
+        options ??= _options.DefaultEntryOptions;
 
         // 1. Fresh L1 hit. The hot slot expires (by IMemoryCache's own clock check) at the entry's refresh point, so
         //    finding it means "fresh, no refresh due": one lookup, no clock read of ours, no allocation.
-        if (_l1.TryGetValue(key, out var found) && found is CacheEntry<T> entry && entry.Error is null
-            && (_systemClock || Now() < Math.Min(entry.HotUntil, entry.LocalUntil)) && !IsInvalidated(entry))
+        if (!options.SkipLocalCacheRead && _local.TryGetHot(key, out var found) && found is CacheEntry<T> entry && entry.Error is null
+            && (_local.TrustsExpiry || Now() < Math.Min(entry.HotUntil, entry.LocalUntil)) && !IsInvalidated(entry))
         {
             _metrics.Hit();
             return new ValueTask<T>(entry.Value);
         }
 
-        return GetOrCreateSlowAsync(key, state, factory, options ?? _options.DefaultEntryOptions, cancellationToken);
+        return GetOrCreateSlowAsync(key, state, factory, options, cancellationToken);
     }
 
     private async ValueTask<T> GetOrCreateSlowAsync<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, CancellationToken cancellationToken)
@@ -276,10 +277,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         {
             // The refresh is claimed: nothing is left to decide until the entry's freshness ends, so put it back in
             // the hot slot (before the refresh starts, so the refresh's own write always lands after this one).
-            if (_l1.TryGetValue(new KeepSlot(key), out var kept) && ReferenceEquals(kept, entry) && HotSlotIsOurs(key))
-            {
-                PutLocal(key, entry, Lifetime(Math.Min(entry.Times.FreshUntil, entry.LocalUntil), now));
-            }
+            _local.StoreHot(key, entry, Math.Min(entry.Times.FreshUntil, entry.LocalUntil), now);
 
             StartBackgroundRefresh(key, state, factory, options, entry, early: true);
         }
@@ -575,10 +573,23 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     }
 
     /// <inheritdoc />
-    public async ValueTask<StampedeCacheLookup<T>> TryGetAsync<T>(string key, CancellationToken cancellationToken = default)
+    public ValueTask<StampedeCacheLookup<T>> TryGetAsync<T>(string key, CancellationToken cancellationToken = default) =>
+        TryGetAsync<T>(key, null, cancellationToken);
+
+    /// <summary>
+    /// Reads a value without creating it, honouring the read flags of <paramref name="options"/>
+    /// (<see cref="StampedeCacheEntryOptions.SkipLocalCacheRead"/>, <see cref="StampedeCacheEntryOptions.SkipDistributedCache"/>).
+    /// </summary>
+    /// <typeparam name="T">The type of the cached value.</typeparam>
+    /// <param name="key">The cache key.</param>
+    /// <param name="options">Per-call options; <see cref="StampedeCacheOptions.DefaultEntryOptions"/> when null.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The lookup; <see cref="StampedeCacheLookup{T}.HasValue"/> is false on a miss. Stale values are returned, flagged.</returns>
+    /// <exception cref="ArgumentException"><paramref name="key"/> is not a valid key (see <see cref="StampedeKeys"/>).</exception>
+    public async ValueTask<StampedeCacheLookup<T>> TryGetAsync<T>(string key, StampedeCacheEntryOptions? options, CancellationToken cancellationToken = default)
     {
         ValidateKey(key);
-        var options = _options.DefaultEntryOptions;
+        options ??= _options.DefaultEntryOptions;
         var entry = GetLocal<T>(key, options);
         if (entry is null && UsesL2(options))
         {
@@ -600,6 +611,11 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         Supersede(key);
         var entry = NewEntry(value, null, EntryTimes.From(Now(), options, 0), options, 0);
         await WriteDistributedAsync(key, entry, options, lease: null, cancellationToken).ConfigureAwait(false);
+        if (options.SkipLocalCacheWrite && !options.SkipLocalCacheRead)
+        {
+            _local.Remove(key); // an older local copy must not shadow the value just written to L2.
+        }
+
         SetLocal(key, entry, options);
     }
 
@@ -608,7 +624,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     {
         ValidateKey(key);
         Supersede(key);
-        RemoveLocal(key);
+        _local.Remove(key);
         if (_l2 is not null)
         {
             await SafeL2Async(key, "remove", static async (store, k, t) => { await store.RemoveAsync(k, t).ConfigureAwait(false); return true; }, cancellationToken).ConfigureAwait(false);
@@ -630,7 +646,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
             {
                 var expired = Expired(times, now);
                 Envelope.PatchTimes(envelope, expired);
-                var ttl = Lifetime(Math.Max(expired.KeepUntil, now + TimeSpan.TicksPerMillisecond), now);
+                var ttl = LocalTier.Lifetime(Math.Max(expired.KeepUntil, now + TimeSpan.TicksPerMillisecond), now);
                 await SafeL2Async(key, "write", (store, k, t) => store.WriteAsync(k, envelope, new DistributedWriteOptions(ttl, new DateTimeOffset(expired.FreshUntil, TimeSpan.Zero), null, Notify: false), t), cancellationToken).ConfigureAwait(false);
             }
         }
@@ -641,7 +657,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     /// <inheritdoc />
     public async ValueTask RemoveByTagAsync(string tag, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrEmpty(tag);
+        StampedeKeys.ValidateTag(tag, nameof(tag));
         var now = Now();
         InvalidateTag(tag, now);
         if (_l2 is not null && tag != "*")
@@ -658,26 +674,12 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     {
         _subscription?.Dispose();
         _metrics.Dispose();
-        if (_ownsL1)
-        {
-            _l1.Dispose();
-        }
+        _local.Dispose();
     }
 
     private long Now() => _systemClock ? DateTime.UtcNow.Ticks : _time.GetUtcNow().UtcTicks;
 
-    private void ValidateKey(string key)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(key);
-        if (key.Length > _options.MaximumKeyLength)
-        {
-            ThrowKeyTooLong(key);
-        }
-    }
-
-    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
-    private void ThrowKeyTooLong(string key) =>
-        throw new ArgumentException($"The key is {key.Length} characters long; MaximumKeyLength is {_options.MaximumKeyLength}.", nameof(key));
+    private void ValidateKey(string key) => StampedeKeys.Validate(key, _options.MaximumKeyLength, nameof(key));
 
     private bool UsesL2(StampedeCacheEntryOptions options) => _l2 is not null && !options.SkipDistributedCache;
 
@@ -768,7 +770,8 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     /// </summary>
     private CacheEntry<T>? GetLocal<T>(string key, StampedeCacheEntryOptions options)
     {
-        if (!_l1.TryGetValue(key, out var found) && !_l1.TryGetValue(new KeepSlot(key), out found))
+        var found = options.SkipLocalCacheRead ? null : _local.Find(key);
+        if (found is null)
         {
             return null;
         }
@@ -784,99 +787,49 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
             return decoded;
         }
 
-        return found is CacheEntry<T> entry && !IsInvalidated(entry) && (_systemClock || Now() < entry.LocalUntil) ? entry : null;
+        return found is CacheEntry<T> entry && !IsInvalidated(entry) && (_local.TrustsExpiry || Now() < entry.LocalUntil) ? entry : null;
     }
 
     /// <summary>
-    /// Stores an entry in L1's two slots: the hot slot under the plain key until the entry's refresh point (what a
-    /// hit finds), and the keep slot until the end of its fail-safe window (stale serving, fail-safe, soft timeouts).
+    /// Stores an entry in L1's two slots: the hot slot until the entry's refresh point (what a hit finds), and the
+    /// keep slot until the end of its fail-safe window (stale serving, fail-safe, soft timeouts); both end at
+    /// LocalDuration if set.
     /// </summary>
     private void SetLocal(string key, CacheEntry entry, StampedeCacheEntryOptions options)
     {
+        if (options.SkipLocalCacheWrite)
+        {
+            return;
+        }
+
         var now = Now();
-        var keep = Lifetime(entry.Times.KeepUntil, now);
-        var hot = Lifetime(entry.HotUntil, now);
+        var keepUntil = entry.Times.KeepUntil;
+        var hotUntil = entry.HotUntil;
         if (options.LocalDuration is { } local)
         {
             entry.LocalUntil = EntryTimes.Add(now, local.Ticks);
-            keep = keep < local ? keep : local;
-            hot = hot < local ? hot : local;
+            keepUntil = Math.Min(keepUntil, entry.LocalUntil);
+            hotUntil = Math.Min(hotUntil, entry.LocalUntil);
         }
 
-        if (keep <= TimeSpan.Zero)
-        {
-            RemoveLocal(key);
-            return;
-        }
-
-        PutLocal(new KeepSlot(key), entry, keep);
-        if (!HotSlotIsOurs(key))
-        {
-            return;
-        }
-
-        if (hot > TimeSpan.Zero)
-        {
-            PutLocal(key, entry, hot);
-        }
-        else
-        {
-            _l1.Remove(key);
-        }
-    }
-
-    /// <summary>Time from now to an instant, capped at a century so IMemoryCache's own date arithmetic cannot overflow.</summary>
-    private static TimeSpan Lifetime(long until, long now)
-    {
-        const long century = 36525 * TimeSpan.TicksPerDay;
-        var ticks = until - now;
-        return TimeSpan.FromTicks(ticks > century ? century : ticks);
-    }
-
-    /// <summary>False when the application keeps its own entry under this key in a shared IMemoryCache: never overwrite it.</summary>
-    private bool HotSlotIsOurs(string key) => !(_l1.TryGetValue(key, out var occupant) && occupant is not (CacheEntry or RawEnvelope));
-
-    private void PutLocal(object slot, object value, TimeSpan lifetime)
-    {
-        using var cacheEntry = _l1.CreateEntry(slot);
-        cacheEntry.Value = value;
-        cacheEntry.Size = 1;
-
-        // IMemoryCache expires by the real clock. With another TimeProvider (tests) our own checks decide expiry and
-        // the memory is reclaimed with slack, so a slow run never loses an entry early.
-        cacheEntry.AbsoluteExpirationRelativeToNow = _systemClock ? lifetime : lifetime + TimeSpan.FromMinutes(10);
-    }
-
-    private void RemoveLocal(string key)
-    {
-        _l1.Remove(key);
-        _l1.Remove(new KeepSlot(key));
+        _local.Store(key, entry, entry.Bytes, hotUntil, keepUntil, now);
     }
 
     private void ExpireLocal(string key, long now)
     {
-        if (!_l1.TryGetValue(new KeepSlot(key), out var found) && !_l1.TryGetValue(key, out found))
-        {
-            return;
-        }
-
+        var found = _local.FindKept(key) ?? _local.Find(key);
         if (found is CacheEntry entry)
         {
             if (now < entry.Times.FreshUntil)
             {
                 var expired = entry.WithTimes(Expired(entry.Times, now));
                 expired.LocalUntil = entry.LocalUntil;
-                if (_l1.TryGetValue(key, out var hot) && hot is CacheEntry)
-                {
-                    _l1.Remove(key);
-                }
-
-                PutLocal(new KeepSlot(key), expired, Lifetime(Math.Max(expired.Times.KeepUntil, now + 1), now));
+                _local.StoreKeptOnly(key, expired, expired.Bytes, Math.Max(expired.Times.KeepUntil, now + 1), now);
             }
         }
-        else
+        else if (found is not null)
         {
-            RemoveLocal(key);
+            _local.Remove(key);
         }
     }
 
@@ -912,7 +865,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         }
 
         var now = Now();
-        var ttl = Lifetime(Math.Max(entry.Times.KeepUntil, now + TimeSpan.TicksPerMillisecond), now);
+        var ttl = LocalTier.Lifetime(Math.Max(entry.Times.KeepUntil, now + TimeSpan.TicksPerMillisecond), now);
         var writeOptions = new DistributedWriteOptions(ttl, new DateTimeOffset(entry.Times.FreshUntil, TimeSpan.Zero), lease, Notify: true);
         var result = await SafeL2Async(key, "write", (store, k, t) => store.WriteAsync(k, envelope, writeOptions, t), cancellationToken).ConfigureAwait(false);
         if (lease is not null && !result.Written)
@@ -935,6 +888,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         {
             var buffer = new ArrayBufferWriter<byte>();
             Serializer<T>().Serialize(entry.Value, buffer);
+            entry.PayloadBytes = buffer.WrittenCount;
             if (buffer.WrittenCount > _options.MaximumPayloadBytes)
             {
                 Log.PayloadTooLarge(_logger, key, buffer.WrittenCount, _options.MaximumPayloadBytes);
@@ -992,7 +946,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
             }
 
             var value = Serializer<T>().Deserialize(new ReadOnlySequence<byte>(payload));
-            var entry = new CacheEntry<T>(value, null, times, tags, CacheEntry.ComputeRefreshCheckAt(times, times.FactoryTicks, options.EarlyRefresh, options.EarlyRefreshBeta), options.EarlyRefresh, options.EarlyRefreshBeta);
+            var entry = new CacheEntry<T>(value, null, times, tags, CacheEntry.ComputeRefreshCheckAt(times, times.FactoryTicks, options.EarlyRefresh, options.EarlyRefreshBeta), options.EarlyRefresh, options.EarlyRefreshBeta) { PayloadBytes = payload.Length };
             return IsInvalidated(entry) ? null : entry;
         }
         catch (Exception ex)
@@ -1061,19 +1015,18 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
             switch (message.Kind)
             {
                 case BackplaneMessageKind.Set when message.Envelope is { } envelope && Envelope.TryRead(envelope, out var times, out _, out _):
-                    if (_l1.TryGetValue(new KeepSlot(message.Key), out var existing) && existing is CacheEntry current && current.Times.Created >= times.Created)
+                    if (_local.FindKept(message.Key) is CacheEntry current && current.Times.Created >= times.Created)
                     {
                         break;
                     }
 
-                    var lifetime = Lifetime(Math.Max(times.KeepUntil, Now() + 1), Now());
-                    var raw = new RawEnvelope(envelope);
-                    PutLocal(new KeepSlot(message.Key), raw, lifetime);
-                    PutLocal(message.Key, raw, lifetime);
+                    var now = Now();
+                    var until = Math.Max(times.KeepUntil, now + 1);
+                    _local.Store(message.Key, new RawEnvelope(envelope), envelope.Length, until, until, now);
                     break;
                 case BackplaneMessageKind.Set:
                 case BackplaneMessageKind.Remove:
-                    RemoveLocal(message.Key);
+                    _local.Remove(message.Key);
                     break;
                 case BackplaneMessageKind.Expire:
                     ExpireLocal(message.Key, message.Timestamp > 0 ? message.Timestamp : Now());
@@ -1099,13 +1052,4 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) =>
         a == Timeout.InfiniteTimeSpan ? b : b == Timeout.InfiniteTimeSpan ? a : (a < b ? a : b);
-
-    /// <summary>The L1 key of an entry's keep slot (the plain key is its hot slot).</summary>
-    private sealed record KeepSlot(string Key);
-
-    /// <summary>An envelope delivered by the backplane, decoded on first typed read.</summary>
-    private sealed class RawEnvelope(byte[] bytes)
-    {
-        public byte[] Bytes { get; } = bytes;
-    }
 }

@@ -19,6 +19,7 @@ public sealed class StampedeCacheEntryOptions
     private TimeSpan _lockTimeout = TimeSpan.FromSeconds(30);
     private TimeSpan _negativeCacheDuration = TimeSpan.Zero;
     private TimeSpan? _localDuration;
+    private string[]? _tags;
     private StampedeEarlyRefresh _earlyRefresh = StampedeEarlyRefresh.Adaptive;
 
     /// <summary>Gets or sets how long a stored value is fresh.</summary>
@@ -131,9 +132,29 @@ public sealed class StampedeCacheEntryOptions
         set => _localDuration = value is null || value > TimeSpan.Zero ? value : throw OutOfRange(nameof(LocalDuration), value, "must be positive");
     }
 
-    /// <summary>Gets or sets the tags of the entry, for <see cref="IStampedeCache.RemoveByTagAsync"/>.</summary>
+    /// <summary>
+    /// Gets or sets the tags of the entry, for <see cref="IStampedeCache.RemoveByTagAsync"/>. The list is copied when
+    /// set. A tag may not be null, empty or white space, and <c>"*"</c> is reserved (it means "every entry":
+    /// <c>RemoveByTagAsync("*")</c> clears the cache), so it cannot be an entry's tag.
+    /// </summary>
     /// <value>Default none.</value>
-    public IReadOnlyList<string>? Tags { get; set; }
+    /// <exception cref="ArgumentException">A tag is null, empty, white space or <c>"*"</c> (the exception names <c>Tags</c>).</exception>
+    public IReadOnlyList<string>? Tags
+    {
+        get => _tags;
+        set => _tags = StampedeKeys.ValidateTags(value, nameof(Tags));
+    }
+
+    /// <summary>
+    /// Gets or sets whether this call skips reading the local tier (L1): the value comes from the distributed tier or
+    /// the factory. Single-flight still collapses concurrent callers of the key.
+    /// </summary>
+    /// <value>Default false.</value>
+    public bool SkipLocalCacheRead { get; set; }
+
+    /// <summary>Gets or sets whether this call skips writing the local tier (L1): values are stored in the distributed tier only.</summary>
+    /// <value>Default false.</value>
+    public bool SkipLocalCacheWrite { get; set; }
 
     /// <summary>Gets or sets whether the distributed tier (L2) is skipped for this entry: neither read nor written.</summary>
     /// <value>Default false.</value>

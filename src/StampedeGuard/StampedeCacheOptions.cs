@@ -12,6 +12,10 @@ public sealed class StampedeCacheOptions
     private int _maximumKeyLength = 1024;
     private int _maximumPayloadBytes = 1024 * 1024;
     private TimeSpan _distributedLockLease = TimeSpan.FromSeconds(10);
+    private long _localCacheSizeLimit = DefaultLocalCacheSizeLimit;
+
+    /// <summary>The default <see cref="LocalCacheSizeLimit"/>: 256 MiB.</summary>
+    public const long DefaultLocalCacheSizeLimit = 256L * 1024 * 1024;
 
     /// <summary>Gets or sets the clock every expiry decision reads. Tests pass a fake clock.</summary>
     /// <value>Default <see cref="TimeProvider.System"/>.</value>
@@ -74,6 +78,25 @@ public sealed class StampedeCacheOptions
         get => _distributedLockLease;
         set => _distributedLockLease = Positive(nameof(DistributedLockLease), value);
     }
+
+    /// <summary>
+    /// Gets or sets the size limit, in bytes, of the private local tier (the <c>MemoryCache</c> the engine creates
+    /// when none is passed in). An entry is charged its serialized payload size where known (it went to the
+    /// distributed tier or came from it), else 2 bytes per character of a string, the length of a byte array, or 256
+    /// bytes for another value, plus about 160 bytes and the key, in each of the entry's two slots. When the limit is reached the memory cache
+    /// refuses new entries and compacts (values are still returned to callers, just not kept), so keys taken from user
+    /// input cannot exhaust memory. Expired entries are swept every minute without waiting for traffic. With your own
+    /// <c>IMemoryCache</c> this option is not used: its <c>SizeLimit</c> applies, in the same byte units.
+    /// </summary>
+    /// <value>Default <see cref="DefaultLocalCacheSizeLimit"/> (256 MiB). Must be positive.</value>
+    public long LocalCacheSizeLimit
+    {
+        get => _localCacheSizeLimit;
+        set => _localCacheSizeLimit = value > 0 ? value : throw new ArgumentOutOfRangeException(nameof(LocalCacheSizeLimit), value, "LocalCacheSizeLimit must be positive.");
+    }
+
+    /// <summary>Gets or sets the clock of the private local tier's sweep timer (tests); <see cref="TimeProvider.System"/> when null.</summary>
+    internal TimeProvider? LocalSweepTimeProvider { get; set; }
 
     /// <summary>Gets or sets whether distributed-tier (L2) failures reach callers. Off: failures are logged, counted and ignored.</summary>
     /// <value>Default false.</value>

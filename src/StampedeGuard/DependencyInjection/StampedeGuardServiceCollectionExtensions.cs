@@ -8,6 +8,7 @@ using StampedeGuard;
 using StampedeGuard.Distributed;
 using StampedeGuard.Hybrid;
 using StampedeGuard.Locking;
+using StampedeGuard.Serialization;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -19,10 +20,24 @@ public static class StampedeGuardServiceCollectionExtensions
     /// backed by it (so code written against HybridCache gets every protection here, tags included), and an in-process
     /// <see cref="IStampedeLock"/>. The registered <see cref="IMemoryCache"/> is the local tier (one is added if absent);
     /// a registered <see cref="IStampedeDistributedStore"/> and <see cref="IStampedeBackplane"/> are used when present.
+    /// A registered <see cref="IDistributedCache"/> becomes the distributed tier only with <see cref="UseDistributedCache"/>.
     /// </summary>
+    /// <remarks>
+    /// <para><b>HybridCache registration</b>: this replaces a <see cref="HybridCache"/> registered before it (for example
+    /// by <c>AddHybridCache()</c>), and <c>AddHybridCache()</c> called after it adds its serializers and options but keeps
+    /// this registration (Microsoft registers with TryAdd). An explicit <c>services.AddSingleton&lt;HybridCache&gt;(...)</c>
+    /// after this call wins: the last registration is the one resolved.</para>
+    /// <para><b>HybridCacheOptions</b> (from <c>AddHybridCache(o =&gt; ...)</c> or <c>Configure&lt;HybridCacheOptions&gt;</c>):
+    /// <c>MaximumKeyLength</c> and <c>MaximumPayloadBytes</c> that differ from HybridCache's defaults override the
+    /// values of <see cref="StampedeCacheOptions"/>; <c>DefaultEntryOptions</c> are the HybridCache adapter's defaults.</para>
+    /// <para><b>Serializers</b>: an <see cref="IHybridCacheSerializer{T}"/> registered for the type, then
+    /// <see cref="StampedeCacheOptions.SerializerFactory"/>, then registered <see cref="IHybridCacheSerializerFactory"/>
+    /// services (last registered first), then System.Text.Json with HybridCache's default options.</para>
+    /// <para><b>Clock</b>: a <see cref="TimeProvider"/> registered in DI is used when <see cref="StampedeCacheOptions.TimeProvider"/> is left at the system clock.</para>
+    /// </remarks>
     /// <param name="services">The services.</param>
     /// <param name="configure">Configures the cache-wide options.</param>
-    /// <returns>A builder to add tiers to.</returns>
+    /// <returns>A builder to add tiers (and HybridCache serializers) to.</returns>
     public static IStampedeGuardBuilder AddStampedeGuard(this IServiceCollection services, Action<StampedeCacheOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
@@ -36,7 +51,17 @@ public static class StampedeGuardServiceCollectionExtensions
         services.TryAddSingleton(static sp =>
         {
             var options = sp.GetRequiredService<IOptions<StampedeCacheOptions>>().Value;
-            options.SerializerFactory ??= sp.GetService<IHybridCacheSerializerFactory>();
+            HybridOptionsMapping.Apply(sp.GetRequiredService<IOptions<HybridCacheOptions>>().Value, options);
+            if (ReferenceEquals(options.TimeProvider, TimeProvider.System) && sp.GetService<TimeProvider>() is { } clock)
+            {
+                options.TimeProvider = clock;
+            }
+
+            if (options.SerializerFactory is not HybridSerializerResolver)
+            {
+                options.SerializerFactory = new HybridSerializerResolver(sp, options.SerializerFactory);
+            }
+
             return new StampedeCache(
                 options,
                 sp.GetRequiredService<IMemoryCache>(),
@@ -46,7 +71,15 @@ public static class StampedeGuardServiceCollectionExtensions
                 sp.GetService<System.Diagnostics.Metrics.IMeterFactory>());
         });
         services.TryAddSingleton<IStampedeCache>(static sp => sp.GetRequiredService<StampedeCache>());
-        services.TryAddSingleton<HybridCache>(static sp => new StampedeHybridCache(sp.GetRequiredService<StampedeCache>()));
+        services.Replace(ServiceDescriptor.Singleton<HybridCache>(static sp =>
+        {
+            var cache = sp.GetRequiredService<StampedeCache>();
+            return new StampedeHybridCache(
+                cache,
+                sp.GetRequiredService<IOptions<HybridCacheOptions>>().Value.DefaultEntryOptions,
+                cache.Options.SerializerFactory!,
+                sp.GetService<ILoggerFactory>());
+        }));
         services.TryAddSingleton<IStampedeLock>(static sp => new StampedeLocalLock(sp.GetRequiredService<IOptions<StampedeCacheOptions>>().Value.TimeProvider));
         return new Builder(services);
     }

@@ -1,83 +1,192 @@
-using System.Runtime.CompilerServices;
+using System.Buffers;
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Caching.Hybrid;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace StampedeGuard.Hybrid;
 
 /// <summary>
 /// Microsoft's <see cref="HybridCache"/> API on the StampedeGuard engine: code written against HybridCache gets
-/// single-flight, early refresh, stale serving, fail-safe and the Redis barrier. <c>Expiration</c> maps to Duration,
-/// <c>LocalCacheExpiration</c> to LocalDuration, the distributed-cache flags to SkipDistributedCache, and
-/// <c>DisableUnderlyingData</c> reads without running the factory.
+/// single-flight, early refresh, stale serving, fail-safe and the Redis barrier, with HybridCache's contract:
+/// <list type="bullet">
+/// <item>Keys: an empty or whitespace key, one longer than MaximumKeyLength, or one with a control character
+/// (<c>\0</c>-<c>\x1f</c>; also a lone surrogate, which the engine refuses) is not cached: the factory runs for that call (logged, ids 80-82).</item>
+/// <item>Tags: null, empty, whitespace and the reserved <c>"*"</c> throw <see cref="ArgumentException"/> (parameter
+/// <c>tags</c>), and so do tags the engine cannot store (control characters, lone surrogates);
+/// <c>RemoveByTagAsync("*")</c> invalidates everything, a blank or unstorable tag does nothing.</item>
+/// <item>Defensive copies: values of types that are not immutable (see <see cref="ImmutableType{T}"/>) are kept as the
+/// bytes their serializer wrote and deserialized for each caller; immutable types are shared (no allocation on a hit).</item>
+/// <item>Options: see <see cref="HybridEntryOptionsMapper"/>; <c>DisableUnderlyingData</c> reads without a factory.</item>
+/// <item>Cancellation: a cancelled token throws <see cref="OperationCanceledException"/> at once, even for a cached key.</item>
+/// </list>
 /// </summary>
 internal sealed class StampedeHybridCache : HybridCache
 {
-    private readonly StampedeCache _cache;
-    private readonly ConditionalWeakTable<HybridCacheEntryOptions, StampedeCacheEntryOptions> _mapped = [];
-    private readonly ConditionalWeakTable<HybridCacheEntryOptions, StampedeCacheEntryOptions>.CreateValueCallback _convert;
+    private const char MaxControlChar = (char)31;
 
-    public StampedeHybridCache(StampedeCache cache)
+    private readonly StampedeCache _cache;
+    private readonly HybridEntryOptionsMapper _mapper;
+    private readonly IHybridCacheSerializerFactory _serializerFactory;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<Type, object> _serializers = new();
+
+    public StampedeHybridCache(StampedeCache cache, HybridCacheEntryOptions? defaultEntryOptions, IHybridCacheSerializerFactory serializerFactory, ILoggerFactory? loggerFactory)
     {
         _cache = cache;
-        _convert = options => Convert(options, null);
+        _mapper = new HybridEntryOptionsMapper(cache.Options.DefaultEntryOptions, defaultEntryOptions);
+        _serializerFactory = serializerFactory;
+        _logger = (ILogger?)loggerFactory?.CreateLogger<HybridCache>() ?? NullLogger.Instance;
     }
 
     public override ValueTask<T> GetOrCreateAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, HybridCacheEntryOptions? options = null, IEnumerable<string>? tags = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(factory);
-        if (options?.Flags is { } flags && (flags & HybridCacheEntryFlags.DisableUnderlyingData) != 0)
+        cancellationToken.ThrowIfCancellationRequested();
+        var flags = _mapper.Flags(options);
+        if (!IsCacheable(key))
         {
-            return ReadOnlyAsync<T>(key, cancellationToken);
+            return (flags & HybridCacheEntryFlags.DisableUnderlyingData) == 0 ? factory(state, cancellationToken) : default;
         }
 
-        return _cache.GetOrCreateAsync<(TState state, Func<TState, CancellationToken, ValueTask<T>> factory), T>(key, (state, factory), static (s, _, ct) => s.factory(s.state, ct), Map(options, tags), cancellationToken);
+        var mapped = _mapper.Map(options, ValidateTags(tags));
+        if ((flags & HybridCacheEntryFlags.DisableUnderlyingData) != 0)
+        {
+            return ReadOnlyAsync<T>(key, mapped, cancellationToken);
+        }
+
+        if (ImmutableType<T>.IsImmutable)
+        {
+            return _cache.GetOrCreateAsync<(TState State, Func<TState, CancellationToken, ValueTask<T>> Factory), T>(
+                key, (state, factory), static (s, _, ct) => s.Factory(s.State, ct), mapped, cancellationToken);
+        }
+
+        return GetOrCreateCopyAsync(key, state, factory, mapped, cancellationToken);
     }
 
-    public override ValueTask SetAsync<T>(string key, T value, HybridCacheEntryOptions? options = null, IEnumerable<string>? tags = null, CancellationToken cancellationToken = default) =>
-        _cache.SetAsync(key, value, Map(options, tags), cancellationToken);
-
-    public override ValueTask RemoveAsync(string key, CancellationToken cancellationToken = default) => _cache.RemoveAsync(key, cancellationToken);
-
-    public override ValueTask RemoveByTagAsync(string tag, CancellationToken cancellationToken = default) => _cache.RemoveByTagAsync(tag, cancellationToken);
-
-    private async ValueTask<T> ReadOnlyAsync<T>(string key, CancellationToken cancellationToken)
+    public override ValueTask SetAsync<T>(string key, T value, HybridCacheEntryOptions? options = null, IEnumerable<string>? tags = null, CancellationToken cancellationToken = default)
     {
-        var lookup = await _cache.TryGetAsync<T>(key, cancellationToken).ConfigureAwait(false);
-        return lookup.HasValue && !lookup.IsStale ? lookup.Value! : default!;
+        cancellationToken.ThrowIfCancellationRequested();
+        var mapped = _mapper.Map(options, ValidateTags(tags));
+        if (!IsCacheable(key))
+        {
+            return default; // GetOrCreateAsync would never read it.
+        }
+
+        return ImmutableType<T>.IsImmutable ? _cache.SetAsync(key, value, mapped, cancellationToken) : _cache.SetAsync(key, Serialize(value), mapped, cancellationToken);
     }
 
-    private StampedeCacheEntryOptions? Map(HybridCacheEntryOptions? options, IEnumerable<string>? tags)
+    public override ValueTask RemoveAsync(string key, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        return IsValid(key) ? _cache.RemoveAsync(key, cancellationToken) : default;
+    }
+
+    public override ValueTask RemoveByTagAsync(string tag, CancellationToken cancellationToken = default) =>
+        string.IsNullOrWhiteSpace(tag) || (tag != StampedeKeys.AllTag && !StampedeKeys.IsValid(tag, int.MaxValue))
+            ? default // no entry can carry such a tag
+            : _cache.RemoveByTagAsync(tag, cancellationToken);
+
+    private async ValueTask<T> GetOrCreateCopyAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, CancellationToken cancellationToken)
+    {
+        var payload = await _cache.GetOrCreateAsync<(StampedeHybridCache Cache, TState State, Func<TState, CancellationToken, ValueTask<T>> Factory), HybridPayload<T>>(
+            key,
+            (this, state, factory),
+            static async (s, _, ct) => s.Cache.Serialize(await s.Factory(s.State, ct).ConfigureAwait(false)),
+            options,
+            cancellationToken).ConfigureAwait(false);
+        return Deserialize(payload);
+    }
+
+    private async ValueTask<T> ReadOnlyAsync<T>(string key, StampedeCacheEntryOptions options, CancellationToken cancellationToken)
+    {
+        if (ImmutableType<T>.IsImmutable)
+        {
+            var lookup = await _cache.TryGetAsync<T>(key, options, cancellationToken).ConfigureAwait(false);
+            return lookup.HasValue && !lookup.IsStale ? lookup.Value! : default!;
+        }
+
+        var copy = await _cache.TryGetAsync<HybridPayload<T>>(key, options, cancellationToken).ConfigureAwait(false);
+        return copy.HasValue && !copy.IsStale ? Deserialize(copy.Value!) : default!;
+    }
+
+    private HybridPayload<T> Serialize<T>(T value)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        Serializer<T>().Serialize(value, buffer);
+        return new HybridPayload<T>(buffer.WrittenSpan.ToArray());
+    }
+
+    private T Deserialize<T>(HybridPayload<T> payload) => Serializer<T>().Deserialize(new ReadOnlySequence<byte>(payload.Bytes));
+
+    private IHybridCacheSerializer<T> Serializer<T>() =>
+        (IHybridCacheSerializer<T>)_serializers.GetOrAdd(typeof(T), static (_, factory) =>
+            factory.TryCreateSerializer<T>(out var serializer) ? serializer : throw new InvalidOperationException($"No IHybridCacheSerializer<{typeof(T).Name}> is configured."), _serializerFactory);
+
+    /// <summary>HybridCache's key rules, logged when broken.</summary>
+    private bool IsCacheable(string? key)
+    {
+        switch (Check(key))
+        {
+            case KeyRule.Valid:
+                return true;
+            case KeyRule.EmptyOrWhitespace:
+                HybridLog.KeyEmptyOrWhitespace(_logger);
+                break;
+            case KeyRule.TooLong:
+                HybridLog.MaximumKeyLengthExceeded(_logger, key!.Length, _cache.Options.MaximumKeyLength);
+                break;
+            default:
+                HybridLog.KeyInvalidContent(_logger);
+                break;
+        }
+
+        return false;
+    }
+
+    private bool IsValid(string key) => Check(key) == KeyRule.Valid;
+
+    private KeyRule Check(string? key) =>
+        string.IsNullOrWhiteSpace(key) ? KeyRule.EmptyOrWhitespace
+        : key.Length > _cache.Options.MaximumKeyLength ? KeyRule.TooLong
+        : key.AsSpan().IndexOfAnyInRange((char)0, MaxControlChar) >= 0 || !StampedeKeys.IsValid(key, _cache.Options.MaximumKeyLength) ? KeyRule.InvalidContent
+        : KeyRule.Valid;
+
+    /// <summary>HybridCache's tag rules: every tag must be non-blank and not the reserved <c>"*"</c>.</summary>
+    private static string[]? ValidateTags(IEnumerable<string>? tags)
     {
         if (tags is null)
         {
-            return options is null ? null : _mapped.GetValue(options, _convert);
+            return null;
         }
 
-        return Convert(options, tags);
+        string[] list = [.. tags];
+        foreach (var tag in list)
+        {
+            if (string.IsNullOrWhiteSpace(tag))
+            {
+                throw new ArgumentException("Tags cannot be null, empty or whitespace.", nameof(tags));
+            }
+
+            if (tag == StampedeKeys.AllTag)
+            {
+                throw new ArgumentException("The tag '*' is reserved (RemoveByTagAsync(\"*\") invalidates everything) and cannot be given to an entry.", nameof(tags));
+            }
+
+            if (!StampedeKeys.IsValid(tag, int.MaxValue))
+            {
+                throw new ArgumentException("Tags cannot contain control characters or lone surrogates.", nameof(tags));
+            }
+        }
+
+        return list.Length == 0 ? null : list;
     }
 
-    private StampedeCacheEntryOptions Convert(HybridCacheEntryOptions? options, IEnumerable<string>? tags)
+    private enum KeyRule
     {
-        var mapped = _cache.Options.DefaultEntryOptions.Clone();
-        if (options?.Expiration is { } expiration)
-        {
-            mapped.Duration = expiration;
-        }
-
-        if (options?.LocalCacheExpiration is { } local)
-        {
-            mapped.LocalDuration = local;
-        }
-
-        if (options?.Flags is { } flags && (flags & (HybridCacheEntryFlags.DisableDistributedCacheRead | HybridCacheEntryFlags.DisableDistributedCacheWrite)) != 0)
-        {
-            mapped.SkipDistributedCache = true;
-        }
-
-        if (tags is not null)
-        {
-            mapped.Tags = [.. tags];
-        }
-
-        return mapped;
+        Valid,
+        EmptyOrWhitespace,
+        TooLong,
+        InvalidContent,
     }
 }

@@ -33,6 +33,12 @@ internal abstract class CacheEntry
 
     public string[]? Tags { get; }
 
+    /// <summary>Gets or sets the serialized payload size in bytes, or -1 when the value was never serialized.</summary>
+    public long PayloadBytes { get; set; } = -1;
+
+    /// <summary>Gets the bytes this entry's value is charged in L1: the payload size where known, else an estimate.</summary>
+    public abstract long Bytes { get; }
+
     /// <summary>From this instant on, a fresh hit evaluates early refresh. <see cref="long.MaxValue"/> when off.</summary>
     public long RefreshCheckAt { get; }
 
@@ -108,6 +114,8 @@ internal sealed class CacheEntry<T> : CacheEntry
 
     public ExceptionDispatchInfo? Error { get; }
 
+    public override long Bytes => PayloadBytes >= 0 ? PayloadBytes : LocalTier.EstimateBytes(Value);
+
     public override CacheEntry WithTimes(in EntryTimes times) =>
-        new CacheEntry<T>(Value, Error, times, Tags, ComputeRefreshCheckAt(times, times.FactoryTicks, Mode, Beta), Mode, Beta) { IsFailSafe = IsFailSafe };
+        new CacheEntry<T>(Value, Error, times, Tags, ComputeRefreshCheckAt(times, times.FactoryTicks, Mode, Beta), Mode, Beta) { IsFailSafe = IsFailSafe, PayloadBytes = PayloadBytes };
 }

@@ -7,14 +7,23 @@ namespace StampedeGuard.Serialization;
 
 /// <summary>
 /// The default serializer factory: System.Text.Json for every type, with <see cref="string"/> stored as UTF-8 and
-/// <c>byte[]</c> stored raw. Implements Microsoft's <see cref="IHybridCacheSerializerFactory"/>.
+/// <c>byte[]</c> stored raw. Implements Microsoft's <see cref="IHybridCacheSerializerFactory"/>. Without explicit
+/// options it writes what HybridCache's default serializer writes: <see cref="JsonSerializerOptions.Default"/>, and fields
+/// included for types whose data lives in fields (value tuples, field-only types, collections of them), so no value
+/// comes back from the distributed tier as its default. It reads property names case-insensitively, so values written
+/// by earlier StampedeGuard versions (camelCase) are still read.
 /// </summary>
 public sealed class JsonStampedeSerializerFactory : IHybridCacheSerializerFactory
 {
+    // HybridCache's defaults, read case-insensitively: entries written by earlier versions (camelCase web defaults)
+    // still in L2 during an upgrade are read, not silently defaulted. What is written is exactly HybridCache's.
+    private static readonly JsonSerializerOptions Properties = new(JsonSerializerOptions.Default) { PropertyNameCaseInsensitive = true };
+    private static readonly JsonSerializerOptions WithFields = new(Properties) { IncludeFields = true };
+
     private readonly JsonSerializerOptions? _options;
 
     /// <summary>Creates the factory.</summary>
-    /// <param name="options">JSON options; the web defaults when null.</param>
+    /// <param name="options">JSON options used for every type as given; HybridCache's defaults (see the class remarks) when null.</param>
     public JsonStampedeSerializerFactory(JsonSerializerOptions? options = null) => _options = options;
 
     /// <inheritdoc />
@@ -30,7 +39,7 @@ public sealed class JsonStampedeSerializerFactory : IHybridCacheSerializerFactor
         }
         else
         {
-            serializer = new JsonSerializer<T>(_options ?? JsonSerializerOptions.Web);
+            serializer = new JsonSerializer<T>(_options ?? (FieldOnlyTypes.Contains(typeof(T)) ? WithFields : Properties));
         }
 
         return true;

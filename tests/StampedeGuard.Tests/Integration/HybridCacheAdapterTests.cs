@@ -1,4 +1,6 @@
 using FluentAssertions;
+using Microsoft.Extensions.Caching.Distributed;
+using StampedeGuard.Tests.Hybrid;
 using Microsoft.Extensions.Caching.Hybrid;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit;
@@ -71,6 +73,121 @@ public sealed class HybridCacheAdapterTests : IDisposable
         var value = await Hybrid.GetOrCreateAsync<int>("missing", _ => throw new InvalidOperationException("must not run"), options);
 
         value.Should().Be(0);
+    }
+
+    [Fact]
+    public void AddStampedeGuard_AfterAddHybridCache_StampedeGuardServesHybridCache()
+    {
+        var services = new ServiceCollection();
+        services.AddHybridCache();
+        services.AddStampedeGuard();
+        using var provider = services.BuildServiceProvider();
+
+        provider.GetRequiredService<HybridCache>().GetType().Assembly.Should().BeSameAs(typeof(StampedeCache).Assembly);
+    }
+
+    [Fact]
+    public void AddHybridCache_AfterAddStampedeGuard_StampedeGuardStillServesHybridCache()
+    {
+        var services = new ServiceCollection();
+        services.AddStampedeGuard();
+        services.AddHybridCache();
+        using var provider = services.BuildServiceProvider();
+
+        provider.GetRequiredService<HybridCache>().GetType().Assembly.Should().BeSameAs(typeof(StampedeCache).Assembly, "AddHybridCache registers with TryAdd");
+    }
+
+    [Fact]
+    public void AddSingletonHybridCache_AfterAddStampedeGuard_LastRegistrationWins()
+    {
+        var mine = new ServiceCollection().AddStampedeGuard().Services.BuildServiceProvider().GetRequiredService<HybridCache>();
+        var services = new ServiceCollection();
+        services.AddStampedeGuard();
+        services.AddSingleton(mine);
+        using var provider = services.BuildServiceProvider();
+
+        provider.GetRequiredService<HybridCache>().Should().BeSameAs(mine);
+    }
+
+    [Fact]
+    public async Task AddStampedeGuard_IDistributedCacheRegisteredWithoutUseDistributedCache_NotUsed()
+    {
+        var l2 = new CountingDistributedCache();
+        var services = new ServiceCollection();
+        services.AddSingleton<IDistributedCache>(l2);
+        services.AddStampedeGuard();
+        using var provider = services.BuildServiceProvider();
+
+        await provider.GetRequiredService<HybridCache>().GetOrCreateAsync("k", _ => ValueTask.FromResult(1));
+
+        (l2.Gets, l2.Sets).Should().Be((0, 0), "the distributed tier is opt-in: UseDistributedCache()");
+    }
+
+    [Fact]
+    public async Task AddStampedeGuard_UseDistributedCache_ReadsAndWritesTheRegisteredCache()
+    {
+        var l2 = new CountingDistributedCache();
+        var services = new ServiceCollection();
+        services.AddSingleton<IDistributedCache>(l2);
+        services.AddStampedeGuard().UseDistributedCache();
+        using var provider = services.BuildServiceProvider();
+
+        await provider.GetRequiredService<HybridCache>().GetOrCreateAsync("k", _ => ValueTask.FromResult(1));
+
+        l2.Gets.Should().BeGreaterThan(0);
+        l2.Sets.Should().Be(1);
+    }
+
+    [Fact]
+    public void AddStampedeGuard_HybridCacheOptionsLimits_MapOntoStampedeCacheOptions()
+    {
+        var services = new ServiceCollection();
+        services.AddHybridCache(o =>
+        {
+            o.MaximumKeyLength = 77;
+            o.MaximumPayloadBytes = 4096;
+        });
+        services.AddStampedeGuard(o => o.MaximumKeyLength = 500);
+        using var provider = services.BuildServiceProvider();
+
+        var options = provider.GetRequiredService<StampedeCache>().Options;
+
+        (options.MaximumKeyLength, options.MaximumPayloadBytes).Should().Be((77, 4096));
+    }
+
+    [Fact]
+    public void AddStampedeGuard_HybridCacheOptionsAtDefaults_KeepStampedeCacheOptions()
+    {
+        var services = new ServiceCollection();
+        services.AddHybridCache();
+        services.AddStampedeGuard(o => (o.MaximumKeyLength, o.MaximumPayloadBytes) = (500, 2048));
+        using var provider = services.BuildServiceProvider();
+
+        var options = provider.GetRequiredService<StampedeCache>().Options;
+
+        (options.MaximumKeyLength, options.MaximumPayloadBytes).Should().Be((500, 2048));
+    }
+
+    [Fact]
+    public void AddStampedeGuard_TimeProviderInDI_UsedWhenOptionsKeepTheSystemClock()
+    {
+        var clock = new TestSupport.FakeTimeProvider();
+        var services = new ServiceCollection();
+        services.AddSingleton<TimeProvider>(clock);
+        services.AddStampedeGuard();
+        using var provider = services.BuildServiceProvider();
+
+        provider.GetRequiredService<StampedeCache>().Options.TimeProvider.Should().BeSameAs(clock);
+    }
+
+    [Fact]
+    public void AddStampedeGuard_Builder_IsAHybridCacheBuilderForAddSerializer()
+    {
+        var services = new ServiceCollection();
+
+        services.AddStampedeGuard().AddSerializer<int, IntAsTextSerializer>();
+
+        services.Should().Contain(d => d.ServiceType == typeof(IHybridCacheSerializer<int>) && d.ImplementationType == typeof(IntAsTextSerializer));
     }
 
     private static async Task WaitUntil(Func<bool> condition)

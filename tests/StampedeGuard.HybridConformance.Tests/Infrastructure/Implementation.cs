@@ -1,0 +1,11 @@
+namespace StampedeGuard.HybridConformance.Tests.Infrastructure;
+
+/// <summary>The HybridCache implementation a contract test runs against.</summary>
+public enum Implementation
+{
+    /// <summary>Microsoft.Extensions.Caching.Hybrid's <c>AddHybridCache()</c>: the calibration.</summary>
+    Microsoft,
+
+    /// <summary>StampedeGuard's <c>AddStampedeGuard()</c>.</summary>
+    StampedeGuard,
+}

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Http;
@@ -106,25 +107,41 @@ internal sealed class CacheKeyBuilder(StampedeResponseCachingOptions options)
         return Bound(sb.ToString());
     }
 
-    /// <summary>The selecting header's value after normalisation (RFC 9111 4.1): values joined, spaces around commas removed.</summary>
+    /// <summary>
+    /// The selecting header's value after normalisation (RFC 9111 4.1): values joined, spaces around commas removed, and
+    /// escaped so that no value can forge the key's structure: <c>%</c>, <c>|</c> and control characters become
+    /// <c>%XX</c>. An absent header is a lone <c>%</c>, which no escaped value can be, so absent differs from empty.
+    /// </summary>
     public static string NormalizedValue(IHeaderDictionary headers, string name)
     {
-        if (!headers.TryGetValue(name, out var values) || StringValues.IsNullOrEmpty(values))
+        if (!headers.TryGetValue(name, out var values) || values.Count == 0)
         {
-            return "\0"; // absent differs from empty
+            return "%";
         }
 
         var sb = new StringBuilder();
+        var first = true;
         foreach (var value in values)
         {
             foreach (var part in (value ?? string.Empty).Split(',', StringSplitOptions.TrimEntries))
             {
-                if (sb.Length > 0)
+                if (!first)
                 {
                     sb.Append(',');
                 }
 
-                sb.Append(part);
+                first = false;
+                foreach (var c in part)
+                {
+                    if (c is '%' or '|' or < ' ' or '\u007f')
+                    {
+                        sb.Append('%').Append(((int)c).ToString("X2", CultureInfo.InvariantCulture));
+                    }
+                    else
+                    {
+                        sb.Append(c);
+                    }
+                }
             }
         }
 
@@ -133,7 +150,8 @@ internal sealed class CacheKeyBuilder(StampedeResponseCachingOptions options)
 
     public static string UrlTag(string urlKey) => "sg-url:" + Hash(urlKey);
 
-    public static string Bound(string key) => key.Length <= MaxKeyLength ? key : "sg-http#" + Hash(key);
+    /// <summary>The key itself when the engine accepts it as it is, otherwise its hash (too long, or a character a key may not carry).</summary>
+    public static string Bound(string key) => StampedeKeys.IsValid(key, MaxKeyLength) ? key : "sg-http#" + Hash(key);
 
     private static string Hash(string text) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
 

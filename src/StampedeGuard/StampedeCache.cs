@@ -177,14 +177,14 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
                 }
                 else
                 {
-                    var replacement = new Flight<T>(stale, background: false);
+                    var replacement = new Flight<T>(stale, background: false) { Tags = options.Tags };
                     replacement.TryJoin();
                     if (!_flights.TryUpdate(key, replacement, existing))
                     {
                         continue;
                     }
 
-                    typed.Supersede();
+                    _ = typed.Supersede();
 
                     flight = replacement;
                     leader = true;
@@ -192,7 +192,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
             }
             else
             {
-                var created = new Flight<T>(stale, background: false);
+                var created = new Flight<T>(stale, background: false) { Tags = options.Tags };
                 created.TryJoin();
                 if (!_flights.TryAdd(key, created))
                 {
@@ -285,7 +285,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
 
     private void StartBackgroundRefresh<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, CacheEntry<T> current, bool early)
     {
-        var flight = new Flight<T>(current, background: true) { Claimed = early ? null : current };
+        var flight = new Flight<T>(current, background: true) { Claimed = early ? null : current, Tags = options.Tags };
         if (!_flights.TryAdd(key, flight))
         {
             return; // a run for this key is already under way; it will replace the entry.
@@ -408,7 +408,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
                 if (now < found.Times.KeepUntil && (flight.Stale is null || found.Times.Created > flight.Stale.Times.Created))
                 {
                     flight.Stale = found;
-                    SetLocal(key, found, options);
+                    StoreLocallyForRun(flight, key, found, options);
                 }
 
                 if (now < found.Times.FreshUntil && (replacing is null || found.Times.Created > replacing.Times.Created))
@@ -448,7 +448,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
             var arrived = await DecodeAsync<T>(key, waitedRead.Envelope, options).ConfigureAwait(false);
             if (arrived is not null && Now() < arrived.Times.FreshUntil)
             {
-                SetLocal(key, arrived, options);
+                StoreLocallyForRun(flight, key, arrived, options);
                 return (arrived, null, true);
             }
 
@@ -521,12 +521,41 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         var entryOptions = context.Options;
         var times = EntryTimes.From(Now(), entryOptions, duration.Ticks);
         var entry = NewEntry(value, null, times, entryOptions, previousFactoryTicks: stale?.Times.FactoryTicks ?? -1);
-        if (await WriteDistributedAsync(key, entry, entryOptions, flight.Lease).ConfigureAwait(false))
+        var store = flight.TryBeginStore();
+        if (store is null)
         {
-            flight.Lease = null; // the fenced write released it
+            return (true, value, null); // superseded while it finished: answer the waiters, store nothing.
         }
 
-        SetLocal(key, entry, entryOptions);
+        try
+        {
+            var write = await WriteDistributedAsync(key, entry, entryOptions, flight.Lease).ConfigureAwait(false);
+            if (write == DistributedWrite.ConsumedLease)
+            {
+                flight.Lease = null; // the fenced write released it
+            }
+
+            if (write == DistributedWrite.Refused)
+            {
+                // Another node owns the key now (our lease expired and it wrote): keep nothing of ours locally, take
+                // the winner's value if it is there. Our waiters still get our result.
+                _local.Remove(key);
+                var winner = await SafeL2Async(key, "read", static (s, k, t) => s.ReadAsync(k, default, t), CancellationToken.None).ConfigureAwait(false);
+                if (await DecodeAsync<T>(key, winner.Envelope, entryOptions).ConfigureAwait(false) is { } found)
+                {
+                    SetLocal(key, found, entryOptions);
+                }
+            }
+            else
+            {
+                SetLocal(key, entry, entryOptions);
+            }
+        }
+        finally
+        {
+            flight.EndStore(store);
+        }
+
         return (true, value, null);
     }
 
@@ -544,7 +573,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
             if (throttleUntil > stale.Times.FreshUntil)
             {
                 var throttled = new EntryTimes(stale.Times.Created, throttleUntil, Math.Max(throttleUntil, stale.Times.StaleUntil), stale.Times.KeepUntil, stale.Times.FactoryTicks);
-                SetLocal(key, new CacheEntry<T>(stale.Value, null, throttled, stale.Tags, long.MaxValue, stale.Mode, stale.Beta) { IsFailSafe = true }, options);
+                StoreLocallyForRun(flight, key, new CacheEntry<T>(stale.Value, null, throttled, stale.Tags, long.MaxValue, stale.Mode, stale.Beta) { IsFailSafe = true, PayloadBytes = stale.PayloadBytes }, options);
             }
 
             return (true, stale.Value, null);
@@ -566,7 +595,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         {
             var until = EntryTimes.Add(now, options.NegativeCacheDuration.Ticks);
             var times = new EntryTimes(now, until, until, until, elapsed.Ticks);
-            SetLocal(key, new CacheEntry<T>(default!, ExceptionDispatchInfo.Capture(error), times, null, long.MaxValue, options.EarlyRefresh, 0), options);
+            StoreLocallyForRun(flight, key, new CacheEntry<T>(default!, ExceptionDispatchInfo.Capture(error), times, null, long.MaxValue, options.EarlyRefresh, 0), options);
         }
 
         return (false, default!, error);
@@ -608,7 +637,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     {
         ValidateKey(key);
         options ??= _options.DefaultEntryOptions;
-        Supersede(key);
+        await SupersedeAsync(key).ConfigureAwait(false);
         var entry = NewEntry(value, null, EntryTimes.From(Now(), options, 0), options, 0);
         await WriteDistributedAsync(key, entry, options, lease: null, cancellationToken).ConfigureAwait(false);
         if (options.SkipLocalCacheWrite && !options.SkipLocalCacheRead)
@@ -623,7 +652,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     public async ValueTask RemoveAsync(string key, CancellationToken cancellationToken = default)
     {
         ValidateKey(key);
-        Supersede(key);
+        await SupersedeAsync(key).ConfigureAwait(false);
         _local.Remove(key);
         if (_l2 is not null)
         {
@@ -637,6 +666,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     public async ValueTask ExpireAsync(string key, CancellationToken cancellationToken = default)
     {
         ValidateKey(key);
+        await SupersedeAsync(key).ConfigureAwait(false);
         var now = Now();
         ExpireLocal(key, now);
         if (_l2 is not null)
@@ -658,6 +688,14 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     public async ValueTask RemoveByTagAsync(string tag, CancellationToken cancellationToken = default)
     {
         StampedeKeys.ValidateTag(tag, nameof(tag));
+        foreach (var (key, flight) in _flights)
+        {
+            if (tag == StampedeKeys.AllTag || flight.Tags?.Contains(tag, StringComparer.Ordinal) == true)
+            {
+                await SupersedeAsync(key, flight).ConfigureAwait(false);
+            }
+        }
+
         var now = Now();
         InvalidateTag(tag, now);
         if (_l2 is not null && tag != "*")
@@ -683,12 +721,37 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
 
     private bool UsesL2(StampedeCacheEntryOptions options) => _l2 is not null && !options.SkipDistributedCache;
 
-    /// <summary>An explicit write or removal wins over any run in progress for the key (local fencing).</summary>
-    private void Supersede(string key)
+    /// <summary>
+    /// An explicit write, removal, expiry or tag invalidation wins over any run in progress for the key: the run is
+    /// closed to new callers and stores nothing from now on. If it is storing right now, wait for that store to end,
+    /// so the caller's own write or removal lands after it in both tiers (the last invalidation wins).
+    /// </summary>
+    private ValueTask SupersedeAsync(string key) =>
+        _flights.TryGetValue(key, out var flight) ? SupersedeAsync(key, flight) : default;
+
+    private async ValueTask SupersedeAsync(string key, Flight flight)
     {
-        if (_flights.TryGetValue(key, out var flight))
+        var storing = flight.Supersede();
+        _flights.TryRemove(new KeyValuePair<string, Flight>(key, flight));
+        await storing.ConfigureAwait(false);
+    }
+
+    /// <summary>Stores a run's entry in L1 unless the run was superseded (then an invalidation came after it started).</summary>
+    private void StoreLocallyForRun(Flight flight, string key, CacheEntry entry, StampedeCacheEntryOptions options)
+    {
+        var store = flight.TryBeginStore();
+        if (store is null)
         {
-            flight.Supersede();
+            return;
+        }
+
+        try
+        {
+            SetLocal(key, entry, options);
+        }
+        finally
+        {
+            flight.EndStore(store);
         }
     }
 
@@ -854,31 +917,35 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     /// Writes an entry to L2 (fenced by <paramref name="lease"/> if any) and tells other nodes. An entry that is not
     /// written (L2 skipped, payload too large, not serializable) still tells them to drop their older copy.
     /// </summary>
-    /// <returns>Whether the write consumed <paramref name="lease"/> (the store released it with the write).</returns>
-    private async ValueTask<bool> WriteDistributedAsync<T>(string key, CacheEntry<T> entry, StampedeCacheEntryOptions options, StampedeLease? lease, CancellationToken cancellationToken = default)
+    /// <returns>Whether the write consumed <paramref name="lease"/> (the store released it with the write) or was refused.</returns>
+    private async ValueTask<DistributedWrite> WriteDistributedAsync<T>(string key, CacheEntry<T> entry, StampedeCacheEntryOptions options, StampedeLease? lease, CancellationToken cancellationToken = default)
     {
         var envelope = UsesL2(options) ? SerializeEnvelope(key, entry) : null;
         if (envelope is null)
         {
             await PublishAsync(new BackplaneMessage(BackplaneMessageKind.Remove, key, null, entry.Times.Created), cancellationToken).ConfigureAwait(false);
-            return false;
+            return DistributedWrite.NotConsumed;
         }
 
         var now = Now();
         var ttl = LocalTier.Lifetime(Math.Max(entry.Times.KeepUntil, now + TimeSpan.TicksPerMillisecond), now);
         var writeOptions = new DistributedWriteOptions(ttl, new DateTimeOffset(entry.Times.FreshUntil, TimeSpan.Zero), lease, Notify: true);
-        var result = await SafeL2Async(key, "write", (store, k, t) => store.WriteAsync(k, envelope, writeOptions, t), cancellationToken).ConfigureAwait(false);
-        if (lease is not null && !result.Written)
+        // Null when the store failed (logged, counted): not a refusal, the lease is released when the run ends.
+        var attempt = await SafeL2Async<DistributedWriteResult?>(key, "write", async (store, k, t) => await store.WriteAsync(k, envelope, writeOptions, t).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+        if (lease is not null && attempt is { Written: false })
         {
             Log.FencedWriteRefused(_logger, key);
+            return DistributedWrite.Refused;
         }
+
+        var result = attempt.GetValueOrDefault();
 
         if (!result.Notified && result.Written)
         {
             await PublishAsync(new BackplaneMessage(BackplaneMessageKind.Set, key, envelope.Length <= 64 * 1024 ? envelope : null, entry.Times.Created), cancellationToken).ConfigureAwait(false);
         }
 
-        return lease is not null && result.Written;
+        return lease is not null && result.Written ? DistributedWrite.ConsumedLease : DistributedWrite.NotConsumed;
     }
 
     /// <summary>The entry's envelope, or null (logged) when the payload is over MaximumPayloadBytes or cannot be serialized.</summary>
@@ -1052,4 +1119,12 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) =>
         a == Timeout.InfiniteTimeSpan ? b : b == Timeout.InfiniteTimeSpan ? a : (a < b ? a : b);
+
+    /// <summary>The outcome of a distributed write for the lease that fenced it.</summary>
+    private enum DistributedWrite
+    {
+        NotConsumed,
+        ConsumedLease,
+        Refused,
+    }
 }

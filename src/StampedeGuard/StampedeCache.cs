@@ -48,6 +48,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     private readonly ConcurrentDictionary<string, long> _tagInvalidations = new(StringComparer.Ordinal);
     private readonly string _prefix;
     private long _clearedAt;
+    private volatile bool _disposed;
 
     /// <summary>Creates a cache. Everything but <paramref name="options"/> is optional.</summary>
     /// <param name="options">Cache-wide options; defaults when null.</param>
@@ -115,6 +116,13 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     private async ValueTask<T> GetOrCreateSlowAsync<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (ComputingKey.Contains(this, key))
+        {
+            // The factory of this key asks for the key itself: waiting for its own run would never end.
+            throw new InvalidOperationException($"The factory for key '{key}' called GetOrCreateAsync for the same key (re-entrant call); it would wait for itself forever.");
+        }
+
         var now = Now();
         var entry = GetLocal<T>(key, options);
         CacheEntry<T>? stale = null;
@@ -472,15 +480,22 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
             // Off the caller's thread: a factory that blocks before its first await must not hold the leader's caller
             // (its cancellation) nor escape the hard timeout.
             var token = flight.Token;
-            pending = Task.Run(() => factory(state, context, token).AsTask(), CancellationToken.None);
+            pending = Task.Run(
+                () =>
+                {
+                    ComputingKey.Enter(this, key); // flows into the factory only, never back to the caller
+                    return factory(state, context, token).AsTask();
+                },
+                CancellationToken.None);
             var hard = TimerBound(options.FactoryHardTimeout);
             value = hard == Timeout.InfiniteTimeSpan
                 ? await pending.ConfigureAwait(false)
                 : await pending.WaitAsync(hard, _time).ConfigureAwait(false);
         }
-        catch (OperationCanceledException ex) when (flight.Token.IsCancellationRequested)
+        catch (Exception ex) when (flight.Token.IsCancellationRequested)
         {
-            // Every waiter went away: nobody wants this value. Not an origin failure (no fail-safe, no negative entry).
+            // Every waiter went away (or the cache was disposed): nobody wants this value. Whatever the factory made of
+            // its cancelled token, it is not an origin failure (no fail-safe, no negative entry, no throttle).
             _metrics.FactoryDuration.Record(_time.GetElapsedTime(started).TotalSeconds);
 
             return (false, default!, ex);
@@ -491,9 +506,11 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
             _metrics.FactoryDuration.Record(elapsed.TotalSeconds);
             _metrics.FactoryErrors.Add(1);
             activity?.SetStatus(ActivityStatusCode.Error, ex.GetType().Name);
-            if (ex is TimeoutException && pending is { IsCompleted: false })
+            if (ex is TimeoutException && !IsFactorysOwn(pending, ex))
             {
+                // Our hard timeout fired (even if the factory completed at that very instant): always this type.
                 flight.CancelFactory();
+                ObserveAbandoned(key, pending);
                 Log.FactoryHardTimeout(_logger, key, options.FactoryHardTimeout.TotalSeconds);
                 ex = new StampedeFactoryTimeoutException($"The factory for key '{key}' did not complete within {options.FactoryHardTimeout}.", ex);
             }
@@ -557,6 +574,33 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         }
 
         return (true, value, null);
+    }
+
+    /// <summary>Whether <paramref name="error"/> was thrown by the factory itself (not by the hard-timeout wait).</summary>
+    private static bool IsFactorysOwn(Task? pending, Exception error) =>
+        pending is { IsFaulted: true, Exception: { } faults } && faults.InnerExceptions.Contains(error);
+
+    /// <summary>
+    /// A factory task nobody awaits any more (hard timeout, cancelled run): its eventual failure is observed, logged
+    /// and counted, never an UnobservedTaskException.
+    /// </summary>
+    private void ObserveAbandoned(string key, Task? pending)
+    {
+        pending?.ContinueWith(
+            static (task, state) =>
+            {
+                var (cache, key) = ((StampedeCache, string))state!;
+                var error = task.Exception!.InnerException ?? task.Exception;
+                if (error is not OperationCanceledException)
+                {
+                    cache._metrics.FactoryErrors.Add(1);
+                    Log.AbandonedFactoryFailed(cache._logger, key, error);
+                }
+            },
+            (this, key),
+            CancellationToken.None,
+            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
     }
 
     private (bool HasValue, T Value, Exception? Error) FailSafe<T>(string key, StampedeCacheEntryOptions options, Flight<T> flight, Exception error, TimeSpan elapsed)
@@ -710,6 +754,22 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     /// <summary>Stops listening to the backplane and releases the private memory cache, if any.</summary>
     public void Dispose()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+
+        // Every run is cancelled and every waiter gets ObjectDisposedException at once.
+        var disposed = new ObjectDisposedException(nameof(StampedeCache));
+        foreach (var (_, flight) in _flights)
+        {
+            _ = flight.Supersede();
+            flight.Abort(disposed);
+        }
+
+        _flights.Clear();
         _subscription?.Dispose();
         _metrics.Dispose();
         _local.Dispose();

@@ -14,6 +14,9 @@ internal abstract class Flight
 
     public abstract bool IsBackground { get; }
 
+    /// <summary>Ends every wait with <paramref name="error"/> and cancels the factory's token (dispose).</summary>
+    public abstract void Abort(Exception error);
+
     /// <summary>Gets the tags the run started with (a RemoveByTagAsync of one of them supersedes it).</summary>
     public IReadOnlyList<string>? Tags { get; init; }
 
@@ -165,6 +168,19 @@ internal sealed class Flight<T> : Flight
     public CacheEntry? Claimed { get; init; }
 
     public void CancelFactory() => _cts.Cancel();
+
+    public override void Abort(Exception error)
+    {
+        SetException(error);
+        try
+        {
+            _cts.Cancel();
+        }
+        catch (AggregateException)
+        {
+            // A factory's own cancellation callback threw: the run ends anyway.
+        }
+    }
 
     public bool TrySetResult(T value) => _answer.TrySetResult(value);
 

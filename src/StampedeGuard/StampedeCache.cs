@@ -165,11 +165,10 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     private async ValueTask<T> JoinFlightAsync<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, CacheEntry<T>? stale, CancellationToken cancellationToken)
     {
         var started = _time.GetTimestamp();
-        var counted = false;
+        Flight<T> flight;
+        var leader = false;
         while (true)
         {
-            Flight<T> flight;
-            var leader = false;
             if (_flights.TryGetValue(key, out var existing))
             {
                 if (existing is not Flight<T> typed)
@@ -182,101 +181,118 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
                 if (typed.TryJoin())
                 {
                     flight = typed;
+                    break;
                 }
-                else
+
+                // Closed (every waiter cancelled) but not yet removed: replace it.
+                var replacement = NewFlight(stale, options);
+                if (_flights.TryUpdate(key, replacement, existing))
                 {
-                    var replacement = new Flight<T>(stale, background: false) { Tags = options.Tags };
-                    replacement.TryJoin();
-                    if (!_flights.TryUpdate(key, replacement, existing))
-                    {
-                        continue;
-                    }
-
                     _ = typed.Supersede();
-
-                    flight = replacement;
-                    leader = true;
+                    (flight, leader) = (replacement, true);
+                    break;
                 }
             }
             else
             {
-                var created = new Flight<T>(stale, background: false) { Tags = options.Tags };
-                created.TryJoin();
-                if (!_flights.TryAdd(key, created))
+                var created = NewFlight(stale, options);
+                if (_flights.TryAdd(key, created))
                 {
-                    continue;
+                    (flight, leader) = (created, true);
+                    break;
                 }
-
-                flight = created;
-                leader = true;
-            }
-
-            if (leader)
-            {
-                _ = RunFlightAsync(key, state, factory, options, flight);
-            }
-
-            if (!counted)
-            {
-                counted = true;
-                if (leader)
-                {
-                    _metrics.Miss();
-                }
-                else
-                {
-                    _metrics.Collapsed();
-                }
-            }
-
-            // 4. Bounded wait: FactorySoftTimeout when a stale value exists (it may arrive from L2 during the wait),
-            //    LockTimeout for waiters behind someone else's run.
-            var lockTimeout = leader ? Timeout.InfiniteTimeSpan : TimerBound(options.LockTimeout);
-            var soft = TimerBound(options.FactorySoftTimeout);
-            var cancelled = false;
-            try
-            {
-                if (soft != Timeout.InfiniteTimeSpan && (lockTimeout == Timeout.InfiniteTimeSpan || soft < lockTimeout))
-                {
-                    try
-                    {
-                        var early = await flight.Answer.WaitAsync(soft, _time, cancellationToken).ConfigureAwait(false);
-                        RecordWait(started);
-                        return early;
-                    }
-                    catch (TimeoutException) when (!flight.Answer.IsCompleted && (flight.Stale ?? stale) is { } fallback)
-                    {
-                        // The run goes on in the background and updates the cache: nobody may cancel it now.
-                        flight.KeepRunning();
-                        RecordWait(started);
-                        return fallback.Value;
-                    }
-                    catch (TimeoutException) when (!flight.Answer.IsCompleted)
-                    {
-                        lockTimeout = lockTimeout == Timeout.InfiniteTimeSpan ? lockTimeout : lockTimeout - soft;
-                    }
-                }
-
-                var value = await flight.Answer.WaitAsync(lockTimeout, _time, cancellationToken).ConfigureAwait(false);
-                RecordWait(started);
-                return value;
-            }
-            catch (TimeoutException) when (!flight.Answer.IsCompleted)
-            {
-                _metrics.LockTimeouts.Add(1);
-                Log.LockTimeout(_logger, key, options.LockTimeout.TotalSeconds);
-                flight.Close();
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                cancelled = true;
-                throw;
-            }
-            finally
-            {
-                flight.Leave(cancelled);
             }
         }
+
+        if (leader)
+        {
+            _metrics.Miss();
+            _ = RunFlightAsync(key, state, factory, options, flight);
+        }
+        else
+        {
+            _metrics.Collapsed();
+
+            // 4. Bounded wait: the first waiter behind someone else's run arms the run's one LockTimeout timer. When
+            //    it fires, one replacement run starts and answers every waiter of the hung run (no per-waiter timer,
+            //    no convoy): a wait is bounded by LockTimeout plus the replacement's own bounds.
+            var lockTimeout = TimerBound(options.LockTimeout);
+            if (lockTimeout != Timeout.InfiniteTimeSpan)
+            {
+                flight.ArmTakeover(_time, lockTimeout, () => TakeOver(key, state, factory, options, flight));
+            }
+        }
+
+        var cancelled = false;
+        try
+        {
+            // FactorySoftTimeout when a stale value exists (it may arrive from L2 during the wait).
+            var soft = TimerBound(options.FactorySoftTimeout);
+            if (soft != Timeout.InfiniteTimeSpan)
+            {
+                try
+                {
+                    var early = await flight.Answer.WaitAsync(soft, _time, cancellationToken).ConfigureAwait(false);
+                    RecordWait(started);
+                    return early;
+                }
+                catch (TimeoutException) when (!flight.Answer.IsCompleted && (flight.Stale ?? stale) is { } fallback)
+                {
+                    // The run goes on in the background and updates the cache: nobody may cancel it now.
+                    flight.KeepRunning();
+                    RecordWait(started);
+                    return fallback.Value;
+                }
+                catch (TimeoutException)
+                {
+                    // No stale value (or the answer arrived at that instant): wait for the run.
+                }
+            }
+
+            var value = await flight.Answer.WaitAsync(cancellationToken).ConfigureAwait(false);
+            RecordWait(started);
+            return value;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            cancelled = true;
+            throw;
+        }
+        finally
+        {
+            flight.Leave(cancelled);
+        }
+    }
+
+    private static Flight<T> NewFlight<T>(CacheEntry<T>? stale, StampedeCacheEntryOptions options)
+    {
+        var flight = new Flight<T>(stale, background: false) { Tags = options.Tags };
+        flight.TryJoin();
+        return flight;
+    }
+
+    /// <summary>
+    /// LockTimeout passed behind a run that has not answered: one replacement run takes the key over, and its answer
+    /// (or the hung run's, whichever comes first) goes to every waiter of the hung run. The hung run stores nothing.
+    /// </summary>
+    private void TakeOver<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, Flight<T> hung)
+    {
+        if (hung.Answer.IsCompleted || _disposed)
+        {
+            return;
+        }
+
+        var replacement = new Flight<T>(hung.Stale, background: false) { Tags = options.Tags };
+        if (!_flights.TryUpdate(key, replacement, hung))
+        {
+            return; // superseded or ended meanwhile: its waiters keep their run.
+        }
+
+        _ = hung.Supersede();
+        _metrics.LockTimeouts.Add(1);
+        Log.LockTimeout(_logger, key, options.LockTimeout.TotalSeconds);
+        hung.AnswerFrom(replacement);
+        _ = Task.Run(() => RunFlightAsync(key, state, factory, options, replacement));
     }
 
     private void MaybeRefreshEarly<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, CacheEntry<T> entry, long now)

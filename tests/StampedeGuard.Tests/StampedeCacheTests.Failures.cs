@@ -99,23 +99,18 @@ public sealed partial class StampedeCacheTests
         }
     }
 
-    [Fact]
-    public async Task GetOrCreateAsync_OnlyCallerCancelsAndFactoryThrowsItsOwnError_NoNegativeEntry()
+    /// <summary>
+    /// The only caller cancels; the factory turns its cancelled token into its own IOException. Then a next call,
+    /// whose factory returns "fresh": the run that followed the cancellation must have left nothing behind.
+    /// </summary>
+    private static async Task<string> CancelOnlyCallerThenCallAgainAsync(CacheHarness h)
     {
-        using var h = new CacheHarness(o => o.NegativeCacheDuration = TimeSpan.FromMinutes(1));
         using var cts = new CancellationTokenSource();
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var call = h.Cache.GetOrCreateAsync<string>("k", async ct =>
         {
             started.TrySetResult();
-            try
-            {
-                await Task.Delay(Timeout.Infinite, ct);
-            }
-            catch (OperationCanceledException)
-            {
-            }
-
+            await Task.Delay(Timeout.Infinite, ct).ContinueWith(_ => { }, TaskScheduler.Default);
             throw new IOException("the connection was closed");
         }, cancellationToken: cts.Token).AsTask();
         await Poll.Within(started.Task, "the factory");
@@ -123,7 +118,15 @@ public sealed partial class StampedeCacheTests
         await cts.CancelAsync();
         await FluentActions.Awaiting(() => Poll.Within(call, "the cancelled caller")).Should().ThrowAsync<OperationCanceledException>();
         await Poll.UntilAsync(() => h.Cache.FlightCount == 0, "the cancelled run ended");
-        var next = await h.Cache.GetOrCreateAsync("k", _ => ValueTask.FromResult("fresh"));
+        return await h.Cache.GetOrCreateAsync("k", _ => ValueTask.FromResult("fresh"));
+    }
+
+    [Fact]
+    public async Task GetOrCreateAsync_OnlyCallerCancelsAndFactoryThrowsItsOwnError_NoNegativeEntry()
+    {
+        using var h = new CacheHarness(o => o.NegativeCacheDuration = TimeSpan.FromMinutes(1));
+
+        var next = await CancelOnlyCallerThenCallAgainAsync(h);
 
         next.Should().Be("fresh");
         h.Metrics.Counter("stampedeguard.factory.errors").Should().Be(0);
@@ -140,20 +143,8 @@ public sealed partial class StampedeCacheTests
         });
         await h.Cache.SetAsync("k", "old");
         h.Clock.Advance(TimeSpan.FromSeconds(2));
-        using var cts = new CancellationTokenSource();
-        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var call = h.Cache.GetOrCreateAsync<string>("k", async ct =>
-        {
-            started.TrySetResult();
-            await Task.Delay(Timeout.Infinite, ct).ContinueWith(_ => { }, TaskScheduler.Default);
-            throw new IOException("the connection was closed");
-        }, cancellationToken: cts.Token).AsTask();
-        await Poll.Within(started.Task, "the factory");
 
-        await cts.CancelAsync();
-        await FluentActions.Awaiting(() => Poll.Within(call, "the cancelled caller")).Should().ThrowAsync<OperationCanceledException>();
-        await Poll.UntilAsync(() => h.Cache.FlightCount == 0, "the cancelled run ended");
-        var next = await h.Cache.GetOrCreateAsync("k", _ => ValueTask.FromResult("fresh"));
+        var next = await CancelOnlyCallerThenCallAgainAsync(h);
 
         next.Should().Be("fresh", "no fail-safe throttle follows a cancelled run");
         h.Metrics.Counter("stampedeguard.fail_safe.activations").Should().Be(0);

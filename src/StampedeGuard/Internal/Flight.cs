@@ -90,6 +90,7 @@ internal sealed class Flight<T> : Flight
     private readonly bool _background;
     private int _waiters;
     private bool _keepRunning;
+    private ITimer? _takeover;
 
     public Flight(CacheEntry<T>? stale, bool background)
     {
@@ -169,6 +170,52 @@ internal sealed class Flight<T> : Flight
 
     public void CancelFactory() => _cts.Cancel();
 
+    /// <summary>Arms the run's one LockTimeout timer (the first waiter behind it does; later calls do nothing).</summary>
+    public void ArmTakeover(TimeProvider time, TimeSpan lockTimeout, Action takeOver)
+    {
+        lock (Sync)
+        {
+            if (_takeover is not null || _answer.Task.IsCompleted)
+            {
+                return;
+            }
+
+            _takeover = time.CreateTimer(static state => ((Action)state!)(), takeOver, lockTimeout, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    /// <summary>Answers this flight's waiters with <paramref name="replacement"/>'s answer too (first answer wins).</summary>
+    public void AnswerFrom(Flight<T> replacement) =>
+        replacement.Answer.ContinueWith(
+            static (task, state) =>
+            {
+                var flight = (Flight<T>)state!;
+                if (task.IsCompletedSuccessfully)
+                {
+                    flight.TrySetResult(task.Result);
+                }
+                else
+                {
+                    flight.SetException(task.Exception!.InnerException ?? task.Exception);
+                }
+            },
+            this,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+
+    /// <summary>Stops the LockTimeout timer (the run answered).</summary>
+    private void DisarmTakeover()
+    {
+        ITimer? timer;
+        lock (Sync)
+        {
+            timer = _takeover;
+        }
+
+        timer?.Dispose();
+    }
+
     public override void Abort(Exception error)
     {
         SetException(error);
@@ -182,7 +229,12 @@ internal sealed class Flight<T> : Flight
         }
     }
 
-    public bool TrySetResult(T value) => _answer.TrySetResult(value);
+    public bool TrySetResult(T value)
+    {
+        var set = _answer.TrySetResult(value);
+        DisarmTakeover();
+        return set;
+    }
 
     public void SetException(Exception exception)
     {
@@ -191,5 +243,7 @@ internal sealed class Flight<T> : Flight
             // Observed on purpose: a background run may have no waiter, and that is not an unobserved fault.
             _ = _answer.Task.Exception;
         }
+
+        DisarmTakeover();
     }
 }

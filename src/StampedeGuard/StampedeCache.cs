@@ -1029,6 +1029,12 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     {
         try
         {
+            if (entry.Value is null)
+            {
+                entry.PayloadBytes = 0;
+                return Envelope.Write(entry.Times, entry.Tags, default, Envelope.NullValue);
+            }
+
             var buffer = new ArrayBufferWriter<byte>();
             Serializer<T>().Serialize(entry.Value, buffer);
             entry.PayloadBytes = buffer.WrittenCount;
@@ -1081,14 +1087,14 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     {
         try
         {
-            if (!Envelope.TryRead(envelope, out var times, out var tags, out var payload))
+            if (!Envelope.TryRead(envelope, out var times, out var tags, out var payload, out var flags))
             {
                 _metrics.DistributedErrors.Add(1);
                 Log.CorruptEnvelope(_logger, key, null);
                 return null;
             }
 
-            var value = Serializer<T>().Deserialize(new ReadOnlySequence<byte>(payload));
+            var value = (flags & Envelope.NullValue) != 0 ? default! : Serializer<T>().Deserialize(new ReadOnlySequence<byte>(payload));
             var entry = new CacheEntry<T>(value, null, times, tags, CacheEntry.ComputeRefreshCheckAt(times, times.FactoryTicks, options.EarlyRefresh, options.EarlyRefreshBeta), options.EarlyRefresh, options.EarlyRefreshBeta) { PayloadBytes = payload.Length };
             return IsInvalidated(entry) ? null : entry;
         }

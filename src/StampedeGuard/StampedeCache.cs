@@ -45,9 +45,9 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     private readonly IHybridCacheSerializerFactory _serializerFactory;
     private readonly ConcurrentDictionary<Type, object> _serializers = new();
     private readonly ConcurrentDictionary<string, Flight> _flights = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, long> _tagInvalidations = new(StringComparer.Ordinal);
+    private readonly Invalidations _invalidations = new();
+    private readonly Func<long> _oldestRunStart;
     private readonly string _prefix;
-    private long _clearedAt;
     private volatile bool _disposed;
 
     /// <summary>Creates a cache. Everything but <paramref name="options"/> is optional.</summary>
@@ -75,6 +75,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         _logger = (ILogger?)loggerFactory?.CreateLogger<StampedeCache>() ?? NullLogger.Instance;
         _metrics = new StampedeMetrics(meterFactory);
         _serializerFactory = _options.SerializerFactory ?? new JsonStampedeSerializerFactory();
+        _oldestRunStart = OldestRunStart;
         _subscription = _backplane?.Subscribe(OnBackplaneMessage);
     }
 
@@ -86,6 +87,8 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     internal int FlightCount => _flights.Count;
 
     internal IMemoryCache LocalCache => _local.Cache;
+
+    internal int TagInvalidationCount => _invalidations.Count;
 
     /// <inheritdoc />
     public ValueTask<T> GetOrCreateAsync<T>(string key, Func<CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions? options = null, CancellationToken cancellationToken = default)
@@ -264,9 +267,9 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         }
     }
 
-    private static Flight<T> NewFlight<T>(CacheEntry<T>? stale, StampedeCacheEntryOptions options)
+    private Flight<T> NewFlight<T>(CacheEntry<T>? stale, StampedeCacheEntryOptions options)
     {
-        var flight = new Flight<T>(stale, background: false) { Tags = options.Tags };
+        var flight = new Flight<T>(stale, background: false) { Tags = options.Tags, StartedAt = Now() };
         flight.TryJoin();
         return flight;
     }
@@ -282,7 +285,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
             return;
         }
 
-        var replacement = new Flight<T>(hung.Stale, background: false) { Tags = options.Tags };
+        var replacement = new Flight<T>(hung.Stale, background: false) { Tags = options.Tags, StartedAt = Now() };
         if (!_flights.TryUpdate(key, replacement, hung))
         {
             return; // superseded or ended meanwhile: its waiters keep their run.
@@ -309,7 +312,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
 
     private void StartBackgroundRefresh<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, CacheEntry<T> current, bool early)
     {
-        var flight = new Flight<T>(current, background: true) { Claimed = early ? null : current, Tags = options.Tags };
+        var flight = new Flight<T>(current, background: true) { Claimed = early ? null : current, Tags = options.Tags, StartedAt = Now() };
         if (!_flights.TryAdd(key, flight))
         {
             return; // a run for this key is already under way; it will replace the entry.
@@ -543,7 +546,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
             return (true, value, null);
         }
 
-        if (flight.IsSuperseded || InvalidatedSince(context.Options.Tags, runStartedAt))
+        if (flight.IsSuperseded || _invalidations.InvalidatedSince(context.Options.Tags, runStartedAt))
         {
             // A newer run, SetAsync, RemoveAsync, or an invalidation of one of its tags happened while it ran: the
             // result may predate the invalidation, so answer this run's waiters but don't store it.
@@ -833,74 +836,20 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
 
     private string DistributedKey(string key) => _prefix.Length == 0 ? key : _prefix + key;
 
-    private bool IsInvalidated(CacheEntry entry) =>
-        entry.Times.Created < Volatile.Read(ref _clearedAt) || (entry.Tags is not null && IsTagInvalidated(entry.Tags, entry.Times.Created));
+    private bool IsInvalidated(CacheEntry entry) => _invalidations.IsInvalidated(entry);
 
-    private bool IsTagInvalidated(string[] tags, long created)
+    private void InvalidateTag(string tag, long at) => _invalidations.Invalidate(tag, at, Now(), _oldestRunStart);
+
+    /// <summary>When the oldest run still going started (tag invalidations since then are kept for its check).</summary>
+    private long OldestRunStart()
     {
-        foreach (var tag in tags)
+        var oldest = long.MaxValue;
+        foreach (var (_, flight) in _flights)
         {
-            if (_tagInvalidations.TryGetValue(tag, out var at) && created < at)
-            {
-                return true;
-            }
+            oldest = Math.Min(oldest, flight.StartedAt);
         }
 
-        return false;
-    }
-
-    /// <summary>
-    /// Whether "everything" or one of <paramref name="tags"/> was invalidated after <paramref name="since"/> (an
-    /// invalidation at the same instant is taken to come first, as in <see cref="IsInvalidated"/>).
-    /// </summary>
-    private bool InvalidatedSince(IReadOnlyList<string>? tags, long since)
-    {
-        if (Volatile.Read(ref _clearedAt) > since)
-        {
-            return true;
-        }
-
-        if (tags is null)
-        {
-            return false;
-        }
-
-        foreach (var tag in tags)
-        {
-            if (_tagInvalidations.TryGetValue(tag, out var at) && at > since)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    private void InvalidateTag(string tag, long at)
-    {
-        if (tag == "*")
-        {
-            InterlockedMax(ref _clearedAt, at);
-        }
-        else
-        {
-            _tagInvalidations.AddOrUpdate(tag, static (_, at) => at, static (_, old, at) => Math.Max(old, at), at);
-        }
-    }
-
-    private static void InterlockedMax(ref long target, long value)
-    {
-        var current = Volatile.Read(ref target);
-        while (value > current)
-        {
-            var seen = Interlocked.CompareExchange(ref target, value, current);
-            if (seen == current)
-            {
-                return;
-            }
-
-            current = seen;
-        }
+        return oldest;
     }
 
     /// <summary>
@@ -976,9 +925,14 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     private static EntryTimes Expired(in EntryTimes times, long now) =>
         times with { FreshUntil = now, StaleUntil = Math.Max(times.StaleUntil, times.FreshUntil), KeepUntil = Math.Max(times.KeepUntil, times.FreshUntil) };
 
-    private static CacheEntry<T> NewEntry<T>(T value, ExceptionDispatchInfo? error, in EntryTimes times, StampedeCacheEntryOptions options, long previousFactoryTicks)
+    private CacheEntry<T> NewEntry<T>(T value, ExceptionDispatchInfo? error, in EntryTimes times, StampedeCacheEntryOptions options, long previousFactoryTicks)
     {
         var tags = options.Tags is { Count: > 0 } list ? [.. list] : (string[]?)null;
+        if (tags is not null)
+        {
+            _invalidations.NoteTaggedEntry(times);
+        }
+
         return new CacheEntry<T>(value, error, times, tags, CacheEntry.ComputeRefreshCheckAt(times, previousFactoryTicks, options.EarlyRefresh, options.EarlyRefreshBeta), options.EarlyRefresh, options.EarlyRefreshBeta);
     }
 
@@ -1092,6 +1046,11 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
                 _metrics.DistributedErrors.Add(1);
                 Log.CorruptEnvelope(_logger, key, null);
                 return null;
+            }
+
+            if (tags is not null)
+            {
+                _invalidations.NoteTaggedEntry(times);
             }
 
             var value = (flags & Envelope.NullValue) != 0 ? default! : Serializer<T>().Deserialize(new ReadOnlySequence<byte>(payload));

@@ -17,6 +17,9 @@ internal abstract class Flight
     /// <summary>Ends every wait with <paramref name="error"/> and cancels the factory's token (dispose).</summary>
     public abstract void Abort(Exception error);
 
+    /// <summary>Gets when the flight was created (engine time ticks).</summary>
+    public long StartedAt { get; init; }
+
     /// <summary>Gets the tags the run started with (a RemoveByTagAsync of one of them supersedes it).</summary>
     public IReadOnlyList<string>? Tags { get; init; }
 

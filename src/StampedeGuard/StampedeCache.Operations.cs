@@ -1,16 +1,5 @@
-using System.Buffers;
-using System.Collections.Concurrent;
-using System.Diagnostics;
-using System.Diagnostics.Metrics;
-using System.Runtime.ExceptionServices;
-using Microsoft.Extensions.Caching.Hybrid;
-using Microsoft.Extensions.Caching.Memory;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 using StampedeGuard.Distributed;
 using StampedeGuard.Internal;
-using StampedeGuard.Serialization;
-using static StampedeGuard.Shared.OptionGuard;
 
 namespace StampedeGuard;
 

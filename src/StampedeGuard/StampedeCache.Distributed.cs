@@ -23,9 +23,9 @@ public sealed partial class StampedeCache
         // A refresh judges freshness at the end of the value it replaces: that value must not satisfy it, and the
         // store must let it take the lock although the value is still fresh.
         var replacing = flight.IsBackground ? flight.Stale : null;
-        var judgeAt = replacing is null ? _time.GetUtcNow() : new DateTimeOffset(Math.Max(Now(), replacing.Times.FreshUntil), TimeSpan.Zero);
+        var judgeAt = new DateTimeOffset(replacing is null ? Now() : Math.Max(Now(), replacing.Times.FreshUntil), TimeSpan.Zero);
         ValueTask<DistributedReadResult> ReadOrAcquireAsync() => SafeL2Async(key, "read", (store, k, t) =>
-            store.ReadAsync(k, new DistributedReadOptions(mode, replacing is null ? _time.GetUtcNow() : judgeAt, _options.DistributedLockLease), t), flight.Token);
+            store.ReadAsync(k, new DistributedReadOptions(mode, replacing is null ? new DateTimeOffset(Now(), TimeSpan.Zero) : judgeAt, _options.DistributedLockLease), t), flight.Token);
 
         var read = await ReadOrAcquireAsync().ConfigureAwait(false);
         while (true)

@@ -34,7 +34,9 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
 
     private readonly StampedeCacheOptions _options;
     private readonly TimeProvider _time;
-    private readonly bool _systemClock;
+    private readonly long _anchorTicks;
+    private readonly long _anchorTimestamp;
+    private readonly double _ticksPerTimestamp;
     private readonly LocalTier _local;
     private readonly IStampedeDistributedStore? _l2;
     private readonly IStampedeBackplane? _backplane;
@@ -67,7 +69,9 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         _options = options ?? new StampedeCacheOptions();
         _prefix = _options.KeyPrefix;
         _time = _options.TimeProvider;
-        _systemClock = ReferenceEquals(_time, TimeProvider.System);
+        _anchorTicks = _time.GetUtcNow().UtcTicks;
+        _anchorTimestamp = _time.GetTimestamp();
+        _ticksPerTimestamp = (double)TimeSpan.TicksPerSecond / _time.TimestampFrequency;
         _local = new LocalTier(memoryCache, _time, _options.LocalCacheSizeLimit, _options.LocalSweepTimeProvider);
         _l2 = distributedStore;
         _backplane = backplane;
@@ -611,7 +615,13 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         _local.Dispose();
     }
 
-    private long Now() => _systemClock ? DateTime.UtcNow.Ticks : _time.GetUtcNow().UtcTicks;
+    /// <summary>
+    /// The engine's time in UTC ticks: the wall clock when the cache was created, moved on by the monotonic timestamp.
+    /// Every in-process duration (freshness, stale and fail-safe windows, throttles, tag invalidations, ages) is
+    /// measured on it, so a wall clock stepped back or forward changes none of them. The same ticks go into L2
+    /// envelopes, where another node reads them against its own: skew between nodes is tolerated there.
+    /// </summary>
+    private long Now() => _anchorTicks + (long)((_time.GetTimestamp() - _anchorTimestamp) * _ticksPerTimestamp);
 
     private void ValidateKey(string key) => StampedeKeys.Validate(key, _options.MaximumKeyLength, nameof(key));
 

@@ -492,7 +492,10 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
 
         try
         {
-            var write = await WriteDistributedAsync(key, entry, entryOptions, flight.Lease).ConfigureAwait(false);
+            // A lease already known lost is a refused write without the round trip: another node may own the key now.
+            var write = flight.Lease is { LeaseLost.IsCancellationRequested: true }
+                ? DistributedWrite.Refused
+                : await WriteDistributedAsync(key, entry, entryOptions, flight.Lease).ConfigureAwait(false);
             if (write == DistributedWrite.ConsumedLease)
             {
                 flight.Lease = null; // the fenced write released it

@@ -110,4 +110,25 @@ public sealed partial class StampedeCacheTests
         lookup.Value.Should().Be("v2");
         h.LogsWithEventId(8).Should().ContainSingle();
     }
+
+    [Fact]
+    public async Task GetOrCreateAsync_LeaseLostWhileFactoryRan_ResultNotWrittenAnywhereAndFactorySawTheSignal()
+    {
+        var l2 = CacheHarness.NewL2();
+        var store = new FencingStore(l2);
+        using var h = new CacheHarness(store: store);
+        var sawLost = false;
+
+        var value = await h.Cache.GetOrCreateAsync<int, string>("k", 0, (_, context, _) =>
+        {
+            store.LoseLeases(); // the watchdog's extension was refused while the factory worked
+            sawLost = context.LeaseLost.IsCancellationRequested;
+            return ValueTask.FromResult("late");
+        }, new StampedeCacheEntryOptions());
+
+        value.Should().Be("late", "the run's own caller may get its result");
+        sawLost.Should().BeTrue("a factory that checks LeaseLost before a side effect sees it once it is signalled");
+        store.Writes.Should().Be(0, "a lease known lost is not used for a write");
+        (await h.Cache.TryGetAsync<string>("k")).HasValue.Should().BeFalse("nothing of a run without its lease is kept locally");
+    }
 }

@@ -111,7 +111,7 @@ internal sealed class CacheKeyBuilder(StampedeResponseCachingOptions options)
     {
         if (!headers.TryGetValue(name, out var values) || StringValues.IsNullOrEmpty(values))
         {
-            return "\0"; // absent differs from empty
+            return "\uFFFF"; // absent differs from empty (a noncharacter no header value holds; keys may not contain control characters)
         }
 
         var sb = new StringBuilder();

@@ -12,18 +12,35 @@ internal sealed class FencingStore(IDistributedCache cache) : IStampedeDistribut
 {
     private readonly DistributedCacheStore _inner = new(cache);
 
+    private readonly CancellationTokenSource _leaseLost = new();
+    private int _writes;
+
     public bool RefuseFencedWrites { get; set; }
+
+    /// <summary>Gets how many writes reached the underlying cache.</summary>
+    public int Writes => Volatile.Read(ref _writes);
+
+    /// <summary>Signals every lease given out as lost (what a store's watchdog does when an extension is refused).</summary>
+    public void LoseLeases() => _leaseLost.Cancel();
 
     public bool SupportsLocking => true;
 
     public async ValueTask<DistributedReadResult> ReadAsync(string key, DistributedReadOptions options, CancellationToken cancellationToken)
     {
         var read = await _inner.ReadAsync(key, options, cancellationToken);
-        return read.Envelope is null && options.LockMode == DistributedLockMode.AcquireIfNotFresh ? read with { Lease = new Lease(key) } : read;
+        return read.Envelope is null && options.LockMode == DistributedLockMode.AcquireIfNotFresh ? read with { Lease = new Lease(key, _leaseLost.Token) } : read;
     }
 
-    public ValueTask<DistributedWriteResult> WriteAsync(string key, ReadOnlyMemory<byte> envelope, DistributedWriteOptions options, CancellationToken cancellationToken) =>
-        options.Lease is not null && RefuseFencedWrites ? ValueTask.FromResult(new DistributedWriteResult(false, false)) : _inner.WriteAsync(key, envelope, options, cancellationToken);
+    public ValueTask<DistributedWriteResult> WriteAsync(string key, ReadOnlyMemory<byte> envelope, DistributedWriteOptions options, CancellationToken cancellationToken)
+    {
+        if (options.Lease is not null && RefuseFencedWrites)
+        {
+            return ValueTask.FromResult(new DistributedWriteResult(false, false));
+        }
+
+        Interlocked.Increment(ref _writes);
+        return _inner.WriteAsync(key, envelope, options, cancellationToken);
+    }
 
     public ValueTask<StampedeLease?> TryAcquireLockAsync(string key, TimeSpan leaseDuration, CancellationToken cancellationToken) => default;
 
@@ -31,13 +48,13 @@ internal sealed class FencingStore(IDistributedCache cache) : IStampedeDistribut
 
     public ValueTask RemoveAsync(string key, CancellationToken cancellationToken) => _inner.RemoveAsync(key, cancellationToken);
 
-    private sealed class Lease(string name) : StampedeLease
+    private sealed class Lease(string name, CancellationToken leaseLost) : StampedeLease
     {
         public override string Name => name;
 
         public override string Token => "test";
 
-        public override CancellationToken LeaseLost => CancellationToken.None;
+        public override CancellationToken LeaseLost => leaseLost;
 
         public override ValueTask ReleaseAsync() => default;
     }

@@ -152,7 +152,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
                 _metrics.Stale();
                 if (entry.TryClaimStaleRefresh())
                 {
-                    StartBackgroundRefresh(key, state, factory, options, entry, early: false);
+                    StartBackgroundRefresh(new Call<TState, T>(key, state, factory, options), entry, early: false);
                 }
 
                 return entry.Value;
@@ -165,11 +165,12 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         }
 
         // 3. Miss: lead or join the key's flight.
-        return await JoinFlightAsync(key, state, factory, options, stale, cancellationToken).ConfigureAwait(false);
+        return await JoinFlightAsync(new Call<TState, T>(key, state, factory, options), stale, cancellationToken).ConfigureAwait(false);
     }
 
-    private async ValueTask<T> JoinFlightAsync<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, CacheEntry<T>? stale, CancellationToken cancellationToken)
+    private async ValueTask<T> JoinFlightAsync<TState, T>(Call<TState, T> call, CacheEntry<T>? stale, CancellationToken cancellationToken)
     {
+        var (key, state, factory, options) = call;
         var started = _time.GetTimestamp();
         Flight<T> flight;
         var leader = false;
@@ -213,7 +214,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         if (leader)
         {
             _metrics.Miss();
-            _ = RunFlightAsync(key, state, factory, options, flight);
+            _ = RunFlightAsync(call, flight);
         }
         else
         {
@@ -225,7 +226,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             var lockTimeout = TimerBound(options.LockTimeout);
             if (lockTimeout != Timeout.InfiniteTimeSpan)
             {
-                flight.ArmTakeover(_time, lockTimeout, () => TakeOver(key, state, factory, options, flight));
+                flight.ArmTakeover(_time, lockTimeout, () => TakeOver(call, flight));
             }
         }
 
@@ -281,8 +282,9 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
     /// LockTimeout passed behind a run that has not answered: one replacement run takes the key over, and its answer
     /// (or the hung run's, whichever comes first) goes to every waiter of the hung run. The hung run stores nothing.
     /// </summary>
-    private void TakeOver<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, Flight<T> hung)
+    private void TakeOver<TState, T>(Call<TState, T> call, Flight<T> hung)
     {
+        var (key, _, _, options) = call;
         if (hung.Answer.IsCompleted || _disposed)
         {
             return;
@@ -298,7 +300,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         _metrics.LockTimeouts.Add(1);
         Log.LockTimeout(_logger, key, options.LockTimeout.TotalSeconds);
         hung.AnswerFrom(replacement);
-        _ = Task.Run(() => RunFlightAsync(key, state, factory, options, replacement));
+        _ = Task.Run(() => RunFlightAsync(call, replacement));
     }
 
     private void MaybeRefreshEarly<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, CacheEntry<T> entry, long now)
@@ -309,12 +311,13 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             // the hot slot (before the refresh starts, so the refresh's own write always lands after this one).
             _local.StoreHot(key, entry, Math.Min(entry.Times.FreshUntil, entry.LocalUntil), now);
 
-            StartBackgroundRefresh(key, state, factory, options, entry, early: true);
+            StartBackgroundRefresh(new Call<TState, T>(key, state, factory, options), entry, early: true);
         }
     }
 
-    private void StartBackgroundRefresh<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, CacheEntry<T> current, bool early)
+    private void StartBackgroundRefresh<TState, T>(Call<TState, T> call, CacheEntry<T> current, bool early)
     {
+        var (key, _, _, options) = call;
         var flight = new Flight<T>(current, background: true) { Claimed = early ? null : current, Tags = options.Tags, StartedAt = Now() };
         if (!_flights.TryAdd(key, flight))
         {
@@ -322,12 +325,13 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         }
 
         (early ? _metrics.EarlyRefreshes : _metrics.BackgroundRefreshes).Add(1);
-        _ = Task.Run(() => RunFlightAsync(key, state, factory, options, flight));
+        _ = Task.Run(() => RunFlightAsync(call, flight));
     }
 
     /// <summary>The leader's work: double-check, distributed barrier, factory, store, answer. Never throws.</summary>
-    private async Task RunFlightAsync<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, Flight<T> flight)
+    private async Task RunFlightAsync<TState, T>(Call<TState, T> call, Flight<T> flight)
     {
+        var (key, _, _, options) = call;
         Exception? error = null;
         var hasValue = false;
         T value = default!;
@@ -378,7 +382,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
                 }
             }
 
-            (hasValue, value, error) = await RunFactoryAsync(key, state, factory, options, flight).ConfigureAwait(false);
+            (hasValue, value, error) = await RunFactoryAsync(call, flight).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -410,8 +414,9 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         }
     }
 
-    private async ValueTask<(bool HasValue, T Value, Exception? Error)> RunFactoryAsync<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, Flight<T> flight)
+    private async ValueTask<(bool HasValue, T Value, Exception? Error)> RunFactoryAsync<TState, T>(Call<TState, T> call, Flight<T> flight)
     {
+        var (key, state, factory, options) = call;
         var stale = flight.Stale;
         var context = NewContext(key, options, stale, flight.Lease?.LeaseLost ?? default);
         using var activity = StampedeMetrics.ActivitySource.StartActivity("StampedeGuard.Factory");

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
@@ -26,7 +25,7 @@ namespace StampedeGuard;
 /// <item>Failures: fail-safe serves the last good value within StaleIfError and throttles retries.</item>
 /// </list>
 /// </summary>
-public sealed class StampedeCache : IStampedeCache, IDisposable
+public sealed partial class StampedeCache : IStampedeCache, IDisposable
 {
     private const string TagMarkerPrefix = "\u0001tag:";
 
@@ -35,7 +34,9 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
 
     private readonly StampedeCacheOptions _options;
     private readonly TimeProvider _time;
-    private readonly bool _systemClock;
+    private readonly long _anchorTicks;
+    private readonly long _anchorTimestamp;
+    private readonly double _ticksPerTimestamp;
     private readonly LocalTier _local;
     private readonly IStampedeDistributedStore? _l2;
     private readonly IStampedeBackplane? _backplane;
@@ -45,9 +46,10 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     private readonly IHybridCacheSerializerFactory _serializerFactory;
     private readonly ConcurrentDictionary<Type, object> _serializers = new();
     private readonly ConcurrentDictionary<string, Flight> _flights = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, long> _tagInvalidations = new(StringComparer.Ordinal);
+    private readonly Invalidations _invalidations = new();
+    private readonly Func<long> _oldestRunStart;
     private readonly string _prefix;
-    private long _clearedAt;
+    private volatile bool _disposed;
 
     /// <summary>Creates a cache. Everything but <paramref name="options"/> is optional.</summary>
     /// <param name="options">Cache-wide options; defaults when null.</param>
@@ -67,13 +69,16 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         _options = options ?? new StampedeCacheOptions();
         _prefix = _options.KeyPrefix;
         _time = _options.TimeProvider;
-        _systemClock = ReferenceEquals(_time, TimeProvider.System);
+        _anchorTicks = _time.GetUtcNow().UtcTicks;
+        _anchorTimestamp = _time.GetTimestamp();
+        _ticksPerTimestamp = (double)TimeSpan.TicksPerSecond / _time.TimestampFrequency;
         _local = new LocalTier(memoryCache, _time, _options.LocalCacheSizeLimit, _options.LocalSweepTimeProvider);
         _l2 = distributedStore;
         _backplane = backplane;
         _logger = (ILogger?)loggerFactory?.CreateLogger<StampedeCache>() ?? NullLogger.Instance;
         _metrics = new StampedeMetrics(meterFactory);
         _serializerFactory = _options.SerializerFactory ?? new JsonStampedeSerializerFactory();
+        _oldestRunStart = OldestRunStart;
         _subscription = _backplane?.Subscribe(OnBackplaneMessage);
     }
 
@@ -85,6 +90,8 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     internal int FlightCount => _flights.Count;
 
     internal IMemoryCache LocalCache => _local.Cache;
+
+    internal int TagInvalidationCount => _invalidations.Count;
 
     /// <inheritdoc />
     public ValueTask<T> GetOrCreateAsync<T>(string key, Func<CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions? options = null, CancellationToken cancellationToken = default)
@@ -115,6 +122,13 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
     private async ValueTask<T> GetOrCreateSlowAsync<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (ComputingKey.Contains(this, key))
+        {
+            // The factory of this key asks for the key itself: waiting for its own run would never end.
+            throw new InvalidOperationException($"The factory for key '{key}' called GetOrCreateAsync for the same key (re-entrant call); it would wait for itself forever.");
+        }
+
         var now = Now();
         var entry = GetLocal<T>(key, options);
         CacheEntry<T>? stale = null;
@@ -138,7 +152,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
                 _metrics.Stale();
                 if (entry.TryClaimStaleRefresh())
                 {
-                    StartBackgroundRefresh(key, state, factory, options, entry, early: false);
+                    StartBackgroundRefresh(new Call<TState, T>(key, state, factory, options), entry, early: false);
                 }
 
                 return entry.Value;
@@ -151,17 +165,17 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         }
 
         // 3. Miss: lead or join the key's flight.
-        return await JoinFlightAsync(key, state, factory, options, stale, cancellationToken).ConfigureAwait(false);
+        return await JoinFlightAsync(new Call<TState, T>(key, state, factory, options), stale, cancellationToken).ConfigureAwait(false);
     }
 
-    private async ValueTask<T> JoinFlightAsync<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, CacheEntry<T>? stale, CancellationToken cancellationToken)
+    private async ValueTask<T> JoinFlightAsync<TState, T>(Call<TState, T> call, CacheEntry<T>? stale, CancellationToken cancellationToken)
     {
+        var (key, state, factory, options) = call;
         var started = _time.GetTimestamp();
-        var counted = false;
+        Flight<T> flight;
+        var leader = false;
         while (true)
         {
-            Flight<T> flight;
-            var leader = false;
             if (_flights.TryGetValue(key, out var existing))
             {
                 if (existing is not Flight<T> typed)
@@ -174,101 +188,119 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
                 if (typed.TryJoin())
                 {
                     flight = typed;
+                    break;
                 }
-                else
+
+                // Closed (every waiter cancelled) but not yet removed: replace it.
+                var replacement = NewFlight(stale, options);
+                if (_flights.TryUpdate(key, replacement, existing))
                 {
-                    var replacement = new Flight<T>(stale, background: false);
-                    replacement.TryJoin();
-                    if (!_flights.TryUpdate(key, replacement, existing))
-                    {
-                        continue;
-                    }
-
-                    typed.Supersede();
-
-                    flight = replacement;
-                    leader = true;
+                    _ = typed.Supersede();
+                    (flight, leader) = (replacement, true);
+                    break;
                 }
             }
             else
             {
-                var created = new Flight<T>(stale, background: false);
-                created.TryJoin();
-                if (!_flights.TryAdd(key, created))
+                var created = NewFlight(stale, options);
+                if (_flights.TryAdd(key, created))
                 {
-                    continue;
+                    (flight, leader) = (created, true);
+                    break;
                 }
-
-                flight = created;
-                leader = true;
-            }
-
-            if (leader)
-            {
-                _ = RunFlightAsync(key, state, factory, options, flight);
-            }
-
-            if (!counted)
-            {
-                counted = true;
-                if (leader)
-                {
-                    _metrics.Miss();
-                }
-                else
-                {
-                    _metrics.Collapsed();
-                }
-            }
-
-            // 4. Bounded wait: FactorySoftTimeout when a stale value exists (it may arrive from L2 during the wait),
-            //    LockTimeout for waiters behind someone else's run.
-            var lockTimeout = leader ? Timeout.InfiniteTimeSpan : TimerBound(options.LockTimeout);
-            var soft = TimerBound(options.FactorySoftTimeout);
-            var cancelled = false;
-            try
-            {
-                if (soft != Timeout.InfiniteTimeSpan && (lockTimeout == Timeout.InfiniteTimeSpan || soft < lockTimeout))
-                {
-                    try
-                    {
-                        var early = await flight.Answer.WaitAsync(soft, _time, cancellationToken).ConfigureAwait(false);
-                        RecordWait(started);
-                        return early;
-                    }
-                    catch (TimeoutException) when (!flight.Answer.IsCompleted && (flight.Stale ?? stale) is { } fallback)
-                    {
-                        // The run goes on in the background and updates the cache: nobody may cancel it now.
-                        flight.KeepRunning();
-                        RecordWait(started);
-                        return fallback.Value;
-                    }
-                    catch (TimeoutException) when (!flight.Answer.IsCompleted)
-                    {
-                        lockTimeout = lockTimeout == Timeout.InfiniteTimeSpan ? lockTimeout : lockTimeout - soft;
-                    }
-                }
-
-                var value = await flight.Answer.WaitAsync(lockTimeout, _time, cancellationToken).ConfigureAwait(false);
-                RecordWait(started);
-                return value;
-            }
-            catch (TimeoutException) when (!flight.Answer.IsCompleted)
-            {
-                _metrics.LockTimeouts.Add(1);
-                Log.LockTimeout(_logger, key, options.LockTimeout.TotalSeconds);
-                flight.Close();
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                cancelled = true;
-                throw;
-            }
-            finally
-            {
-                flight.Leave(cancelled);
             }
         }
+
+        if (leader)
+        {
+            _metrics.Miss();
+            _ = RunFlightAsync(call, flight);
+        }
+        else
+        {
+            _metrics.Collapsed();
+
+            // 4. Bounded wait: the first waiter behind someone else's run arms the run's one LockTimeout timer. When
+            //    it fires, one replacement run starts and answers every waiter of the hung run (no per-waiter timer,
+            //    no convoy): a wait is bounded by LockTimeout plus the replacement's own bounds.
+            var lockTimeout = TimerBound(options.LockTimeout);
+            if (lockTimeout != Timeout.InfiniteTimeSpan)
+            {
+                flight.ArmTakeover(_time, lockTimeout, () => TakeOver(call, flight));
+            }
+        }
+
+        var cancelled = false;
+        try
+        {
+            // FactorySoftTimeout when a stale value exists (it may arrive from L2 during the wait).
+            var soft = TimerBound(options.FactorySoftTimeout);
+            if (soft != Timeout.InfiniteTimeSpan)
+            {
+                try
+                {
+                    var early = await flight.Answer.WaitAsync(soft, _time, cancellationToken).ConfigureAwait(false);
+                    RecordWait(started);
+                    return early;
+                }
+                catch (TimeoutException) when (!flight.Answer.IsCompleted && (flight.Stale ?? stale) is { } fallback)
+                {
+                    // The run goes on in the background and updates the cache: nobody may cancel it now.
+                    flight.KeepRunning();
+                    RecordWait(started);
+                    return fallback.Value;
+                }
+                catch (TimeoutException)
+                {
+                    // No stale value (or the answer arrived at that instant): wait for the run.
+                }
+            }
+
+            var value = await flight.Answer.WaitAsync(cancellationToken).ConfigureAwait(false);
+            RecordWait(started);
+            return value;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            cancelled = true;
+            throw;
+        }
+        finally
+        {
+            flight.Leave(cancelled);
+        }
+    }
+
+    private Flight<T> NewFlight<T>(CacheEntry<T>? stale, StampedeCacheEntryOptions options)
+    {
+        var flight = new Flight<T>(stale, background: false) { Tags = options.Tags, StartedAt = Now() };
+        flight.TryJoin();
+        return flight;
+    }
+
+    /// <summary>
+    /// LockTimeout passed behind a run that has not answered: one replacement run takes the key over, and its answer
+    /// (or the hung run's, whichever comes first) goes to every waiter of the hung run. The hung run stores nothing.
+    /// </summary>
+    private void TakeOver<TState, T>(Call<TState, T> call, Flight<T> hung)
+    {
+        var (key, _, _, options) = call;
+        if (hung.Answer.IsCompleted || _disposed)
+        {
+            return;
+        }
+
+        var replacement = new Flight<T>(hung.Stale, background: false) { Tags = options.Tags, StartedAt = Now() };
+        if (!_flights.TryUpdate(key, replacement, hung))
+        {
+            return; // superseded or ended meanwhile: its waiters keep their run.
+        }
+
+        _ = hung.Supersede();
+        _metrics.LockTimeouts.Add(1);
+        Log.LockTimeout(_logger, key, options.LockTimeout.TotalSeconds);
+        hung.AnswerFrom(replacement);
+        _ = Task.Run(() => RunFlightAsync(call, replacement));
     }
 
     private void MaybeRefreshEarly<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, CacheEntry<T> entry, long now)
@@ -279,25 +311,27 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
             // the hot slot (before the refresh starts, so the refresh's own write always lands after this one).
             _local.StoreHot(key, entry, Math.Min(entry.Times.FreshUntil, entry.LocalUntil), now);
 
-            StartBackgroundRefresh(key, state, factory, options, entry, early: true);
+            StartBackgroundRefresh(new Call<TState, T>(key, state, factory, options), entry, early: true);
         }
     }
 
-    private void StartBackgroundRefresh<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, CacheEntry<T> current, bool early)
+    private void StartBackgroundRefresh<TState, T>(Call<TState, T> call, CacheEntry<T> current, bool early)
     {
-        var flight = new Flight<T>(current, background: true) { Claimed = early ? null : current };
+        var (key, _, _, options) = call;
+        var flight = new Flight<T>(current, background: true) { Claimed = early ? null : current, Tags = options.Tags, StartedAt = Now() };
         if (!_flights.TryAdd(key, flight))
         {
             return; // a run for this key is already under way; it will replace the entry.
         }
 
         (early ? _metrics.EarlyRefreshes : _metrics.BackgroundRefreshes).Add(1);
-        _ = Task.Run(() => RunFlightAsync(key, state, factory, options, flight));
+        _ = Task.Run(() => RunFlightAsync(call, flight));
     }
 
     /// <summary>The leader's work: double-check, distributed barrier, factory, store, answer. Never throws.</summary>
-    private async Task RunFlightAsync<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, Flight<T> flight)
+    private async Task RunFlightAsync<TState, T>(Call<TState, T> call, Flight<T> flight)
     {
+        var (key, _, _, options) = call;
         Exception? error = null;
         var hasValue = false;
         T value = default!;
@@ -348,7 +382,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
                 }
             }
 
-            (hasValue, value, error) = await RunFactoryAsync(key, state, factory, options, flight).ConfigureAwait(false);
+            (hasValue, value, error) = await RunFactoryAsync(call, flight).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -380,84 +414,9 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         }
     }
 
-    /// <summary>
-    /// Reads L2 through the barrier: one round trip that returns the value or takes the lock. If another node holds
-    /// the lock, waits for its value (push, bounded by its lease and LockTimeout). Returns done=true when no factory
-    /// run is needed here.
-    /// </summary>
-    private async ValueTask<(CacheEntry<T>? Found, StampedeLease? Lease, bool Done)> ReadThroughBarrierAsync<T>(string key, StampedeCacheEntryOptions options, Flight<T> flight)
+    private async ValueTask<(bool HasValue, T Value, Exception? Error)> RunFactoryAsync<TState, T>(Call<TState, T> call, Flight<T> flight)
     {
-        var useLock = _l2!.SupportsLocking && !options.SkipDistributedLock;
-        var waitStarted = _time.GetTimestamp();
-        var mode = useLock ? DistributedLockMode.AcquireIfNotFresh : DistributedLockMode.None;
-
-        // A refresh judges freshness at the end of the value it replaces: that value must not satisfy it, and the
-        // store must let it take the lock although the value is still fresh.
-        var replacing = flight.IsBackground ? flight.Stale : null;
-        var judgeAt = replacing is null ? _time.GetUtcNow() : new DateTimeOffset(Math.Max(Now(), replacing.Times.FreshUntil), TimeSpan.Zero);
-        ValueTask<DistributedReadResult> ReadOrAcquireAsync() => SafeL2Async(key, "read", (store, k, t) =>
-            store.ReadAsync(k, new DistributedReadOptions(mode, replacing is null ? _time.GetUtcNow() : judgeAt, _options.DistributedLockLease), t), flight.Token);
-
-        var read = await ReadOrAcquireAsync().ConfigureAwait(false);
-        while (true)
-        {
-            var now = Now();
-            var found = await DecodeAsync<T>(key, read.Envelope, options).ConfigureAwait(false);
-            if (found is not null)
-            {
-                if (now < found.Times.KeepUntil && (flight.Stale is null || found.Times.Created > flight.Stale.Times.Created))
-                {
-                    flight.Stale = found;
-                    SetLocal(key, found, options);
-                }
-
-                if (now < found.Times.FreshUntil && (replacing is null || found.Times.Created > replacing.Times.Created))
-                {
-                    return (found, read.Lease, true); // a lease taken anyway is released when the run ends
-                }
-
-                if (now < found.Times.StaleUntil && !flight.IsBackground)
-                {
-                    // Servable stale value from another node: answer the waiters now, refresh on in this flight.
-                    flight.TrySetResult(found.Value);
-                }
-            }
-
-            if (read.Lease is not null || read.LockHeldFor is null)
-            {
-                return (null, read.Lease, false);
-            }
-
-            // Another node is computing. A background refresh leaves it to them (the backplane brings the value).
-            if (flight.IsBackground || flight.Answer.IsCompleted)
-            {
-                return (null, null, true);
-            }
-
-            var waited = _time.GetElapsedTime(waitStarted);
-            var left = TimerBound(options.LockTimeout) == Timeout.InfiniteTimeSpan ? TimeSpan.MaxValue : options.LockTimeout - waited;
-            if (left <= TimeSpan.Zero)
-            {
-                _metrics.LockTimeouts.Add(1);
-                Log.LockTimeout(_logger, key, options.LockTimeout.TotalSeconds);
-                return (null, null, false);
-            }
-
-            var maxWait = read.LockHeldFor.Value + TimeSpan.FromMilliseconds(50);
-            var waitedRead = await SafeL2Async(key, "wait", (store, k, t) => store.WaitForValueAsync(k, maxWait < left ? maxWait : left, t), flight.Token).ConfigureAwait(false);
-            var arrived = await DecodeAsync<T>(key, waitedRead.Envelope, options).ConfigureAwait(false);
-            if (arrived is not null && Now() < arrived.Times.FreshUntil)
-            {
-                SetLocal(key, arrived, options);
-                return (arrived, null, true);
-            }
-
-            read = await ReadOrAcquireAsync().ConfigureAwait(false);
-        }
-    }
-
-    private async ValueTask<(bool HasValue, T Value, Exception? Error)> RunFactoryAsync<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, Flight<T> flight)
-    {
+        var (key, state, factory, options) = call;
         var stale = flight.Stale;
         var context = NewContext(key, options, stale, flight.Lease?.LeaseLost ?? default);
         using var activity = StampedeMetrics.ActivitySource.StartActivity("StampedeGuard.Factory");
@@ -472,15 +431,22 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
             // Off the caller's thread: a factory that blocks before its first await must not hold the leader's caller
             // (its cancellation) nor escape the hard timeout.
             var token = flight.Token;
-            pending = Task.Run(() => factory(state, context, token).AsTask(), CancellationToken.None);
+            pending = Task.Run(
+                () =>
+                {
+                    ComputingKey.Enter(this, key); // flows into the factory only, never back to the caller
+                    return factory(state, context, token).AsTask();
+                },
+                CancellationToken.None);
             var hard = TimerBound(options.FactoryHardTimeout);
             value = hard == Timeout.InfiniteTimeSpan
                 ? await pending.ConfigureAwait(false)
                 : await pending.WaitAsync(hard, _time).ConfigureAwait(false);
         }
-        catch (OperationCanceledException ex) when (flight.Token.IsCancellationRequested)
+        catch (Exception ex) when (flight.Token.IsCancellationRequested)
         {
-            // Every waiter went away: nobody wants this value. Not an origin failure (no fail-safe, no negative entry).
+            // Every waiter went away (or the cache was disposed): nobody wants this value. Whatever the factory made of
+            // its cancelled token, it is not an origin failure (no fail-safe, no negative entry, no throttle).
             _metrics.FactoryDuration.Record(_time.GetElapsedTime(started).TotalSeconds);
 
             return (false, default!, ex);
@@ -491,9 +457,11 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
             _metrics.FactoryDuration.Record(elapsed.TotalSeconds);
             _metrics.FactoryErrors.Add(1);
             activity?.SetStatus(ActivityStatusCode.Error, ex.GetType().Name);
-            if (ex is TimeoutException && pending is { IsCompleted: false })
+            if (ex is TimeoutException && !IsFactorysOwn(pending, ex))
             {
+                // Our hard timeout fired (even if the factory completed at that very instant): always this type.
                 flight.CancelFactory();
+                ObserveAbandoned(key, pending);
                 Log.FactoryHardTimeout(_logger, key, options.FactoryHardTimeout.TotalSeconds);
                 ex = new StampedeFactoryTimeoutException($"The factory for key '{key}' did not complete within {options.FactoryHardTimeout}.", ex);
             }
@@ -510,7 +478,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
             return (true, value, null);
         }
 
-        if (flight.IsSuperseded || InvalidatedSince(context.Options.Tags, runStartedAt))
+        if (flight.IsSuperseded || _invalidations.InvalidatedSince(context.Options.Tags, runStartedAt))
         {
             // A newer run, SetAsync, RemoveAsync, or an invalidation of one of its tags happened while it ran: the
             // result may predate the invalidation, so answer this run's waiters but don't store it.
@@ -521,13 +489,72 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         var entryOptions = context.Options;
         var times = EntryTimes.From(Now(), entryOptions, duration.Ticks);
         var entry = NewEntry(value, null, times, entryOptions, previousFactoryTicks: stale?.Times.FactoryTicks ?? -1);
-        if (await WriteDistributedAsync(key, entry, entryOptions, flight.Lease).ConfigureAwait(false))
+        var store = flight.TryBeginStore();
+        if (store is null)
         {
-            flight.Lease = null; // the fenced write released it
+            return (true, value, null); // superseded while it finished: answer the waiters, store nothing.
         }
 
-        SetLocal(key, entry, entryOptions);
+        try
+        {
+            // A lease already known lost is a refused write without the round trip: another node may own the key now.
+            var write = flight.Lease is { LeaseLost.IsCancellationRequested: true }
+                ? DistributedWrite.Refused
+                : await WriteDistributedAsync(key, entry, entryOptions, flight.Lease).ConfigureAwait(false);
+            if (write == DistributedWrite.ConsumedLease)
+            {
+                flight.Lease = null; // the fenced write released it
+            }
+
+            if (write == DistributedWrite.Refused)
+            {
+                // Another node owns the key now (our lease expired and it wrote): keep nothing of ours locally, take
+                // the winner's value if it is there. Our waiters still get our result.
+                _local.Remove(key);
+                var winner = await SafeL2Async(key, "read", static (s, k, t) => s.ReadAsync(k, default, t), CancellationToken.None).ConfigureAwait(false);
+                if (await DecodeAsync<T>(key, winner.Envelope, entryOptions).ConfigureAwait(false) is { } found)
+                {
+                    SetLocal(key, found, entryOptions);
+                }
+            }
+            else
+            {
+                SetLocal(key, entry, entryOptions);
+            }
+        }
+        finally
+        {
+            flight.EndStore(store);
+        }
+
         return (true, value, null);
+    }
+
+    /// <summary>Whether <paramref name="error"/> was thrown by the factory itself (not by the hard-timeout wait).</summary>
+    private static bool IsFactorysOwn(Task? pending, Exception error) =>
+        pending is { IsFaulted: true, Exception: { } faults } && faults.InnerExceptions.Contains(error);
+
+    /// <summary>
+    /// A factory task nobody awaits any more (hard timeout, cancelled run): its eventual failure is observed, logged
+    /// and counted, never an UnobservedTaskException.
+    /// </summary>
+    private void ObserveAbandoned(string key, Task? pending)
+    {
+        pending?.ContinueWith(
+            static (task, state) =>
+            {
+                var (cache, key) = ((StampedeCache, string))state!;
+                var error = task.Exception!.InnerException ?? task.Exception;
+                if (error is not OperationCanceledException)
+                {
+                    cache._metrics.FactoryErrors.Add(1);
+                    Log.AbandonedFactoryFailed(cache._logger, key, error);
+                }
+            },
+            (this, key),
+            CancellationToken.None,
+            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
     }
 
     private (bool HasValue, T Value, Exception? Error) FailSafe<T>(string key, StampedeCacheEntryOptions options, Flight<T> flight, Exception error, TimeSpan elapsed)
@@ -544,7 +571,7 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
             if (throttleUntil > stale.Times.FreshUntil)
             {
                 var throttled = new EntryTimes(stale.Times.Created, throttleUntil, Math.Max(throttleUntil, stale.Times.StaleUntil), stale.Times.KeepUntil, stale.Times.FactoryTicks);
-                SetLocal(key, new CacheEntry<T>(stale.Value, null, throttled, stale.Tags, long.MaxValue, stale.Mode, stale.Beta) { IsFailSafe = true }, options);
+                StoreLocallyForRun(flight, key, new CacheEntry<T>(stale.Value, null, throttled, stale.Tags, long.MaxValue, stale.Mode, stale.Beta) { IsFailSafe = true, PayloadBytes = stale.PayloadBytes }, options);
             }
 
             return (true, stale.Value, null);
@@ -566,481 +593,45 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
         {
             var until = EntryTimes.Add(now, options.NegativeCacheDuration.Ticks);
             var times = new EntryTimes(now, until, until, until, elapsed.Ticks);
-            SetLocal(key, new CacheEntry<T>(default!, ExceptionDispatchInfo.Capture(error), times, null, long.MaxValue, options.EarlyRefresh, 0), options);
+            StoreLocallyForRun(flight, key, new CacheEntry<T>(default!, ExceptionDispatchInfo.Capture(error), times, null, long.MaxValue, options.EarlyRefresh, 0), options);
         }
 
         return (false, default!, error);
     }
 
-    /// <inheritdoc />
-    public ValueTask<StampedeCacheLookup<T>> TryGetAsync<T>(string key, CancellationToken cancellationToken = default) =>
-        TryGetAsync<T>(key, null, cancellationToken);
-
-    /// <summary>
-    /// Reads a value without creating it, honouring the read flags of <paramref name="options"/>
-    /// (<see cref="StampedeCacheEntryOptions.SkipLocalCacheRead"/>, <see cref="StampedeCacheEntryOptions.SkipDistributedCache"/>).
-    /// </summary>
-    /// <typeparam name="T">The type of the cached value.</typeparam>
-    /// <param name="key">The cache key.</param>
-    /// <param name="options">Per-call options; <see cref="StampedeCacheOptions.DefaultEntryOptions"/> when null.</param>
-    /// <param name="cancellationToken">Cancels the read.</param>
-    /// <returns>The lookup; <see cref="StampedeCacheLookup{T}.HasValue"/> is false on a miss. Stale values are returned, flagged.</returns>
-    /// <exception cref="ArgumentException"><paramref name="key"/> is not a valid key (see <see cref="StampedeKeys"/>).</exception>
-    public async ValueTask<StampedeCacheLookup<T>> TryGetAsync<T>(string key, StampedeCacheEntryOptions? options, CancellationToken cancellationToken = default)
-    {
-        ValidateKey(key);
-        options ??= _options.DefaultEntryOptions;
-        var entry = GetLocal<T>(key, options);
-        if (entry is null && UsesL2(options))
-        {
-            var read = await SafeL2Async(key, "read", static (store, k, t) => store.ReadAsync(k, default, t), cancellationToken).ConfigureAwait(false);
-            entry = await DecodeAsync<T>(key, read.Envelope, options).ConfigureAwait(false);
-        }
-
-        var now = Now();
-        return entry is null || entry.Error is not null || now >= entry.Times.KeepUntil
-            ? default
-            : new StampedeCacheLookup<T>(entry.Value, entry.IsFailSafe || now >= entry.Times.FreshUntil, TimeSpan.FromTicks(now - entry.Times.Created));
-    }
-
-    /// <inheritdoc />
-    public async ValueTask SetAsync<T>(string key, T value, StampedeCacheEntryOptions? options = null, CancellationToken cancellationToken = default)
-    {
-        ValidateKey(key);
-        options ??= _options.DefaultEntryOptions;
-        Supersede(key);
-        var entry = NewEntry(value, null, EntryTimes.From(Now(), options, 0), options, 0);
-        await WriteDistributedAsync(key, entry, options, lease: null, cancellationToken).ConfigureAwait(false);
-        if (options.SkipLocalCacheWrite && !options.SkipLocalCacheRead)
-        {
-            _local.Remove(key); // an older local copy must not shadow the value just written to L2.
-        }
-
-        SetLocal(key, entry, options);
-    }
-
-    /// <inheritdoc />
-    public async ValueTask RemoveAsync(string key, CancellationToken cancellationToken = default)
-    {
-        ValidateKey(key);
-        Supersede(key);
-        _local.Remove(key);
-        if (_l2 is not null)
-        {
-            await SafeL2Async(key, "remove", static async (store, k, t) => { await store.RemoveAsync(k, t).ConfigureAwait(false); return true; }, cancellationToken).ConfigureAwait(false);
-        }
-
-        await PublishAsync(new BackplaneMessage(BackplaneMessageKind.Remove, key, null, Now()), cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <inheritdoc />
-    public async ValueTask ExpireAsync(string key, CancellationToken cancellationToken = default)
-    {
-        ValidateKey(key);
-        var now = Now();
-        ExpireLocal(key, now);
-        if (_l2 is not null)
-        {
-            var read = await SafeL2Async(key, "read", static (store, k, t) => store.ReadAsync(k, default, t), cancellationToken).ConfigureAwait(false);
-            if (read.Envelope is { } envelope && Envelope.TryRead(envelope, out var times, out _, out _) && now < times.FreshUntil)
-            {
-                var expired = Expired(times, now);
-                Envelope.PatchTimes(envelope, expired);
-                var ttl = LocalTier.Lifetime(Math.Max(expired.KeepUntil, now + TimeSpan.TicksPerMillisecond), now);
-                await SafeL2Async(key, "write", (store, k, t) => store.WriteAsync(k, envelope, new DistributedWriteOptions(ttl, new DateTimeOffset(expired.FreshUntil, TimeSpan.Zero), null, Notify: false), t), cancellationToken).ConfigureAwait(false);
-            }
-        }
-
-        await PublishAsync(new BackplaneMessage(BackplaneMessageKind.Expire, key, null, now), cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <inheritdoc />
-    public async ValueTask RemoveByTagAsync(string tag, CancellationToken cancellationToken = default)
-    {
-        StampedeKeys.ValidateTag(tag, nameof(tag));
-        var now = Now();
-        InvalidateTag(tag, now);
-        if (_l2 is not null && tag != "*")
-        {
-            var marker = BitConverter.GetBytes(now);
-            await SafeL2Async(TagMarkerPrefix + tag, "write", (store, k, t) => store.WriteAsync(k, marker, new DistributedWriteOptions(TagMarkerLifetime, DateTimeOffset.MaxValue, null, Notify: false), t), cancellationToken).ConfigureAwait(false);
-        }
-
-        await PublishAsync(new BackplaneMessage(BackplaneMessageKind.RemoveByTag, tag, null, now), cancellationToken).ConfigureAwait(false);
-    }
-
     /// <summary>Stops listening to the backplane and releases the private memory cache, if any.</summary>
     public void Dispose()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+
+        // Every run is cancelled and every waiter gets ObjectDisposedException at once.
+        var disposed = new ObjectDisposedException(nameof(StampedeCache));
+        foreach (var (_, flight) in _flights)
+        {
+            _ = flight.Supersede();
+            flight.Abort(disposed);
+        }
+
+        _flights.Clear();
         _subscription?.Dispose();
         _metrics.Dispose();
         _local.Dispose();
     }
 
-    private long Now() => _systemClock ? DateTime.UtcNow.Ticks : _time.GetUtcNow().UtcTicks;
+    /// <summary>
+    /// The engine's time in UTC ticks: the wall clock when the cache was created, moved on by the monotonic timestamp.
+    /// Every in-process duration (freshness, stale and fail-safe windows, throttles, tag invalidations, ages) is
+    /// measured on it, so a wall clock stepped back or forward changes none of them. The same ticks go into L2
+    /// envelopes, where another node reads them against its own: skew between nodes is tolerated there.
+    /// </summary>
+    private long Now() => _anchorTicks + (long)((_time.GetTimestamp() - _anchorTimestamp) * _ticksPerTimestamp);
 
     private void ValidateKey(string key) => StampedeKeys.Validate(key, _options.MaximumKeyLength, nameof(key));
-
-    private bool UsesL2(StampedeCacheEntryOptions options) => _l2 is not null && !options.SkipDistributedCache;
-
-    /// <summary>An explicit write or removal wins over any run in progress for the key (local fencing).</summary>
-    private void Supersede(string key)
-    {
-        if (_flights.TryGetValue(key, out var flight))
-        {
-            flight.Supersede();
-        }
-    }
-
-    private string DistributedKey(string key) => _prefix.Length == 0 ? key : _prefix + key;
-
-    private bool IsInvalidated(CacheEntry entry) =>
-        entry.Times.Created < Volatile.Read(ref _clearedAt) || (entry.Tags is not null && IsTagInvalidated(entry.Tags, entry.Times.Created));
-
-    private bool IsTagInvalidated(string[] tags, long created)
-    {
-        foreach (var tag in tags)
-        {
-            if (_tagInvalidations.TryGetValue(tag, out var at) && created < at)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    /// <summary>
-    /// Whether "everything" or one of <paramref name="tags"/> was invalidated after <paramref name="since"/> (an
-    /// invalidation at the same instant is taken to come first, as in <see cref="IsInvalidated"/>).
-    /// </summary>
-    private bool InvalidatedSince(IReadOnlyList<string>? tags, long since)
-    {
-        if (Volatile.Read(ref _clearedAt) > since)
-        {
-            return true;
-        }
-
-        if (tags is null)
-        {
-            return false;
-        }
-
-        foreach (var tag in tags)
-        {
-            if (_tagInvalidations.TryGetValue(tag, out var at) && at > since)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    private void InvalidateTag(string tag, long at)
-    {
-        if (tag == "*")
-        {
-            InterlockedMax(ref _clearedAt, at);
-        }
-        else
-        {
-            _tagInvalidations.AddOrUpdate(tag, static (_, at) => at, static (_, old, at) => Math.Max(old, at), at);
-        }
-    }
-
-    private static void InterlockedMax(ref long target, long value)
-    {
-        var current = Volatile.Read(ref target);
-        while (value > current)
-        {
-            var seen = Interlocked.CompareExchange(ref target, value, current);
-            if (seen == current)
-            {
-                return;
-            }
-
-            current = seen;
-        }
-    }
-
-    /// <summary>
-    /// The L1 entry of a key as a <typeparamref name="T"/> (hot slot, else keep slot), decoding one delivered raw by
-    /// the backplane; null if absent or invalidated.
-    /// </summary>
-    private CacheEntry<T>? GetLocal<T>(string key, StampedeCacheEntryOptions options)
-    {
-        var found = options.SkipLocalCacheRead ? null : _local.Find(key);
-        if (found is null)
-        {
-            return null;
-        }
-
-        if (found is RawEnvelope raw)
-        {
-            var decoded = Decode<T>(key, raw.Bytes, options);
-            if (decoded is not null)
-            {
-                SetLocal(key, decoded, options);
-            }
-
-            return decoded;
-        }
-
-        return found is CacheEntry<T> entry && !IsInvalidated(entry) && (_local.TrustsExpiry || Now() < entry.LocalUntil) ? entry : null;
-    }
-
-    /// <summary>
-    /// Stores an entry in L1's two slots: the hot slot until the entry's refresh point (what a hit finds), and the
-    /// keep slot until the end of its fail-safe window (stale serving, fail-safe, soft timeouts); both end at
-    /// LocalDuration if set.
-    /// </summary>
-    private void SetLocal(string key, CacheEntry entry, StampedeCacheEntryOptions options)
-    {
-        if (options.SkipLocalCacheWrite)
-        {
-            return;
-        }
-
-        var now = Now();
-        var keepUntil = entry.Times.KeepUntil;
-        var hotUntil = entry.HotUntil;
-        if (options.LocalDuration is { } local)
-        {
-            entry.LocalUntil = EntryTimes.Add(now, local.Ticks);
-            keepUntil = Math.Min(keepUntil, entry.LocalUntil);
-            hotUntil = Math.Min(hotUntil, entry.LocalUntil);
-        }
-
-        _local.Store(key, entry, entry.Bytes, hotUntil, keepUntil, now);
-    }
-
-    private void ExpireLocal(string key, long now)
-    {
-        var found = _local.FindKept(key) ?? _local.Find(key);
-        if (found is CacheEntry entry)
-        {
-            if (now < entry.Times.FreshUntil)
-            {
-                var expired = entry.WithTimes(Expired(entry.Times, now));
-                expired.LocalUntil = entry.LocalUntil;
-                _local.StoreKeptOnly(key, expired, expired.Bytes, Math.Max(expired.Times.KeepUntil, now + 1), now);
-            }
-        }
-        else if (found is not null)
-        {
-            _local.Remove(key);
-        }
-    }
-
-    /// <summary>Expired now, but still servable as stale until at least its original fresh end: the next read refreshes once.</summary>
-    private static EntryTimes Expired(in EntryTimes times, long now) =>
-        times with { FreshUntil = now, StaleUntil = Math.Max(times.StaleUntil, times.FreshUntil), KeepUntil = Math.Max(times.KeepUntil, times.FreshUntil) };
-
-    private static CacheEntry<T> NewEntry<T>(T value, ExceptionDispatchInfo? error, in EntryTimes times, StampedeCacheEntryOptions options, long previousFactoryTicks)
-    {
-        var tags = options.Tags is { Count: > 0 } list ? [.. list] : (string[]?)null;
-        return new CacheEntry<T>(value, error, times, tags, CacheEntry.ComputeRefreshCheckAt(times, previousFactoryTicks, options.EarlyRefresh, options.EarlyRefreshBeta), options.EarlyRefresh, options.EarlyRefreshBeta);
-    }
-
-    private StampedeFactoryContext<T> NewContext<T>(string key, StampedeCacheEntryOptions options, CacheEntry<T>? stale, CancellationToken leaseLost) =>
-        new(key, options.Clone(), stale is not null, stale is null ? default : stale.Value, stale is null ? null : TimeSpan.FromTicks(Now() - stale.Times.Created), leaseLost);
-
-    private IHybridCacheSerializer<T> Serializer<T>() =>
-        (IHybridCacheSerializer<T>)_serializers.GetOrAdd(typeof(T), static (_, factory) =>
-            factory.TryCreateSerializer<T>(out var serializer) ? serializer : throw new InvalidOperationException($"No serializer for {typeof(T)}."), _serializerFactory);
-
-    /// <summary>
-    /// Writes an entry to L2 (fenced by <paramref name="lease"/> if any) and tells other nodes. An entry that is not
-    /// written (L2 skipped, payload too large, not serializable) still tells them to drop their older copy.
-    /// </summary>
-    /// <returns>Whether the write consumed <paramref name="lease"/> (the store released it with the write).</returns>
-    private async ValueTask<bool> WriteDistributedAsync<T>(string key, CacheEntry<T> entry, StampedeCacheEntryOptions options, StampedeLease? lease, CancellationToken cancellationToken = default)
-    {
-        var envelope = UsesL2(options) ? SerializeEnvelope(key, entry) : null;
-        if (envelope is null)
-        {
-            await PublishAsync(new BackplaneMessage(BackplaneMessageKind.Remove, key, null, entry.Times.Created), cancellationToken).ConfigureAwait(false);
-            return false;
-        }
-
-        var now = Now();
-        var ttl = LocalTier.Lifetime(Math.Max(entry.Times.KeepUntil, now + TimeSpan.TicksPerMillisecond), now);
-        var writeOptions = new DistributedWriteOptions(ttl, new DateTimeOffset(entry.Times.FreshUntil, TimeSpan.Zero), lease, Notify: true);
-        var result = await SafeL2Async(key, "write", (store, k, t) => store.WriteAsync(k, envelope, writeOptions, t), cancellationToken).ConfigureAwait(false);
-        if (lease is not null && !result.Written)
-        {
-            Log.FencedWriteRefused(_logger, key);
-        }
-
-        if (!result.Notified && result.Written)
-        {
-            await PublishAsync(new BackplaneMessage(BackplaneMessageKind.Set, key, envelope.Length <= 64 * 1024 ? envelope : null, entry.Times.Created), cancellationToken).ConfigureAwait(false);
-        }
-
-        return lease is not null && result.Written;
-    }
-
-    /// <summary>The entry's envelope, or null (logged) when the payload is over MaximumPayloadBytes or cannot be serialized.</summary>
-    private byte[]? SerializeEnvelope<T>(string key, CacheEntry<T> entry)
-    {
-        try
-        {
-            var buffer = new ArrayBufferWriter<byte>();
-            Serializer<T>().Serialize(entry.Value, buffer);
-            entry.PayloadBytes = buffer.WrittenCount;
-            if (buffer.WrittenCount > _options.MaximumPayloadBytes)
-            {
-                Log.PayloadTooLarge(_logger, key, buffer.WrittenCount, _options.MaximumPayloadBytes);
-                return null;
-            }
-
-            return Envelope.Write(entry.Times, entry.Tags, buffer.WrittenSpan);
-        }
-        catch (Exception ex) when (!_options.ThrowOnDistributedCacheErrors)
-        {
-            _metrics.DistributedErrors.Add(1);
-            Log.DistributedError(_logger, "serialize", key, ex);
-            return null;
-        }
-    }
-
-    private async ValueTask<CacheEntry<T>?> DecodeAsync<T>(string key, byte[]? envelope, StampedeCacheEntryOptions options)
-    {
-        if (envelope is null)
-        {
-            return null;
-        }
-
-        var entry = Decode<T>(key, envelope, options);
-        if (entry?.Tags is { } tags && _backplane is null && _l2 is not null)
-        {
-            // No backplane to tell us about other nodes' tag invalidations: ask the shared tier.
-            foreach (var tag in tags)
-            {
-                var marker = await SafeL2Async(TagMarkerPrefix + tag, "read", static (store, k, t) => store.ReadAsync(k, default, t), CancellationToken.None).ConfigureAwait(false);
-                if (marker.Envelope is { Length: 8 } bytes)
-                {
-                    InvalidateTag(tag, BitConverter.ToInt64(bytes));
-                }
-            }
-
-            if (IsInvalidated(entry))
-            {
-                return null;
-            }
-        }
-
-        return entry;
-    }
-
-    private CacheEntry<T>? Decode<T>(string key, byte[] envelope, StampedeCacheEntryOptions options)
-    {
-        try
-        {
-            if (!Envelope.TryRead(envelope, out var times, out var tags, out var payload))
-            {
-                _metrics.DistributedErrors.Add(1);
-                Log.CorruptEnvelope(_logger, key, null);
-                return null;
-            }
-
-            var value = Serializer<T>().Deserialize(new ReadOnlySequence<byte>(payload));
-            var entry = new CacheEntry<T>(value, null, times, tags, CacheEntry.ComputeRefreshCheckAt(times, times.FactoryTicks, options.EarlyRefresh, options.EarlyRefreshBeta), options.EarlyRefresh, options.EarlyRefreshBeta) { PayloadBytes = payload.Length };
-            return IsInvalidated(entry) ? null : entry;
-        }
-        catch (Exception ex)
-        {
-            _metrics.DistributedErrors.Add(1);
-            Log.CorruptEnvelope(_logger, key, ex);
-            return null;
-        }
-    }
-
-    private async ValueTask<TResult> SafeL2Async<TResult>(string key, string operation, Func<IStampedeDistributedStore, string, CancellationToken, ValueTask<TResult>> call, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await call(_l2!, DistributedKey(key), cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (!_options.ThrowOnDistributedCacheErrors && !(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
-        {
-            _metrics.DistributedErrors.Add(1);
-            Log.DistributedError(_logger, operation, key, ex);
-            return default!;
-        }
-    }
-
-    private async ValueTask ReleaseQuietlyAsync(StampedeLease lease)
-    {
-        try
-        {
-            await lease.ReleaseAsync().ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            _metrics.DistributedErrors.Add(1);
-            Log.DistributedError(_logger, "release", lease.Name, ex);
-        }
-    }
-
-    private async ValueTask PublishAsync(BackplaneMessage message, CancellationToken cancellationToken)
-    {
-        if (_backplane is null)
-        {
-            return;
-        }
-
-        try
-        {
-            await _backplane.PublishAsync(message with { Key = DistributedKey(message.Key) }, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (!_options.ThrowOnDistributedCacheErrors)
-        {
-            _metrics.DistributedErrors.Add(1);
-            Log.DistributedError(_logger, "publish", message.Key, ex);
-        }
-    }
-
-    private void OnBackplaneMessage(BackplaneMessage message)
-    {
-        if (!message.Key.StartsWith(_prefix, StringComparison.Ordinal))
-        {
-            return; // another application sharing the channel.
-        }
-
-        message = message with { Key = message.Key[_prefix.Length..] };
-        try
-        {
-            switch (message.Kind)
-            {
-                case BackplaneMessageKind.Set when message.Envelope is { } envelope && Envelope.TryRead(envelope, out var times, out _, out _):
-                    if (_local.FindKept(message.Key) is CacheEntry current && current.Times.Created >= times.Created)
-                    {
-                        break;
-                    }
-
-                    var now = Now();
-                    var until = Math.Max(times.KeepUntil, now + 1);
-                    _local.Store(message.Key, new RawEnvelope(envelope), envelope.Length, until, until, now);
-                    break;
-                case BackplaneMessageKind.Set:
-                case BackplaneMessageKind.Remove:
-                    _local.Remove(message.Key);
-                    break;
-                case BackplaneMessageKind.Expire:
-                    ExpireLocal(message.Key, message.Timestamp > 0 ? message.Timestamp : Now());
-                    break;
-                case BackplaneMessageKind.RemoveByTag:
-                    InvalidateTag(message.Key, message.Timestamp > 0 ? message.Timestamp : Now());
-                    break;
-            }
-        }
-        catch (Exception ex)
-        {
-            Log.BackplaneError(_logger, message.Key, ex);
-        }
-    }
 
     private void RecordWait(long started)
     {
@@ -1049,7 +640,4 @@ public sealed class StampedeCache : IStampedeCache, IDisposable
             _metrics.WaitDuration.Record(_time.GetElapsedTime(started).TotalSeconds);
         }
     }
-
-    private static TimeSpan Min(TimeSpan a, TimeSpan b) =>
-        a == Timeout.InfiniteTimeSpan ? b : b == Timeout.InfiniteTimeSpan ? a : (a < b ? a : b);
 }

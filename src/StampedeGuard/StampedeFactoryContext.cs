@@ -37,8 +37,16 @@ public sealed class StampedeFactoryContext<T>
 
     /// <summary>
     /// Gets a token cancelled when the distributed lease of this run is lost (the lock expired and another node
-    /// may be computing). The result is then still returned to local callers but is not written to the shared tier.
+    /// may be computing). The result is then still returned to this run's own callers but stored nowhere: not in the
+    /// shared tier, not locally (the engine checks the lease before accepting the result, and the store fences the
+    /// write by the lease token).
     /// </summary>
+    /// <remarks>
+    /// What a factory can rely on: the fenced write, not this token's timing. The token is signalled by the store's
+    /// watchdog when an extension is refused or the lease runs out, which can be some milliseconds after the lease
+    /// really expired (a paused process notices only when it runs again). Checking it before a side effect narrows
+    /// the window but does not close it: side effects that must happen once need their own idempotency.
+    /// </remarks>
     public CancellationToken LeaseLost { get; }
 
     /// <summary>Gets whether <see cref="DoNotCache"/> was called.</summary>

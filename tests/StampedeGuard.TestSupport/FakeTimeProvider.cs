@@ -1,126 +1,101 @@
 namespace StampedeGuard.TestSupport;
 
 /// <summary>
-/// A clock that moves only when told. Timers created from it fire (synchronously, in due order) when
-/// <see cref="Advance"/> passes their due time. <see cref="GetTimestamp"/> follows the same clock.
+/// Microsoft's <see cref="Microsoft.Extensions.Time.Testing.FakeTimeProvider"/> (time moves only when told; timers fire
+/// during <c>Advance</c>), starting at 2026-01-01 UTC, plus <see cref="ActiveTimers"/> so a test can wait until the
+/// code under test has registered the timer it is about to fire. Source-compatible with the earlier hand-written clock.
 /// </summary>
-public sealed class FakeTimeProvider : TimeProvider
+public sealed class FakeTimeProvider : Microsoft.Extensions.Time.Testing.FakeTimeProvider
 {
-    private readonly object _gate = new();
-    private readonly List<FakeTimer> _timers = [];
-    private DateTimeOffset _now;
+    private int _active;
 
+    /// <summary>Creates a clock at 2026-01-01 00:00 UTC.</summary>
     public FakeTimeProvider()
         : this(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero))
     {
     }
 
-    public FakeTimeProvider(DateTimeOffset start) => _now = start;
-
-    public override TimeZoneInfo LocalTimeZone => TimeZoneInfo.Utc;
-
-    public override long TimestampFrequency => TimeSpan.TicksPerSecond;
-
-    public int ActiveTimers
+    /// <summary>Creates a clock at <paramref name="start"/>.</summary>
+    /// <param name="start">The initial time.</param>
+    public FakeTimeProvider(DateTimeOffset start)
+        : base(start)
     {
-        get
-        {
-            lock (_gate)
-            {
-                return _timers.Count(t => t.Due != long.MaxValue);
-            }
-        }
     }
 
-    public override DateTimeOffset GetUtcNow()
-    {
-        lock (_gate)
-        {
-            return _now;
-        }
-    }
+    /// <summary>Gets how many timers are armed (created or changed with a due time, not yet fired once-only, not disposed).</summary>
+    public int ActiveTimers => Volatile.Read(ref _active);
 
-    public override long GetTimestamp() => GetUtcNow().UtcTicks;
-
-    public void Advance(TimeSpan by)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(by, TimeSpan.Zero);
-        DateTimeOffset target;
-        lock (_gate)
-        {
-            target = _now + by;
-        }
-
-        while (true)
-        {
-            FakeTimer? next;
-            lock (_gate)
-            {
-                next = _timers.Where(t => t.Due <= target.UtcTicks).OrderBy(t => t.Due).FirstOrDefault();
-                if (next is null)
-                {
-                    _now = target;
-                    return;
-                }
-
-                if (next.Due > _now.UtcTicks)
-                {
-                    _now = new DateTimeOffset(next.Due, TimeSpan.Zero);
-                }
-
-                next.Due = next.Period > 0 ? next.Due + next.Period : long.MaxValue;
-            }
-
-            next.Fire();
-        }
-    }
-
-    public void SetUtcNow(DateTimeOffset value) => Advance(value - GetUtcNow());
-
+    /// <inheritdoc />
     public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
     {
-        var timer = new FakeTimer(this, callback, state);
-        timer.Change(dueTime, period);
-        lock (_gate)
-        {
-            _timers.Add(timer);
-        }
-
-        return timer;
+        var tracked = new TrackedTimer(this, callback, state);
+        tracked.Inner = base.CreateTimer(static s => ((TrackedTimer)s!).Fire(), tracked, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        tracked.Change(dueTime, period);
+        return tracked;
     }
 
-    private sealed class FakeTimer(FakeTimeProvider owner, TimerCallback callback, object? state) : ITimer
+    private sealed class TrackedTimer(FakeTimeProvider owner, TimerCallback callback, object? state) : ITimer
     {
-        public long Due { get; set; } = long.MaxValue;
+        private readonly object _sync = new();
+        private bool _armed;
+        private bool _periodic;
+        private bool _disposed;
 
-        public long Period { get; set; }
+        public ITimer Inner { get; set; } = null!;
 
         public bool Change(TimeSpan dueTime, TimeSpan period)
         {
-            lock (owner._gate)
+            lock (_sync)
             {
-                Due = dueTime == Timeout.InfiniteTimeSpan ? long.MaxValue : owner._now.UtcTicks + dueTime.Ticks;
-                Period = period == Timeout.InfiniteTimeSpan || period == TimeSpan.Zero ? 0 : period.Ticks;
+                if (_disposed)
+                {
+                    return false;
+                }
+
+                SetArmed(dueTime != Timeout.InfiniteTimeSpan);
+                _periodic = period != Timeout.InfiniteTimeSpan && period != TimeSpan.Zero;
             }
 
-            return true;
+            return Inner.Change(dueTime, period);
         }
 
-        public void Fire() => callback(state);
+        public void Fire()
+        {
+            lock (_sync)
+            {
+                if (!_periodic)
+                {
+                    SetArmed(false);
+                }
+            }
+
+            callback(state);
+        }
 
         public void Dispose()
         {
-            lock (owner._gate)
+            lock (_sync)
             {
-                Due = long.MaxValue;
-                owner._timers.Remove(this);
+                SetArmed(false);
+                _disposed = true;
             }
+
+            Inner.Dispose();
         }
 
         public ValueTask DisposeAsync()
         {
             Dispose();
             return ValueTask.CompletedTask;
+        }
+
+        private void SetArmed(bool armed)
+        {
+            if (armed != _armed)
+            {
+                _armed = armed;
+                Interlocked.Add(ref owner._active, armed ? 1 : -1);
+            }
         }
     }
 }

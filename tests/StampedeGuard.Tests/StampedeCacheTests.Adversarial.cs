@@ -30,7 +30,7 @@ public sealed partial class StampedeCacheTests
         using var h = SoftTimeoutHarness();
         var (leader, factory) = await StartSlowRefreshAsync(h);
         var waiter = h.Cache.GetOrCreateAsync("k", factory.InvokeAsync).AsTask();
-        await Poll.UntilAsync(() => h.Metrics.Requests("collapsed") == 1 && h.Clock.ActiveTimers >= 2, "the waiter joined");
+        await Poll.UntilAsync(() => h.Metrics.Requests("collapsed") == 1 && h.Clock.ActiveTimers >= 3, "the waiter joined (two soft timeouts and the run's LockTimeout timer)");
 
         h.Clock.Advance(TimeSpan.FromSeconds(1));
 

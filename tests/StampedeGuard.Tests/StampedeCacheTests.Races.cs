@@ -67,7 +67,7 @@ public sealed partial class StampedeCacheTests
     }
 
     [Fact]
-    public async Task GetOrCreateAsync_RandomMixOfOperationsOnFewKeys_NeverTwoFactoryRunsOfOneKeyAtOnce()
+    public async Task GetOrCreateAsync_RandomMixOfOperationsOnFewKeys_NeverTwoFactoryRunsOfOneKeyAtOnceBetweenInvalidations()
     {
         using var h = new CacheHarness(o =>
         {
@@ -76,20 +76,45 @@ public sealed partial class StampedeCacheTests
             o.LockTimeout = Timeout.InfiniteTimeSpan; // a LockTimeout takeover is a second run by design
         });
         string[] keys = ["a", "b", "c"];
-        var inside = new ConcurrentDictionary<string, int>();
+
+        // An invalidation supersedes the run in progress (later callers start a new one, by design): two runs of a
+        // key may overlap only across an invalidation. The key's counter goes up before and after each invalidation
+        // (odd: one is under way); each call passes the value it read to its factory. A run whose caller read an even
+        // value still current when the factory starts, overlapping a run whose caller read the same value, had no
+        // invalidation between them: that is a real overlap.
+        var epochs = new ConcurrentDictionary<string, int>();
+        var active = new Dictionary<string, List<int>>();
         var overlaps = 0;
         var runs = 0;
-        async ValueTask<int> Factory(string key, StampedeFactoryContext<int> _, CancellationToken ct)
+        async ValueTask<int> Factory((string Key, int Epoch) state, StampedeFactoryContext<int> _, CancellationToken ct)
         {
             Interlocked.Increment(ref runs);
-            if (inside.AddOrUpdate(key, 1, (_, n) => n + 1) > 1)
+            var (key, epoch) = state;
+            lock (active)
             {
-                Interlocked.Increment(ref overlaps);
+                var list = active.TryGetValue(key, out var l) ? l : active[key] = [];
+                if (epoch % 2 == 0 && epochs[key] == epoch && list.Contains(epoch))
+                {
+                    overlaps++;
+                }
+
+                list.Add(epoch);
             }
 
             await Task.Yield();
-            inside.AddOrUpdate(key, 0, (_, n) => n - 1);
+            lock (active)
+            {
+                active[key].Remove(epoch);
+            }
+
             return key.Length;
+        }
+
+        async Task InvalidateAsync(string key, Func<ValueTask> invalidation)
+        {
+            epochs.AddOrUpdate(key, 1, (_, n) => n + 1);
+            await invalidation();
+            epochs.AddOrUpdate(key, 1, (_, n) => n + 1);
         }
 
         using var stop = new CancellationTokenSource();
@@ -101,10 +126,10 @@ public sealed partial class StampedeCacheTests
                 var key = keys[random.Next(keys.Length)];
                 switch (random.Next(10))
                 {
-                    case 0: await h.Cache.RemoveAsync(key); break;
-                    case 1: await h.Cache.ExpireAsync(key); break;
-                    case 2: await h.Cache.SetAsync(key, 1); break;
-                    default: (await h.Cache.GetOrCreateAsync<string, int>(key, key, Factory)).Should().BeInRange(1, 1); break;
+                    case 0: await InvalidateAsync(key, () => h.Cache.RemoveAsync(key)); break;
+                    case 1: await InvalidateAsync(key, () => h.Cache.ExpireAsync(key)); break;
+                    case 2: await InvalidateAsync(key, () => h.Cache.SetAsync(key, 1)); break;
+                    default: (await h.Cache.GetOrCreateAsync<(string, int), int>(key, (key, epochs.GetOrAdd(key, 0)), Factory)).Should().BeInRange(1, 1); break;
                 }
             }
         })).ToList();

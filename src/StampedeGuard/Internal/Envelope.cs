@@ -10,13 +10,18 @@ namespace StampedeGuard.Internal;
 ///      | tagCount:u16 | (tagLength:u16 | tag:utf8)* | payloadLength:i32 | payload
 /// </code>
 /// Times are UTC ticks, integers little-endian. Anything that does not parse exactly is a miss, never an exception.
+/// Flags: bit 0 (<see cref="NullValue"/>) marks a null value (empty payload), so null round-trips as null and not as
+/// whatever the serializer makes of nothing (an empty string, for the raw string serializer).
 /// </summary>
 internal static class Envelope
 {
     public const byte Version = 1;
+
+    /// <summary>The flag of a null value.</summary>
+    public const byte NullValue = 1;
     private const int FixedHeader = 2 + 1 + 1 + (5 * 8);
 
-    public static byte[] Write(in EntryTimes times, IReadOnlyList<string>? tags, ReadOnlySpan<byte> payload)
+    public static byte[] Write(in EntryTimes times, IReadOnlyList<string>? tags, ReadOnlySpan<byte> payload, byte flags = 0)
     {
         var tagCount = tags?.Count ?? 0;
         var size = FixedHeader + 2 + 4 + payload.Length;
@@ -30,7 +35,7 @@ internal static class Envelope
         span[0] = (byte)'S';
         span[1] = (byte)'G';
         span[2] = Version;
-        span[3] = 0;
+        span[3] = flags;
         BinaryPrimitives.WriteInt64LittleEndian(span[4..], times.Created);
         BinaryPrimitives.WriteInt64LittleEndian(span[12..], times.FreshUntil);
         BinaryPrimitives.WriteInt64LittleEndian(span[20..], times.StaleUntil);
@@ -52,8 +57,12 @@ internal static class Envelope
         return buffer;
     }
 
-    public static bool TryRead(ReadOnlyMemory<byte> envelope, out EntryTimes times, out string[]? tags, out ReadOnlyMemory<byte> payload)
+    public static bool TryRead(ReadOnlyMemory<byte> envelope, out EntryTimes times, out string[]? tags, out ReadOnlyMemory<byte> payload) =>
+        TryRead(envelope, out times, out tags, out payload, out _);
+
+    public static bool TryRead(ReadOnlyMemory<byte> envelope, out EntryTimes times, out string[]? tags, out ReadOnlyMemory<byte> payload, out byte flags)
     {
+        flags = 0;
         times = default;
         tags = null;
         payload = default;
@@ -112,7 +121,8 @@ internal static class Envelope
         }
 
         payload = envelope.Slice(offset, payloadLength);
-        return true;
+        flags = span[3];
+        return (flags & ~NullValue) == 0 && ((flags & NullValue) == 0 || payloadLength == 0);
     }
 
     /// <summary>Rewrites the timeline of an envelope in place (used to expire an entry without knowing its type).</summary>

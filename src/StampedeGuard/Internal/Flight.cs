@@ -3,18 +3,81 @@ namespace StampedeGuard.Internal;
 /// <summary>One run of a key's factory and everyone waiting for it (single-flight).</summary>
 internal abstract class Flight
 {
-    private volatile bool _superseded;
+    private bool _superseded;
+    private Task? _storing;
 
+    /// <summary>Guards joining, leaving, supersession and stores.</summary>
+    protected object Sync { get; } = new();
+
+    /// <summary>Gets or sets whether nobody may join any more (superseded, or a waiter gave up on it after LockTimeout).</summary>
+    protected bool IsClosed { get; set; }
 
     public abstract bool IsBackground { get; }
 
-    /// <summary>
-    /// Gets whether a newer run or an explicit write/remove replaced this one: its result still answers its own
-    /// waiters but is not stored (local fencing: an older result never overwrites a newer one).
-    /// </summary>
-    public bool IsSuperseded => _superseded;
+    /// <summary>Ends every wait with <paramref name="error"/> and cancels the factory's token (dispose).</summary>
+    public abstract void Abort(Exception error);
 
-    public void Supersede() => _superseded = true;
+    /// <summary>Gets when the flight was created (engine time ticks).</summary>
+    public long StartedAt { get; init; }
+
+    /// <summary>Gets the tags the run started with (a RemoveByTagAsync of one of them supersedes it).</summary>
+    public IReadOnlyList<string>? Tags { get; init; }
+
+    /// <summary>
+    /// Gets whether a newer run or an explicit write/remove/expire/tag invalidation replaced this one: its result still
+    /// answers the waiters that joined before, but nobody joins it any more and it stores nothing in any tier.
+    /// </summary>
+    public bool IsSuperseded
+    {
+        get
+        {
+            lock (Sync)
+            {
+                return _superseded;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Supersedes the run: closed to new callers, no store from now on. Returns the store it is doing right now, if
+    /// any: the invalidation waits for it and then applies itself, so the last invalidation wins in both tiers.
+    /// </summary>
+    public Task Supersede()
+    {
+        lock (Sync)
+        {
+            _superseded = true;
+            IsClosed = true;
+            return _storing ?? Task.CompletedTask;
+        }
+    }
+
+    /// <summary>Starts a store of this run's result, or returns null when the run was superseded (store nothing).</summary>
+    public TaskCompletionSource? TryBeginStore()
+    {
+        lock (Sync)
+        {
+            if (_superseded)
+            {
+                return null;
+            }
+
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _storing = done.Task;
+            return done;
+        }
+    }
+
+    /// <summary>Ends a store begun by <see cref="TryBeginStore"/>.</summary>
+    public void EndStore(TaskCompletionSource done)
+    {
+        lock (Sync)
+        {
+            _storing = null;
+        }
+
+        done.TrySetResult();
+    }
 }
 
 /// <summary>
@@ -29,8 +92,8 @@ internal sealed class Flight<T> : Flight
     private readonly CancellationTokenSource _cts = new();
     private readonly bool _background;
     private int _waiters;
-    private bool _closed;
     private bool _keepRunning;
+    private ITimer? _takeover;
 
     public Flight(CacheEntry<T>? stale, bool background)
     {
@@ -49,9 +112,9 @@ internal sealed class Flight<T> : Flight
 
     public bool TryJoin()
     {
-        lock (_answer)
+        lock (Sync)
         {
-            if (_closed)
+            if (IsClosed)
             {
                 return false;
             }
@@ -65,12 +128,12 @@ internal sealed class Flight<T> : Flight
     public void Leave(bool cancelled)
     {
         var cancelFactory = false;
-        lock (_answer)
+        lock (Sync)
         {
             _waiters--;
             if (_waiters == 0 && cancelled && !_background && !_keepRunning && !_answer.Task.IsCompleted)
             {
-                _closed = true;
+                IsClosed = true;
                 cancelFactory = true;
             }
         }
@@ -84,16 +147,16 @@ internal sealed class Flight<T> : Flight
     /// <summary>Nobody may join any more (a waiter gave up on it after LockTimeout); the run itself goes on.</summary>
     public void Close()
     {
-        lock (_answer)
+        lock (Sync)
         {
-            _closed = true;
+            IsClosed = true;
         }
     }
 
     /// <summary>A caller was promised this run finishes and updates the cache (soft timeout): waiters can no longer cancel it.</summary>
     public void KeepRunning()
     {
-        lock (_answer)
+        lock (Sync)
         {
             _keepRunning = true;
         }
@@ -110,7 +173,71 @@ internal sealed class Flight<T> : Flight
 
     public void CancelFactory() => _cts.Cancel();
 
-    public bool TrySetResult(T value) => _answer.TrySetResult(value);
+    /// <summary>Arms the run's one LockTimeout timer (the first waiter behind it does; later calls do nothing).</summary>
+    public void ArmTakeover(TimeProvider time, TimeSpan lockTimeout, Action takeOver)
+    {
+        lock (Sync)
+        {
+            if (_takeover is not null || _answer.Task.IsCompleted)
+            {
+                return;
+            }
+
+            _takeover = time.CreateTimer(static state => ((Action)state!)(), takeOver, lockTimeout, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    /// <summary>Answers this flight's waiters with <paramref name="replacement"/>'s answer too (first answer wins).</summary>
+    public void AnswerFrom(Flight<T> replacement) =>
+        replacement.Answer.ContinueWith(
+            static (task, state) =>
+            {
+                var flight = (Flight<T>)state!;
+                if (task.IsCompletedSuccessfully)
+                {
+                    flight.TrySetResult(task.Result);
+                }
+                else
+                {
+                    flight.SetException(task.Exception!.InnerException ?? task.Exception);
+                }
+            },
+            this,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+
+    /// <summary>Stops the LockTimeout timer (the run answered).</summary>
+    private void DisarmTakeover()
+    {
+        ITimer? timer;
+        lock (Sync)
+        {
+            timer = _takeover;
+        }
+
+        timer?.Dispose();
+    }
+
+    public override void Abort(Exception error)
+    {
+        SetException(error);
+        try
+        {
+            _cts.Cancel();
+        }
+        catch (AggregateException)
+        {
+            // A factory's own cancellation callback threw: the run ends anyway.
+        }
+    }
+
+    public bool TrySetResult(T value)
+    {
+        var set = _answer.TrySetResult(value);
+        DisarmTakeover();
+        return set;
+    }
 
     public void SetException(Exception exception)
     {
@@ -119,5 +246,7 @@ internal sealed class Flight<T> : Flight
             // Observed on purpose: a background run may have no waiter, and that is not an unobserved fault.
             _ = _answer.Task.Exception;
         }
+
+        DisarmTakeover();
     }
 }

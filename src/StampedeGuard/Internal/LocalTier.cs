@@ -39,8 +39,9 @@ internal sealed class LocalTier : IDisposable
             _cache = userCache;
         }
 
-        // The private cache runs on our clock; a user's cache on the system clock is trusted when we are on it too.
-        TrustsExpiry = _owned || ReferenceEquals(time, TimeProvider.System);
+        // The private cache runs on our (monotonic) clock; a user's cache expires by its own wall clock, so hits on it
+        // check the entry's times against ours.
+        TrustsExpiry = _owned;
     }
 
     /// <summary>Gets the memory cache (for tests).</summary>

@@ -34,4 +34,7 @@ internal static partial class Log
 
     [LoggerMessage(10, LogLevel.Warning, "Backplane message handling failed for key '{Key}'.")]
     public static partial void BackplaneError(ILogger logger, string key, Exception exception);
+
+    [LoggerMessage(11, LogLevel.Warning, "Factory for key '{Key}' failed after it was abandoned (hard timeout or cancelled run); nobody waited for it.")]
+    public static partial void AbandonedFactoryFailed(ILogger logger, string key, Exception exception);
 }

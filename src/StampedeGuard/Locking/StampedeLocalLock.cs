@@ -5,7 +5,8 @@ namespace StampedeGuard.Locking;
 
 /// <summary>
 /// An in-process named lock: one holder per name at a time, waiters in FIFO order, no lease (held until released).
-/// The local half of the distributed barrier; names are reclaimed when nobody holds or waits for them.
+/// A standalone primitive for application code (<see cref="IStampedeLock"/>); the cache engine does not use it (its
+/// single-flight is the per-key flight). Names are reclaimed when nobody holds or waits for them.
 /// </summary>
 public sealed class StampedeLocalLock : IStampedeLock
 {

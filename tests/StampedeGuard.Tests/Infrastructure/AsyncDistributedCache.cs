@@ -6,6 +6,19 @@ namespace StampedeGuard.Tests.Infrastructure;
 internal sealed class AsyncDistributedCache(IDistributedCache inner) : IDistributedCache
 {
     private volatile TaskCompletionSource? _readGate;
+    private TaskCompletionSource? _nextWriteGate;
+    private int _heldWrites;
+
+    /// <summary>Gets how many writes are waiting on a gate from <see cref="HoldNextWrite"/>.</summary>
+    public int HeldWrites => Volatile.Read(ref _heldWrites);
+
+    /// <summary>Makes the next write (only that one) wait until the returned gate is completed.</summary>
+    public TaskCompletionSource HoldNextWrite()
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _nextWriteGate, gate);
+        return gate;
+    }
 
     /// <summary>Makes the next reads wait until <see cref="OpenReads"/>.</summary>
     public void HoldReads() => _readGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -46,6 +59,13 @@ internal sealed class AsyncDistributedCache(IDistributedCache inner) : IDistribu
     public async Task SetAsync(string key, byte[] value, DistributedCacheEntryOptions options, CancellationToken token = default)
     {
         await Task.Yield();
+        if (Interlocked.Exchange(ref _nextWriteGate, null) is { } gate)
+        {
+            Interlocked.Increment(ref _heldWrites);
+            await gate.Task;
+            Interlocked.Decrement(ref _heldWrites);
+        }
+
         await inner.SetAsync(key, value, options, token);
     }
 }

@@ -18,7 +18,8 @@ internal sealed class CacheHarness : IDisposable
         Action<StampedeCacheEntryOptions>? entry = null,
         FakeTimeProvider? clock = null,
         IDistributedCache? l2 = null,
-        Action<StampedeCacheOptions>? configure = null)
+        Action<StampedeCacheOptions>? configure = null,
+        IStampedeDistributedStore? store = null)
     {
         Clock = clock ?? new FakeTimeProvider();
         var entryOptions = new StampedeCacheEntryOptions { Duration = TimeSpan.FromSeconds(10) };
@@ -30,7 +31,7 @@ internal sealed class CacheHarness : IDisposable
         Cache = new StampedeCache(
             options,
             memoryCache: null,
-            distributedStore: l2 is null ? null : new DistributedCacheStore(l2),
+            distributedStore: store ?? (l2 is null ? null : new DistributedCacheStore(l2)),
             backplane: null,
             loggerFactory: _loggerFactory,
             meterFactory: null);

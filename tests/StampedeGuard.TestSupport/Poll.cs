@@ -1,13 +1,21 @@
 using System.Diagnostics;
 using Xunit.Sdk;
 
-namespace StampedeGuard.Tests.Infrastructure;
+namespace StampedeGuard.TestSupport;
 
-/// <summary>Bounded waits for a condition another thread makes true. Never a fixed sleep: the test fails on timeout.</summary>
-internal static class Poll
+/// <summary>
+/// Bounded waits for a condition another thread makes true, shared by the test projects. Never a fixed sleep: the
+/// test fails (instead of hanging) on timeout.
+/// </summary>
+public static class Poll
 {
+    /// <summary>The default bound of every wait.</summary>
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
 
+    /// <summary>Waits until <paramref name="condition"/> holds, failing the test after <see cref="Timeout"/>.</summary>
+    /// <param name="condition">The condition.</param>
+    /// <param name="what">What is awaited, for the failure message.</param>
+    /// <returns>A task that completes when the condition holds.</returns>
     public static async Task UntilAsync(Func<bool> condition, string what)
     {
         var watch = Stopwatch.StartNew();
@@ -35,6 +43,10 @@ internal static class Poll
         return await task;
     }
 
+    /// <summary>Awaits a task, failing the test (instead of hanging it) if it does not complete within <see cref="Timeout"/>.</summary>
+    /// <param name="task">The task.</param>
+    /// <param name="what">What is awaited, for the failure message.</param>
+    /// <returns>A task that completes with <paramref name="task"/>.</returns>
     public static async Task Within(Task task, string what)
     {
         var finished = await Task.WhenAny(task, Task.Delay(Timeout));

@@ -15,6 +15,7 @@ public sealed class SharedL2(ISystemClock? clock = null) : IDistributedCache
     private readonly MemoryDistributedCache _inner = new(Options.Create(new MemoryDistributedCacheOptions { Clock = clock }));
     private int _gets;
     private int _sets;
+    private int _stored;
     private int _removes;
 
     public int Gets => Volatile.Read(ref _gets);
@@ -22,6 +23,24 @@ public sealed class SharedL2(ISystemClock? clock = null) : IDistributedCache
     public int Sets => Volatile.Read(ref _sets);
 
     public int Removes => Volatile.Read(ref _removes);
+
+    /// <summary>Writes that have reached the store (an implementation may write L2 in the background).</summary>
+    public int Stored => Volatile.Read(ref _stored);
+
+    /// <summary>Waits (bounded) until <paramref name="count"/> writes have reached the store.</summary>
+    public async Task StoredAsync(int count)
+    {
+        var bound = System.Diagnostics.Stopwatch.StartNew();
+        while (Stored < count)
+        {
+            if (bound.Elapsed > TimeSpan.FromSeconds(15))
+            {
+                throw new TimeoutException($"{count} L2 write(s) did not complete within 15 s ({Stored} did)");
+            }
+
+            await Task.Delay(1);
+        }
+    }
 
     public bool FailReads { get; set; }
 
@@ -48,6 +67,7 @@ public sealed class SharedL2(ISystemClock? clock = null) : IDistributedCache
         }
 
         await _inner.SetAsync(key, value, options, token);
+        Interlocked.Increment(ref _stored);
     }
 
     public void Refresh(string key) => throw new NotSupportedException("async only");

@@ -14,5 +14,11 @@ public sealed class TestClock : TimeProvider, ISystemClock
 
     public override DateTimeOffset GetUtcNow() => UtcNow;
 
+    // The monotonic clock moves with the hand-moved one (as FakeTimeProvider's does): an implementation that measures
+    // in-process durations with GetTimestamp (StampedeGuard does) sees the same time as one that reads GetUtcNow.
+    public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+    public override long GetTimestamp() => Interlocked.Read(ref _ticks);
+
     public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
 }

@@ -236,7 +236,7 @@ public sealed class CacheOverRedisTests(RedisFixture redis) : IAsyncLifetime
 
         // The DI tier connects without blocking startup (a slow connect is a miss, not an error): wait until it is up.
         var tier = provider.GetRequiredService<RedisStampedeTier>();
-        await WaitUntilAsync(() => tier.Connection.IsConnected);
+        await WaitUntilAsync(() => tier.Connection?.IsConnected == true);
         await tier.Subscribed;
         var value = await cache.GetOrCreateAsync("k", _ => ValueTask.FromResult(7), Entry);
         await using var lease = await locks.AcquireAsync("job");

@@ -94,7 +94,7 @@ public sealed class RedisOutageTests : IAsyncLifetime
         var stopwatch = Stopwatch.StartNew();
         var read = await tier.ReadAsync("k", new DistributedReadOptions(DistributedLockMode.AcquireIfNotFresh, DateTimeOffset.UtcNow, TimeSpan.FromSeconds(5)), default);
         var write = await tier.WriteAsync("k", new byte[] { 1 }, new DistributedWriteOptions(TimeSpan.FromMinutes(1), DateTimeOffset.UtcNow.AddMinutes(1)), default);
-        var lease = await tier.TryAcquireLockAsync("k", TimeSpan.FromSeconds(5), default);
+        var (lease, _) = await tier.AcquireAsync("k", tier.Keys.Lock("k"), TimeSpan.FromSeconds(5), autoExtend: true, default);
 
         read.Should().Be(default(DistributedReadResult));
         write.Written.Should().BeFalse();

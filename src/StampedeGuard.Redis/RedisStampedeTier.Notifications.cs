@@ -121,11 +121,6 @@ public sealed partial class RedisStampedeTier
     private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
     {
         Log.ConnectionRestored(Logger, e.ConnectionType.ToString(), e.EndPoint?.ToString() ?? "?");
-        if (e.ConnectionType == ConnectionType.Interactive)
-        {
-            _guard.Outage.Succeeded();
-        }
-
         if (e.ConnectionType == ConnectionType.Subscription)
         {
             if (Volatile.Read(ref _subscribeFailed) == 1 && sender is IConnectionMultiplexer multiplexer && Volatile.Read(ref _disposed) == 0)

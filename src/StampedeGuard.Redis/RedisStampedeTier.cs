@@ -333,7 +333,16 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
             }
         }
 
-        await CloseOwnedAsync().ConfigureAwait(false);
+        if (_connection.Ready.IsCompleted)
+        {
+            await CloseOwnedAsync().ConfigureAwait(false);
+        }
+        else
+        {
+            // Still connecting (Redis unreachable): never hold the caller up; the connection closes once the attempt ends.
+            _ = CloseOwnedAsync();
+        }
+
         Metrics.Dispose();
     }
 

@@ -67,6 +67,7 @@ internal sealed class RedisGuard
     public async ValueTask<TResult> RunAsync<TResult, TState>(string operation, TState state, Func<IConnectionMultiplexer, TState, Task<TResult>> call, TResult fallback, CancellationToken cancellationToken)
     {
         var suspended = false;
+        var epoch = Outage.Epoch;
         try
         {
             var pending = _pipeline.ExecuteAsync(
@@ -80,7 +81,7 @@ internal sealed class RedisGuard
             suspended = !pending.IsCompleted;
             var result = await pending.ConfigureAwait(false);
             IsBroken = false;
-            Outage.Succeeded();
+            Outage.Succeeded(epoch);
             return result;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

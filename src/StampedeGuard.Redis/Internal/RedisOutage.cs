@@ -5,7 +5,8 @@ namespace StampedeGuard.Redis.Internal;
 /// <summary>
 /// Turns a Redis outage into two log lines: one when the first failure is seen (with that exception), one when Redis
 /// answers again (how long it lasted, how many calls failed or were skipped, how many connection failures the client
-/// reported). Everything in between is counted, and logged at Debug only.
+/// reported). Everything in between is counted, and logged at Debug only. Only a call started after the outage began
+/// can end it (a reply to a call sent before the failure proves nothing), so one outage is one pair of lines.
 /// </summary>
 internal sealed class RedisOutage(ILogger logger, TimeProvider timeProvider)
 {
@@ -15,9 +16,13 @@ internal sealed class RedisOutage(ILogger logger, TimeProvider timeProvider)
     private long _failed;
     private long _skipped;
     private long _connectionFailures;
+    private long _epoch;
 
     /// <summary>Gets whether an outage is under way (its start logged, its end not yet).</summary>
     public bool IsActive => Volatile.Read(ref _active);
+
+    /// <summary>Gets the number of outages begun so far: a call takes it before it starts, and hands it to <see cref="Succeeded"/>.</summary>
+    public long Epoch => Interlocked.Read(ref _epoch);
 
     public void Failed(string operation, Exception exception)
     {
@@ -46,8 +51,8 @@ internal sealed class RedisOutage(ILogger logger, TimeProvider timeProvider)
         }
     }
 
-    /// <summary>Redis answered (a call succeeded, or the client restored its interactive connection): the outage, if any, ends.</summary>
-    public void Succeeded()
+    /// <summary>A call that started at <paramref name="epoch"/> succeeded: if it started during the current outage, the outage ends.</summary>
+    public void Succeeded(long epoch)
     {
         if (!Volatile.Read(ref _active))
         {
@@ -56,7 +61,7 @@ internal sealed class RedisOutage(ILogger logger, TimeProvider timeProvider)
 
         lock (_gate)
         {
-            if (!_active)
+            if (!_active || epoch != _epoch)
             {
                 return;
             }
@@ -75,6 +80,7 @@ internal sealed class RedisOutage(ILogger logger, TimeProvider timeProvider)
         }
 
         _started = timeProvider.GetTimestamp();
+        Interlocked.Increment(ref _epoch);
         Volatile.Write(ref _active, true);
         Log.OutageStarted(logger, what, exception);
     }

@@ -267,6 +267,29 @@ public sealed class CacheOverRedisTests(RedisFixture redis) : IAsyncLifetime
         (await redis.Server.CliAsync("type", _prefix + "{k}:v")).Trim().Should().Be("hash", "the leader's write replaced it");
     }
 
+    [Theory]
+    [InlineData("hset", "f", "garbage")]
+    [InlineData("hset", "f", "-1")]
+    [InlineData("hset", "f", "inf")]
+    [InlineData("hset", "f", "nan")]
+    [InlineData("hdel", "f")]
+    public async Task GetOrCreateAsync_InconsistentFreshUntilField_IsAMissAndRepaired(string command, params string[] arguments)
+    {
+        var runs = 0;
+        ValueTask<int> Factory(CancellationToken _) => ValueTask.FromResult(Interlocked.Increment(ref runs));
+        var writer = await NodeAsync();
+        (await writer.GetOrCreateAsync("k", Factory, Entry)).Should().Be(1);
+        var valueKey = _prefix + "{k}:v";
+        await redis.Server.CliAsync([command, valueKey, .. arguments]);
+
+        var reader = await NodeAsync(); // its own L1: it reads Redis
+        var value = await reader.GetOrCreateAsync("k", Factory, Entry);
+
+        value.Should().Be(2, "an envelope with an inconsistent fresh-until is a miss: the factory runs");
+        runs.Should().Be(2);
+        double.Parse((await redis.Server.CliAsync("hget", valueKey, "f")).Trim(), System.Globalization.CultureInfo.InvariantCulture).Should().BeGreaterThan(0, "the leader's write repaired the field");
+    }
+
     [Fact]
     public async Task Options_InvalidValues_ThrowNamingTheOption()
     {

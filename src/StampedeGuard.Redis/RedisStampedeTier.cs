@@ -355,9 +355,13 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
         }
 
         _connection.Current?.GetSubscriber().Unsubscribe(_channel, _onMessage, CommandFlags.FireAndForget);
-        if (_connection.OwnsMultiplexer)
+        if (_connection.OwnsMultiplexer && _connection.Current is { } owned)
         {
-            _ = CloseOwnedAsync();
+            owned.Dispose();
+        }
+        else if (_connection.OwnsMultiplexer)
+        {
+            _ = CloseOwnedAsync(); // still connecting: closed once the attempt ends
         }
 
         Metrics.Dispose();

@@ -109,6 +109,27 @@ public sealed class RedisStampedeTierTests(RedisFixture redis) : RedisTierTestBa
     }
 
     [Fact]
+    public async Task RoundTrips_LeaderThenHit_TwoForTheLeaderOneForTheHit()
+    {
+        var tier = await TierAsync();
+        var start = await Redis.CommandStatsAsync();
+
+        var leader = await tier.ReadAsync("k", Acquire(), default);
+        await tier.WriteAsync("k", Bytes("v"), Fenced(leader.Lease!), default);
+        var afterLeader = await Redis.CommandStatsAsync();
+        var hit = await tier.ReadAsync("k", Acquire(), default);
+        var afterHit = await Redis.CommandStatsAsync();
+
+        // Every tier call is one script (commandstats also counts the commands run inside scripts, so count scripts).
+        long Commands(Dictionary<string, long> from, Dictionary<string, long> to) =>
+            to.GetValueOrDefault("evalsha") + to.GetValueOrDefault("eval") - from.GetValueOrDefault("evalsha") - from.GetValueOrDefault("eval");
+        hit.Envelope.Should().Equal(Bytes("v"));
+        hit.Lease.Should().BeNull();
+        Commands(start, afterLeader).Should().Be(2, "the leader: one read-or-acquire, one fenced write-release-publish");
+        Commands(afterLeader, afterHit).Should().Be(1, "a hit is one round trip");
+    }
+
+    [Fact]
     public async Task WaitForValueAsync_LeaderWrites_WaiterGetsValueFromPushWithoutAnotherRead()
     {
         var leaderTier = await TierAsync();

@@ -67,6 +67,7 @@ public sealed class RedisOutageTests(ITestOutputHelper output) : IAsyncLifetime
         await Task.WhenAll(load);
 
         var redis = logs.Collector.GetSnapshot().Where(r => r.Category == typeof(RedisStampedeTier).FullName).ToList();
+        output.WriteLine(string.Join(Environment.NewLine, redis.Where(r => r.Id.Id != 112).Select(r => $"{r.Timestamp:HH:mm:ss.fff} {r.Id.Id} {r.Level} {r.Message} {r.Exception?.GetType().Name} {r.Exception?.Message}")));
         var ended = redis.Single(r => r.Id.Id == 114);
         redis.Where(r => r.Level >= LogLevel.Warning).Select(r => r.Id.Id).Should().Equal([113], "one warning when the outage starts, nothing per failed call");
         (long.Parse(ended.GetStructuredStateValue("FailedCalls")!) + long.Parse(ended.GetStructuredStateValue("SkippedCalls")!)).Should().BeGreaterThan(10);

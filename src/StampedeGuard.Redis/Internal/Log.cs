@@ -45,12 +45,15 @@ internal static partial class Log
     [LoggerMessage(112, LogLevel.Debug, "Redis {Operation} skipped: the circuit is open.")]
     public static partial void OperationSkipped(ILogger logger, string operation);
 
-    [LoggerMessage(113, LogLevel.Warning, "Redis outage started ({Operation} failed): the cache runs on its local tier and counts what fails until Redis answers again.")]
-    public static partial void OutageStarted(ILogger logger, string operation, Exception? exception);
+    [LoggerMessage(113, LogLevel.Warning, "Redis outage started ({Cause}): the cache runs on its local tier and counts what fails until Redis answers again.")]
+    public static partial void OutageStarted(ILogger logger, string cause, Exception? exception);
 
     [LoggerMessage(114, LogLevel.Information, "Redis outage ended after {OutageSeconds:F1}s: {FailedCalls} calls failed, {SkippedCalls} skipped by the open circuit, {ConnectionFailures} connection failures.")]
     public static partial void OutageEnded(ILogger logger, double outageSeconds, long failedCalls, long skippedCalls, long connectionFailures);
 
     [LoggerMessage(115, LogLevel.Warning, "Redis {Operation} was refused as stale: it reached Redis after its deadline (replayed after a reconnect, or the Redis clock is ahead of this machine's by more than the operation timeout).")]
     public static partial void StaleRequestRefused(ILogger logger, string operation);
+
+    [LoggerMessage(116, LogLevel.Debug, "Redis {Operation} timed out on a live connection; answering without Redis.")]
+    public static partial void OperationTimedOut(ILogger logger, string operation);
 }

@@ -40,6 +40,7 @@ internal sealed class RedisGuard
                 {
                     metrics.CircuitOpened.Add(1);
                     Log.CircuitOpened(logger, args.BreakDuration.TotalSeconds, null);
+                    Outage.CircuitOpened(args.Outcome.Exception);
                     return default;
                 },
                 OnClosed = _ =>
@@ -116,6 +117,12 @@ internal sealed class RedisGuard
             IsBroken = true;
             Log.OperationSkipped(_logger, operation);
             Outage.Skipped(operation, exception);
+        }
+        else if (exception is TimeoutRejectedException && !Outage.IsActive)
+        {
+            // A slow call on a live connection is not an outage by itself: counted, logged at debug; if slow calls
+            // keep coming the circuit opens, and that starts the outage.
+            Log.OperationTimedOut(_logger, operation);
         }
         else if (IsOutage(exception))
         {

@@ -3,7 +3,8 @@ using Microsoft.Extensions.Logging;
 namespace StampedeGuard.Redis.Internal;
 
 /// <summary>
-/// Turns a Redis outage into two log lines: one when the first failure is seen (with that exception), one when Redis
+/// Turns a Redis outage into two log lines: one when it starts (a connection failure, a call failing for want of a
+/// connection, or the circuit opening; isolated slow calls on a live connection are not an outage), one when Redis
 /// answers again (how long it lasted, how many calls failed or were skipped, how many connection failures the client
 /// reported). Everything in between is counted, and logged at Debug only. Only a call started after the outage began
 /// can end it (a reply to a call sent before the failure proves nothing), so one outage is one pair of lines.
@@ -28,7 +29,7 @@ internal sealed class RedisOutage(ILogger logger, TimeProvider timeProvider)
     {
         lock (_gate)
         {
-            Begin(operation, exception);
+            Begin(operation + " failed", exception);
             _failed++;
         }
     }
@@ -37,8 +38,16 @@ internal sealed class RedisOutage(ILogger logger, TimeProvider timeProvider)
     {
         lock (_gate)
         {
-            Begin(operation, exception);
+            Begin(operation + " skipped by the open circuit", exception);
             _skipped++;
+        }
+    }
+
+    public void CircuitOpened(Exception? exception)
+    {
+        lock (_gate)
+        {
+            Begin("the circuit opened", exception);
         }
     }
 
@@ -46,7 +55,7 @@ internal sealed class RedisOutage(ILogger logger, TimeProvider timeProvider)
     {
         lock (_gate)
         {
-            Begin(connection + " connection", exception);
+            Begin(connection + " connection failed", exception);
             _connectionFailures++;
         }
     }

@@ -200,7 +200,7 @@ public sealed class CacheOverRedisTests(RedisFixture redis) : IAsyncLifetime
         (await b.GetOrCreateAsync("k", Factory, Entry)).Should().Be(1, "b reads a's value from Redis");
 
         var removed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var watch = ((RedisStampedeTier)_owned[1]).Subscribe(m => { if (m.Key == "k") { removed.TrySetResult(); } });
+        using var watch = ((RedisStampedeTier)_owned[1]).Subscribe(m => { if (m.Key == "k" && m.Kind == Distributed.BackplaneMessageKind.Remove) { removed.TrySetResult(); } }); // not a late Set from the first write
         await a.RemoveAsync("k");
         await removed.Task.WaitAsync(TimeSpan.FromSeconds(5));
 

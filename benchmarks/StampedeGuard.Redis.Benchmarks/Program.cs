@@ -27,7 +27,7 @@ DistributedWriteOptions Write(StampedeLease? l) => new(TimeSpan.FromMinutes(5), 
 
 Console.WriteLine($"# StampedeGuard.Redis measurements ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC)");
 Console.WriteLine();
-Console.WriteLine($"redis-server {(await server.CliAsync("info", "server")).Split('\n').First(l => l.StartsWith("redis_version")).Split(':')[1].Trim()} on 127.0.0.1, {Environment.ProcessorCount} cores, .NET {Environment.Version}, StackExchange.Redis 1.2.6, {iterations} iterations per row.");
+Console.WriteLine($"redis-server {(await server.CliAsync("info", "server")).Split('\n').First(l => l.StartsWith("redis_version")).Split(':')[1].Trim()} on 127.0.0.1, {Environment.ProcessorCount} cores, .NET {Environment.Version}, StackExchange.Redis {System.Reflection.CustomAttributeExtensions.GetCustomAttribute<System.Reflection.AssemblyInformationalVersionAttribute>(typeof(StackExchange.Redis.ConnectionMultiplexer).Assembly)?.InformationalVersion}, {iterations} iterations per row.");
 Console.WriteLine();
 
 // 1. Round trips.

@@ -9,8 +9,9 @@ namespace StampedeGuard.Redis;
 public sealed partial class RedisStampedeTier
 {
     /// <inheritdoc />
-    public async ValueTask<StampedeLease?> TryAcquireLockAsync(string key, TimeSpan leaseDuration, CancellationToken cancellationToken)
+    async ValueTask<StampedeLease?> IStampedeDistributedStore.TryAcquireLockAsync(string key, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
+        // Kept only for the interface (the engine does not use it): deleting this method is all its removal needs.
         ArgumentNullException.ThrowIfNull(key);
         var (lease, _) = await AcquireAsync(key, _keys.Lock(key), leaseDuration, autoExtend: true, cancellationToken).ConfigureAwait(false);
         return lease;
@@ -27,14 +28,20 @@ public sealed partial class RedisStampedeTier
         var token = NewToken();
         var sent = TimeProvider.GetTimestamp();
         var keys = new RedisKey[] { redisKey };
-        var args = new RedisValue[] { token, Milliseconds(leaseDuration) };
-        var reply = await _guard.RunAsync("acquire", (db: Database, keys, args), static s => s.db.ScriptEvaluateAsync(RedisScripts.Acquire, s.keys, s.args), null, cancellationToken).ConfigureAwait(false);
+        var args = new RedisValue[] { token, Milliseconds(leaseDuration), Deadline() };
+        var reply = await EvaluateAsync("acquire", RedisScripts.Acquire, keys, args, cancellationToken).ConfigureAwait(false);
         if (reply is null || reply.IsNull)
         {
             return (null, null);
         }
 
         var code = (long)reply;
+        if (code == RedisScripts.Stale)
+        {
+            Log.StaleRequestRefused(Logger, "acquire");
+            return (null, null);
+        }
+
         return code == RedisScripts.Acquired
             ? (new RedisLease(this, name, redisKey, token, leaseDuration, autoExtend, sent), null)
             : (null, TimeSpan.FromMilliseconds(Math.Max(code, 1)));
@@ -45,7 +52,7 @@ public sealed partial class RedisStampedeTier
     {
         var keys = new RedisKey[] { redisKey };
         var args = new RedisValue[] { token, Milliseconds(lease) };
-        var reply = await _guard.RunAsync("extend", (db: Database, keys, args), static s => s.db.ScriptEvaluateAsync(RedisScripts.Extend, s.keys, s.args), null, CancellationToken.None).ConfigureAwait(false);
+        var reply = await EvaluateAsync("extend", RedisScripts.Extend, keys, args, CancellationToken.None).ConfigureAwait(false);
         return reply is null || reply.IsNull ? -1 : (long)reply;
     }
 
@@ -55,6 +62,6 @@ public sealed partial class RedisStampedeTier
         var keys = new RedisKey[] { redisKey };
         var message = Notification.Encode(Notification.Released, InstanceId, TimeProvider.GetUtcNow().UtcTicks, redisKey, null);
         var args = new RedisValue[] { token, _keys.Channel, message };
-        await _guard.RunAsync("release", (db: Database, keys, args), static s => s.db.ScriptEvaluateAsync(RedisScripts.Release, s.keys, s.args), null, CancellationToken.None).ConfigureAwait(false);
+        await EvaluateAsync("release", RedisScripts.Release, keys, args, CancellationToken.None).ConfigureAwait(false);
     }
 }

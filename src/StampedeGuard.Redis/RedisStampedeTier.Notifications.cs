@@ -14,8 +14,7 @@ public sealed partial class RedisStampedeTier
         ArgumentNullException.ThrowIfNull(message);
         var payload = message.Envelope is { } e && e.Length > _options.MaximumNotificationPayloadBytes ? null : message.Envelope;
         RedisValue bytes = Notification.Encode((byte)message.Kind, InstanceId, message.Timestamp, message.Key, payload);
-        RedisChannel channel = _keys.Channel;
-        await _guard.RunAsync("publish", (subscriber: _subscriber, channel, bytes), static s => s.subscriber.PublishAsync(s.channel, s.bytes), 0L, cancellationToken).ConfigureAwait(false);
+        await _guard.RunAsync("publish", (channel: _channel, bytes), static (m, s) => m.GetSubscriber().PublishAsync(s.channel, s.bytes), 0L, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -30,14 +29,47 @@ public sealed partial class RedisStampedeTier
         return new Subscription(this, handler);
     }
 
-    private async Task SubscribeAsync()
+    /// <summary>Once the connection exists: watch its health and subscribe to the channel.</summary>
+    private async Task AttachAsync()
+    {
+        IConnectionMultiplexer multiplexer;
+        try
+        {
+            multiplexer = await _connection.Ready.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ArgumentException)
+        {
+            _guard.Outage.ConnectionFailed("initial", ex);
+            return;
+        }
+
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return;
+        }
+
+        multiplexer.ConnectionRestored += OnConnectionRestored;
+        multiplexer.ConnectionFailed += OnConnectionFailed;
+        await SubscribeAsync(multiplexer).ConfigureAwait(false);
+    }
+
+    private async Task SubscribeAsync(IConnectionMultiplexer multiplexer)
     {
         try
         {
-            await _subscriber.SubscribeAsync(_keys.Channel, _onMessage).ConfigureAwait(false);
+            var subscriber = multiplexer.GetSubscriber();
+
+            // Re-subscribing after a failed attempt: drop any handler that attempt left registered, so it runs once.
+            if (Interlocked.Exchange(ref _subscribeFailed, 0) == 1)
+            {
+                await subscriber.UnsubscribeAsync(_channel, _onMessage, CommandFlags.FireAndForget).ConfigureAwait(false);
+            }
+
+            await subscriber.SubscribeAsync(_channel, _onMessage).WaitAsync(_options.OperationTimeout, TimeProvider.System).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
+            Volatile.Write(ref _subscribeFailed, 1);
             Log.SubscribeFailed(Logger, _keys.Channel, ex);
         }
     }
@@ -89,10 +121,18 @@ public sealed partial class RedisStampedeTier
     private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
     {
         Log.ConnectionRestored(Logger, e.ConnectionType.ToString(), e.EndPoint?.ToString() ?? "?");
-        if (e.ConnectionType == ConnectionType.Subscription && Interlocked.Exchange(ref _subscriptionBroken, 0) == 1)
+        if (e.ConnectionType == ConnectionType.Subscription)
         {
-            // Messages published while the subscription was down are gone: every waiter re-checks the store now.
-            _waits.NotifyAll();
+            if (Volatile.Read(ref _subscribeFailed) == 1 && sender is IConnectionMultiplexer multiplexer && Volatile.Read(ref _disposed) == 0)
+            {
+                _ = SubscribeAsync(multiplexer);
+            }
+
+            if (Interlocked.Exchange(ref _subscriptionBroken, 0) == 1)
+            {
+                // Messages published while the subscription was down are gone: every waiter re-checks the store now.
+                _waits.NotifyAll();
+            }
         }
     }
 
@@ -104,6 +144,7 @@ public sealed partial class RedisStampedeTier
         }
 
         Log.ConnectionFailed(Logger, e.ConnectionType.ToString(), e.EndPoint?.ToString() ?? "?", e.FailureType.ToString(), e.Exception);
+        _guard.Outage.ConnectionFailed(e.ConnectionType.ToString(), e.Exception);
 
         // No push will come while the connection is down: waiters re-check now (a miss if Redis is gone, so the
         // engine goes on locally) instead of sleeping out the holder's lease.

@@ -14,67 +14,74 @@ namespace StampedeGuard.Redis;
 /// <item>A hit is one round trip; a miss's leader needs two (Lua read-or-acquire, then Lua fenced
 /// write-release-publish); a waiter needs one plus a push, which carries the value when it is small.</item>
 /// <item>Every call is bounded by <see cref="RedisStampedeOptions.OperationTimeout"/> and guarded by a circuit breaker:
-/// with Redis down the tier answers "nothing stored, no lock" at once and the engine keeps single-flight locally.</item>
+/// with Redis down the tier answers "nothing stored, no lock" at once and the engine keeps single-flight locally.
+/// Creating the tier never blocks: a connection it opens itself connects in the background.</item>
+/// <item>Lock and write requests carry a deadline that Redis checks against its own clock, so a request the caller has
+/// given up on (queued in a client backlog while Redis was down, sent after it came back) takes no lock and writes nothing.</item>
+/// <item>Continuations of its awaits never run on the client's reader thread.</item>
 /// </list>
-/// Uses only StackExchange.Redis API present in both 1.2.x and 2.x.
+/// Built against StackExchange.Redis 2.7.27; works with any later 2.x and 3.x client (docs/redis.md).
 /// </summary>
 public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStampedeBackplane, IAsyncDisposable, IDisposable
 {
     private static readonly TimeSpan MaximumWait = TimeSpan.FromDays(1);
     private static readonly TimeSpan LeaseSlack = TimeSpan.FromMilliseconds(50);
-    private readonly IConnectionMultiplexer _connection;
-    private readonly bool _ownsConnection;
+    private static readonly TimeSpan ClockSkewAllowance = TimeSpan.FromMilliseconds(100);
+    private readonly RedisConnection _connection;
     private readonly RedisStampedeOptions _options;
     private readonly RedisKeys _keys;
     private readonly RedisGuard _guard;
     private readonly WaitRegistry _waits;
-    private readonly ISubscriber _subscriber;
     private readonly Action<RedisChannel, RedisValue> _onMessage;
     private readonly object _handlersGate = new();
+    private readonly RedisChannel _channel;
     private Action<BackplaneMessage>[] _handlers = [];
     private int _disposed;
     private int _subscriptionBroken;
+    private int _subscribeFailed;
 
-    /// <summary>Creates the tier over the application's connection (which it never disposes).</summary>
+    /// <summary>Creates the tier over the application's connection (which it uses and never disposes), of any supported client version.</summary>
     /// <param name="connection">The connection.</param>
     /// <param name="options">The options; <see cref="RedisStampedeOptions.ConnectionMultiplexer"/> and <see cref="RedisStampedeOptions.Configuration"/> are ignored.</param>
     /// <param name="loggerFactory">The logger factory, if any.</param>
     /// <param name="timeProvider">The clock for leases and waits; <see cref="TimeProvider.System"/> when null.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="connection"/> is null.</exception>
     public RedisStampedeTier(IConnectionMultiplexer connection, RedisStampedeOptions? options = null, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
-        : this(connection ?? throw new ArgumentNullException(nameof(connection)), false, options?.Clone() ?? new RedisStampedeOptions(), loggerFactory, timeProvider)
+        : this(new RedisConnection(connection ?? throw new ArgumentNullException(nameof(connection))), options?.Clone() ?? new RedisStampedeOptions(), loggerFactory, timeProvider)
     {
     }
 
-    private RedisStampedeTier(IConnectionMultiplexer connection, bool ownsConnection, RedisStampedeOptions options, ILoggerFactory? loggerFactory, TimeProvider? timeProvider)
+    private RedisStampedeTier(RedisConnection connection, RedisStampedeOptions options, ILoggerFactory? loggerFactory, TimeProvider? timeProvider)
     {
         _connection = connection;
-        _ownsConnection = ownsConnection;
         _options = options;
         TimeProvider = timeProvider ?? TimeProvider.System;
         Logger = (ILogger?)loggerFactory?.CreateLogger<RedisStampedeTier>() ?? NullLogger.Instance;
         Metrics = new RedisMetrics(options.MeterFactory);
         _keys = new RedisKeys(options.KeyPrefix);
-        _guard = new RedisGuard(options, Logger, Metrics, TimeProvider);
+        _channel = RedisChannel.Literal(_keys.Channel);
+        _guard = new RedisGuard(connection, options, Logger, Metrics, TimeProvider);
         _waits = new WaitRegistry(TimeProvider);
-        _subscriber = connection.GetSubscriber();
         _onMessage = OnMessage;
-        connection.ConnectionRestored += OnConnectionRestored;
-        connection.ConnectionFailed += OnConnectionFailed;
-        Subscribed = SubscribeAsync();
+        Subscribed = AttachAsync();
     }
-
-    /// <summary>Gets this instance's id, carried in its messages so it never acts on its own.</summary>
-    public Guid InstanceId { get; } = Guid.NewGuid();
-
-    /// <summary>Gets the connection.</summary>
-    public IConnectionMultiplexer Connection => _connection;
-
-    /// <summary>Gets the channel carrying wake-ups and backplane messages.</summary>
-    public string Channel => _keys.Channel;
 
     /// <inheritdoc />
     public bool SupportsLocking => true;
 
+    /// <summary>Gets this instance's id, carried in its messages so it never acts on its own.</summary>
+    internal Guid InstanceId { get; } = Guid.NewGuid();
+
+    /// <summary>Gets the connection once the first connect has finished, else null.</summary>
+    internal IConnectionMultiplexer? Connection => _connection.Current;
+
+    /// <summary>Gets whether the tier opened (and so owns) its connection.</summary>
+    internal bool OwnsConnection => _connection.OwnsMultiplexer;
+
+    /// <summary>Gets the channel carrying wake-ups and backplane messages.</summary>
+    internal string Channel => _keys.Channel;
+
+    /// <summary>Gets a task that completes when the connection exists and the channel subscription was attempted.</summary>
     internal Task Subscribed { get; }
 
     internal TimeProvider TimeProvider { get; }
@@ -91,32 +98,7 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
 
     internal bool IsCircuitOpen => _guard.IsBroken;
 
-    private IDatabase Database => _connection.GetDatabase(_options.Database);
-
-    /// <summary>Connects to Redis (or uses <see cref="RedisStampedeOptions.ConnectionMultiplexer"/>) and subscribes to the channel.</summary>
-    /// <param name="options">The options.</param>
-    /// <param name="loggerFactory">The logger factory, if any.</param>
-    /// <param name="timeProvider">The clock for leases and waits; <see cref="TimeProvider.System"/> when null.</param>
-    /// <returns>The tier. It works (answering misses) while Redis is unreachable and uses Redis once it is.</returns>
-    /// <exception cref="ArgumentException">Neither a connection nor a configuration string was given.</exception>
-    public static async Task<RedisStampedeTier> ConnectAsync(RedisStampedeOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        options = options.Clone();
-        var owns = options.ConnectionMultiplexer is null;
-        var connection = options.ConnectionMultiplexer
-            ?? await ConnectionMultiplexer.ConnectAsync(ParseConfiguration(options)).ConfigureAwait(false);
-        var tier = new RedisStampedeTier(connection, owns, options, loggerFactory, timeProvider);
-        await tier.Subscribed.ConfigureAwait(false);
-        return tier;
-    }
-
-    internal static RedisStampedeTier Connect(RedisStampedeOptions options, IConnectionMultiplexer? registered, ILoggerFactory? loggerFactory, TimeProvider? timeProvider)
-    {
-        options = options.Clone();
-        var given = options.ConnectionMultiplexer ?? registered;
-        return new RedisStampedeTier(given ?? ConnectionMultiplexer.Connect(ParseConfiguration(options)), given is null, options, loggerFactory, timeProvider);
-    }
+    internal bool IsOutageActive => _guard.Outage.IsActive;
 
     /// <inheritdoc />
     public async ValueTask<DistributedReadResult> ReadAsync(string key, DistributedReadOptions options, CancellationToken cancellationToken)
@@ -132,8 +114,8 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
         try
         {
             var keys = new RedisKey[] { _keys.Value(key), lockKey };
-            var args = new RedisValue[] { acquire ? 1 : 0, acquire ? options.Now.ToUnixTimeMilliseconds() : 0, token, Milliseconds(lease) };
-            var reply = await _guard.RunAsync("read", (db: Database, keys, args), static s => s.db.ScriptEvaluateAsync(RedisScripts.Read, s.keys, s.args), null, cancellationToken).ConfigureAwait(false);
+            var args = new RedisValue[] { acquire ? 1 : 0, acquire ? options.Now.ToUnixTimeMilliseconds() : 0, token, Milliseconds(lease), Deadline() };
+            var reply = await EvaluateAsync("read", RedisScripts.Read, keys, args, cancellationToken).ConfigureAwait(false);
             if (reply is null || reply.IsNull)
             {
                 return default;
@@ -148,7 +130,11 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
             }
 
             var code = (long)parts[2];
-            if (code == RedisScripts.Acquired)
+            if (code == RedisScripts.Stale)
+            {
+                Log.StaleRequestRefused(Logger, "read");
+            }
+            else if (code == RedisScripts.Acquired)
             {
                 return new DistributedReadResult(envelope, new RedisLease(this, key, lockKey, token, lease, autoExtend: true, sent));
             }
@@ -196,14 +182,22 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
             setMessage,
             carry ? "1" : "0",
             releaseMessage,
+            Deadline(),
         };
-        var reply = await _guard.RunAsync("write", (db: Database, keys, args), static s => s.db.ScriptEvaluateAsync(RedisScripts.Write, s.keys, s.args), null, cancellationToken).ConfigureAwait(false);
+        var reply = await EvaluateAsync("write", RedisScripts.Write, keys, args, cancellationToken).ConfigureAwait(false);
         if (reply is null || reply.IsNull)
         {
+            // Redis could not be asked: the lease is not known to be lost (it is kept until it expires or is released).
             return new DistributedWriteResult(false, false);
         }
 
         var code = (long)reply;
+        if (code == RedisScripts.Stale)
+        {
+            Log.StaleRequestRefused(Logger, "write");
+            return new DistributedWriteResult(false, false);
+        }
+
         if (code < 0)
         {
             Metrics.FencedWrites.Add(1);
@@ -275,80 +269,23 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
     {
         ArgumentNullException.ThrowIfNull(key);
         RedisKey valueKey = _keys.Value(key);
-        await _guard.RunAsync("remove", (db: Database, valueKey), static s => s.db.KeyDeleteAsync(s.valueKey), false, cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <inheritdoc />
-    public async ValueTask DisposeAsync()
-    {
-        if (!BeginDispose())
-        {
-            return;
-        }
-
-        try
-        {
-            await _subscriber.UnsubscribeAsync(_keys.Channel, _onMessage).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
-        {
-            Log.OperationFailed(Logger, "unsubscribe", ex);
-        }
-
-        if (_ownsConnection)
-        {
-            await _connection.CloseAsync(allowCommandsToComplete: false).ConfigureAwait(false);
-            _connection.Dispose();
-        }
-
-        Metrics.Dispose();
-    }
-
-    /// <inheritdoc />
-    public void Dispose()
-    {
-        if (!BeginDispose())
-        {
-            return;
-        }
-
-        _subscriber.Unsubscribe(_keys.Channel, _onMessage, CommandFlags.FireAndForget);
-        if (_ownsConnection)
-        {
-            _connection.Dispose();
-        }
-
-        Metrics.Dispose();
-    }
-
-    private static ConfigurationOptions ParseConfiguration(RedisStampedeOptions options)
-    {
-        if (string.IsNullOrWhiteSpace(options.Configuration))
-        {
-            throw new ArgumentException("Set RedisStampedeOptions.Configuration or RedisStampedeOptions.ConnectionMultiplexer.", nameof(options));
-        }
-
-        var configuration = ConfigurationOptions.Parse(options.Configuration);
-        configuration.AbortOnConnectFail = false;
-        return configuration;
+        await _guard.RunAsync("remove", (database: _options.Database, valueKey), static (m, s) => m.GetDatabase(s.database).KeyDeleteAsync(s.valueKey), false, cancellationToken).ConfigureAwait(false);
     }
 
     private static string NewToken() => Guid.NewGuid().ToString("N");
+
+    /// <summary>
+    /// When Redis must stop honouring a request: sent now, given up by the caller after the operation timeout. Compared
+    /// with Redis's own clock (<c>TIME</c>), so it is the machine's real wall clock whatever <see cref="TimeProvider"/> drives leases.
+    /// </summary>
+    private long Deadline() => (TimeProvider.System.GetUtcNow() + _options.OperationTimeout + ClockSkewAllowance).ToUnixTimeMilliseconds();
+
+    /// <summary>Runs a script through the guard on the configured database.</summary>
+    private ValueTask<RedisResult?> EvaluateAsync(string operation, string script, RedisKey[] keys, RedisValue[] args, CancellationToken cancellationToken) =>
+        _guard.RunAsync(operation, (database: _options.Database, script, keys, args), static (m, s) => m.GetDatabase(s.database).ScriptEvaluateAsync(s.script, s.keys, s.args)!, null, cancellationToken);
 
     private static long Milliseconds(TimeSpan value) => Math.Max(1, (long)Math.Ceiling(value.TotalMilliseconds));
 
     private static long FreshUntilMilliseconds(DateTimeOffset value) =>
         value == DateTimeOffset.MaxValue ? long.MaxValue / 2 : Math.Max(0, value.ToUnixTimeMilliseconds());
-
-    private bool BeginDispose()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
-        {
-            return false;
-        }
-
-        _connection.ConnectionRestored -= OnConnectionRestored;
-        _connection.ConnectionFailed -= OnConnectionFailed;
-        return true;
-    }
 }

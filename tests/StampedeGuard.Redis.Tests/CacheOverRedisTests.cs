@@ -200,7 +200,7 @@ public sealed class CacheOverRedisTests(RedisFixture redis) : IAsyncLifetime
         (await b.GetOrCreateAsync("k", Factory, Entry)).Should().Be(1, "b reads a's value from Redis");
 
         var removed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var watch = ((RedisStampedeTier)_owned[1]).Subscribe(m => { if (m.Key == "k") { removed.TrySetResult(); } });
+        using var watch = ((RedisStampedeTier)_owned[1]).Subscribe(m => { if (m.Key == "k" && m.Kind == Distributed.BackplaneMessageKind.Remove) { removed.TrySetResult(); } }); // not a late Set from the first write
         await a.RemoveAsync("k");
         await removed.Task.WaitAsync(TimeSpan.FromSeconds(5));
 
@@ -236,7 +236,7 @@ public sealed class CacheOverRedisTests(RedisFixture redis) : IAsyncLifetime
 
         // The DI tier connects without blocking startup (a slow connect is a miss, not an error): wait until it is up.
         var tier = provider.GetRequiredService<RedisStampedeTier>();
-        await WaitUntilAsync(() => tier.Connection.IsConnected);
+        await WaitUntilAsync(() => tier.Connection?.IsConnected == true);
         await tier.Subscribed;
         var value = await cache.GetOrCreateAsync("k", _ => ValueTask.FromResult(7), Entry);
         await using var lease = await locks.AcquireAsync("job");
@@ -265,6 +265,29 @@ public sealed class CacheOverRedisTests(RedisFixture redis) : IAsyncLifetime
         value.Should().Be("computed");
         loggers.Collector.GetSnapshot().Should().Contain(r => r.Id.Id == 103 || r.Id.Id == 6, "the Redis tier (wrong type) or the engine (bad envelope) logs it");
         (await redis.Server.CliAsync("type", _prefix + "{k}:v")).Trim().Should().Be("hash", "the leader's write replaced it");
+    }
+
+    [Theory]
+    [InlineData("hset", "f", "garbage")]
+    [InlineData("hset", "f", "-1")]
+    [InlineData("hset", "f", "inf")]
+    [InlineData("hset", "f", "nan")]
+    [InlineData("hdel", "f")]
+    public async Task GetOrCreateAsync_InconsistentFreshUntilField_IsAMissAndRepaired(string command, params string[] arguments)
+    {
+        var runs = 0;
+        ValueTask<int> Factory(CancellationToken _) => ValueTask.FromResult(Interlocked.Increment(ref runs));
+        var writer = await NodeAsync();
+        (await writer.GetOrCreateAsync("k", Factory, Entry)).Should().Be(1);
+        var valueKey = _prefix + "{k}:v";
+        await redis.Server.CliAsync([command, valueKey, .. arguments]);
+
+        var reader = await NodeAsync(); // its own L1: it reads Redis
+        var value = await reader.GetOrCreateAsync("k", Factory, Entry);
+
+        value.Should().Be(2, "an envelope with an inconsistent fresh-until is a miss: the factory runs");
+        runs.Should().Be(2);
+        double.Parse((await redis.Server.CliAsync("hget", valueKey, "f")).Trim(), System.Globalization.CultureInfo.InvariantCulture).Should().BeGreaterThan(0, "the leader's write repaired the field");
     }
 
     [Fact]

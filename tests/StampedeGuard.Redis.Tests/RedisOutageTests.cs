@@ -1,14 +1,17 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using StampedeGuard.Distributed;
 using StampedeGuard.Redis.Tests.Infrastructure;
 using StampedeGuard.TestSupport.Redis;
+using Xunit.Abstractions;
 
 namespace StampedeGuard.Redis.Tests;
 
 /// <summary>redis-server killed (SIGKILL) under load and started again on the same port. Each test owns its server.</summary>
-public sealed class RedisOutageTests : IAsyncLifetime
+public sealed class RedisOutageTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private RedisServer _server = null!;
 
@@ -16,14 +19,80 @@ public sealed class RedisOutageTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _server.DisposeAsync();
 
-    private Task<RedisStampedeTier> TierAsync(bool throwOnErrors = false) => RedisStampedeTier.ConnectAsync(new RedisStampedeOptions
+    private Task<RedisStampedeTier> TierAsync(bool throwOnErrors = false, ILoggerFactory? loggers = null) => RedisStampedeTier.ConnectAsync(
+        new RedisStampedeOptions
+        {
+            Configuration = _server.Configuration,
+            OperationTimeout = TimeSpan.FromMilliseconds(500),
+            CircuitBreakerBreakDuration = TimeSpan.FromSeconds(1),
+            CircuitBreakerSamplingDuration = TimeSpan.FromSeconds(2),
+            ThrowOnRedisErrors = throwOnErrors,
+        },
+        loggers);
+
+    [Fact]
+    public async Task GetOrCreateAsync_RedisKilledUnderLoadAndRestarted_OutageLoggedOnceAtStartOnceAtEndWithCountsAndCircuitOpensAndCloses()
     {
-        Configuration = _server.Configuration,
-        OperationTimeout = TimeSpan.FromMilliseconds(500),
-        CircuitBreakerBreakDuration = TimeSpan.FromSeconds(1),
-        CircuitBreakerSamplingDuration = TimeSpan.FromSeconds(2),
-        ThrowOnRedisErrors = throwOnErrors,
-    });
+        var measurements = new ConcurrentDictionary<string, long>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) => { if (instrument.Meter.Name == "StampedeGuard.Redis") { l.EnableMeasurementEvents(instrument); } };
+        listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => measurements.AddOrUpdate(instrument.Name, value, (_, v) => v + value));
+        listener.Start();
+        using var logs = new FakeLoggerProvider();
+        using var loggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(logs));
+        await using var tier = await TierAsync(loggers: loggers);
+        using var cache = new StampedeCache(new StampedeCacheOptions { DistributedLockLease = TimeSpan.FromSeconds(60) }, distributedStore: tier, backplane: tier, loggerFactory: loggers);
+        var entry = new StampedeCacheEntryOptions { Duration = TimeSpan.FromMilliseconds(50), EarlyRefreshBeta = 0 };
+        using var stop = new CancellationTokenSource();
+        var calls = 0L;
+        var load = Enumerable.Range(0, 4).Select(i => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                await cache.GetOrCreateAsync($"k{i}", _ => ValueTask.FromResult(i), entry);
+                Interlocked.Increment(ref calls);
+                await Task.Delay(5);
+            }
+        })).ToArray();
+
+        // The values live 50 ms in Redis: wait for Redis to have run our scripts, not for one key to be there at a poll.
+        await WaitUntilAsync(async () => (await _server.CliAsync("info", "commandstats")).Contains("cmdstat_eval", StringComparison.Ordinal) && Interlocked.Read(ref calls) > 50, "Redis is used before the outage");
+        await _server.KillAsync();
+        var atKill = Interlocked.Read(ref calls);
+        await WaitUntilAsync(() => Task.FromResult(measurements.GetValueOrDefault("stampedeguard.redis.circuit_opened") >= 1), "the circuit opens");
+        await WaitUntilAsync(() => Task.FromResult(Interlocked.Read(ref calls) > atKill + 200), "calls go on locally during the outage");
+        await _server.StartAsync();
+        await WaitUntilAsync(() => Task.FromResult(logs.Collector.GetSnapshot().Any(r => r.Id.Id == 114)), "the outage's end is logged", TimeSpan.FromSeconds(60));
+        await WaitUntilAsync(() => Task.FromResult(measurements.GetValueOrDefault("stampedeguard.redis.circuit_closed") >= 1), "the circuit closes", TimeSpan.FromSeconds(30));
+        stop.Cancel();
+        await Task.WhenAll(load);
+
+        var redis = logs.Collector.GetSnapshot().Where(r => r.Category == typeof(RedisStampedeTier).FullName).ToList();
+        output.WriteLine(string.Join(Environment.NewLine, redis.Where(r => r.Id.Id != 112).Select(r => $"{r.Timestamp:HH:mm:ss.fff} {r.Id.Id} {r.Level} {r.Message} {r.Exception?.GetType().Name} {r.Exception?.Message}")));
+        var ended = redis.Single(r => r.Id.Id == 114);
+        redis.Where(r => r.Level >= LogLevel.Warning).Select(r => r.Id.Id).Should().Equal([113], "one warning when the outage starts, nothing per failed call");
+        (long.Parse(ended.GetStructuredStateValue("FailedCalls")!) + long.Parse(ended.GetStructuredStateValue("SkippedCalls")!)).Should().BeGreaterThan(10);
+        redis.Should().NotContain(r => r.Id.Id == 104 || r.Id.Id == 105, "no lease was lost or refused: Redis was only down");
+        output.WriteLine($"outage: {ended.Message}; Redis log records at Warning or above: {redis.Count(r => r.Level >= LogLevel.Warning)}, at Debug: {redis.Count(r => r.Level == LogLevel.Debug)}");
+    }
+
+    [Fact]
+    public async Task WriteAsync_FencedWhileRedisDown_NotWrittenAndLeaseNotReportedLost()
+    {
+        using var logs = new FakeLoggerProvider();
+        using var loggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(logs));
+        await using var tier = await TierAsync(loggers: loggers);
+        var read = await tier.ReadAsync("k", new DistributedReadOptions(DistributedLockMode.AcquireIfNotFresh, DateTimeOffset.UtcNow, TimeSpan.FromSeconds(30)), default);
+        await _server.KillAsync();
+
+        var write = await tier.WriteAsync("k", new byte[] { 1 }, new DistributedWriteOptions(TimeSpan.FromMinutes(1), DateTimeOffset.UtcNow.AddMinutes(1), read.Lease), default);
+
+        read.Lease.Should().NotBeNull();
+        write.Written.Should().BeFalse();
+        read.Lease!.LeaseLost.IsCancellationRequested.Should().BeFalse("a write that could not reach Redis says nothing about the lease");
+        logs.Collector.GetSnapshot().Should().NotContain(r => r.Id.Id == 104 || r.Id.Id == 105);
+        logs.Collector.GetSnapshot().Should().ContainSingle(r => r.Id.Id == 113);
+    }
 
     [Fact]
     public async Task GetOrCreateAsync_RedisKilledMidRunAndRestarted_NoCallerExceptionAndRedisUsedAgain()
@@ -94,7 +163,7 @@ public sealed class RedisOutageTests : IAsyncLifetime
         var stopwatch = Stopwatch.StartNew();
         var read = await tier.ReadAsync("k", new DistributedReadOptions(DistributedLockMode.AcquireIfNotFresh, DateTimeOffset.UtcNow, TimeSpan.FromSeconds(5)), default);
         var write = await tier.WriteAsync("k", new byte[] { 1 }, new DistributedWriteOptions(TimeSpan.FromMinutes(1), DateTimeOffset.UtcNow.AddMinutes(1)), default);
-        var lease = await tier.TryAcquireLockAsync("k", TimeSpan.FromSeconds(5), default);
+        var (lease, _) = await tier.AcquireAsync("k", tier.Keys.Lock("k"), TimeSpan.FromSeconds(5), autoExtend: true, default);
 
         read.Should().Be(default(DistributedReadResult));
         write.Written.Should().BeFalse();

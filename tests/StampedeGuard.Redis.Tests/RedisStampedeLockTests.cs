@@ -5,27 +5,9 @@ using StampedeGuard.Redis.Tests.Infrastructure;
 namespace StampedeGuard.Redis.Tests;
 
 [Collection("redis")]
-public sealed class RedisStampedeLockTests(RedisFixture redis) : IAsyncLifetime
+public sealed class RedisStampedeLockTests(RedisFixture redis) : RedisTierTestBase(redis)
 {
-    private readonly string _prefix = RedisFixture.NewPrefix();
-    private readonly List<RedisStampedeTier> _tiers = [];
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        foreach (var tier in _tiers)
-        {
-            await tier.DisposeAsync();
-        }
-    }
-
-    private async Task<RedisStampedeLock> LocksAsync()
-    {
-        var tier = await redis.NewTierAsync(_prefix);
-        _tiers.Add(tier);
-        return new RedisStampedeLock(tier);
-    }
+    private async Task<RedisStampedeLock> LocksAsync() => new(await TierAsync());
 
     [Fact]
     public async Task TryAcquireAsync_Held_ReturnsNullUntilReleased()
@@ -115,7 +97,7 @@ public sealed class RedisStampedeLockTests(RedisFixture redis) : IAsyncLifetime
         var lost = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         held.LeaseLost.Register(() => lost.TrySetResult());
 
-        await redis.Server.CliAsync("del", _prefix + "lock:{job}");
+        await Redis.Server.CliAsync("del", Prefix + "lock:{job}");
         await lost.Task.WaitAsync(TimeSpan.FromSeconds(5));
 
         held.LeaseLost.IsCancellationRequested.Should().BeTrue();

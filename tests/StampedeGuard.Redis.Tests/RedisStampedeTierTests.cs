@@ -9,28 +9,9 @@ using StampedeGuard.TestSupport;
 namespace StampedeGuard.Redis.Tests;
 
 [Collection("redis")]
-public sealed class RedisStampedeTierTests(RedisFixture redis) : IAsyncLifetime
+public sealed class RedisStampedeTierTests(RedisFixture redis) : RedisTierTestBase(redis)
 {
     private static readonly TimeSpan Lease = TimeSpan.FromSeconds(10);
-    private readonly string _prefix = RedisFixture.NewPrefix();
-    private readonly List<RedisStampedeTier> _tiers = [];
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        foreach (var tier in _tiers)
-        {
-            await tier.DisposeAsync();
-        }
-    }
-
-    private async Task<RedisStampedeTier> TierAsync(Action<RedisStampedeOptions>? configure = null, ILoggerFactory? loggers = null, TimeProvider? time = null)
-    {
-        var tier = await redis.NewTierAsync(_prefix, configure, loggers, time);
-        _tiers.Add(tier);
-        return tier;
-    }
 
     private static byte[] Bytes(string text) => Encoding.UTF8.GetBytes(text);
 
@@ -110,7 +91,7 @@ public sealed class RedisStampedeTierTests(RedisFixture redis) : IAsyncLifetime
         var stopwatch = Stopwatch.StartNew();
         while (second is null && stopwatch.Elapsed < TimeSpan.FromSeconds(10))
         {
-            second = await other.TryAcquireLockAsync("k", Lease, default);
+            second = (await other.AcquireAsync("k", other.Keys.Lock("k"), Lease, autoExtend: true, default)).Lease;
             if (second is null)
             {
                 await Task.Delay(50);
@@ -128,6 +109,27 @@ public sealed class RedisStampedeTierTests(RedisFixture redis) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RoundTrips_LeaderThenHit_TwoForTheLeaderOneForTheHit()
+    {
+        var tier = await TierAsync();
+        var start = await Redis.CommandStatsAsync();
+
+        var leader = await tier.ReadAsync("k", Acquire(), default);
+        await tier.WriteAsync("k", Bytes("v"), Fenced(leader.Lease!), default);
+        var afterLeader = await Redis.CommandStatsAsync();
+        var hit = await tier.ReadAsync("k", Acquire(), default);
+        var afterHit = await Redis.CommandStatsAsync();
+
+        // Every tier call is one script (commandstats also counts the commands run inside scripts, so count scripts).
+        long Commands(Dictionary<string, long> from, Dictionary<string, long> to) =>
+            to.GetValueOrDefault("evalsha") + to.GetValueOrDefault("eval") - from.GetValueOrDefault("evalsha") - from.GetValueOrDefault("eval");
+        hit.Envelope.Should().Equal(Bytes("v"));
+        hit.Lease.Should().BeNull();
+        Commands(start, afterLeader).Should().Be(2, "the leader: one read-or-acquire, one fenced write-release-publish");
+        Commands(afterLeader, afterHit).Should().Be(1, "a hit is one round trip");
+    }
+
+    [Fact]
     public async Task WaitForValueAsync_LeaderWrites_WaiterGetsValueFromPushWithoutAnotherRead()
     {
         var leaderTier = await TierAsync();
@@ -135,13 +137,13 @@ public sealed class RedisStampedeTierTests(RedisFixture redis) : IAsyncLifetime
         var leader = await leaderTier.ReadAsync("k", Acquire(), default);
         var blocked = await waiterTier.ReadAsync("k", Acquire(), default);
         blocked.LockHeldFor.Should().NotBeNull();
-        var before = await redis.CommandStatsAsync();
+        var before = await Redis.CommandStatsAsync();
 
         var wait = waiterTier.WaitForValueAsync("k", Lease, default).AsTask();
         await leaderTier.WriteAsync("k", Bytes("v"), Fenced(leader.Lease!), default);
         var result = await wait.WaitAsync(TimeSpan.FromSeconds(5));
 
-        var after = await redis.CommandStatsAsync();
+        var after = await Redis.CommandStatsAsync();
         result.Envelope.Should().Equal(Bytes("v"));
         long Calls(Dictionary<string, long> s, string c) => s.GetValueOrDefault(c);
         var scripts = Calls(after, "evalsha") + Calls(after, "eval") - Calls(before, "evalsha") - Calls(before, "eval");
@@ -182,8 +184,8 @@ public sealed class RedisStampedeTierTests(RedisFixture redis) : IAsyncLifetime
         var wait = waiterTier.WaitForValueAsync("k", TimeSpan.FromSeconds(30), default).AsTask();
 
         // The value lands and the lock goes away, but the message never arrives (written behind the tier's back).
-        await redis.Server.CliAsync("hset", _prefix + "{k}:v", "v", "v", "f", "9999999999999");
-        await redis.Server.CliAsync("del", _prefix + "{k}:l");
+        await Redis.Server.CliAsync("hset", Prefix + "{k}:v", "v", "v", "f", "9999999999999");
+        await Redis.Server.CliAsync("del", Prefix + "{k}:l");
         var result = await wait.WaitAsync(TimeSpan.FromSeconds(10));
 
         result.Envelope.Should().Equal(Bytes("v"));
@@ -198,7 +200,7 @@ public sealed class RedisStampedeTierTests(RedisFixture redis) : IAsyncLifetime
         using var loggers = new FakeLoggerProvider();
         using var factory = LoggerFactory.Create(b => b.AddProvider(loggers));
         var tier = await TierAsync(loggers: factory);
-        await redis.Server.CliAsync("set", _prefix + "{k}:v", "not a hash");
+        await Redis.Server.CliAsync("set", Prefix + "{k}:v", "not a hash");
 
         var read = await tier.ReadAsync("k", Acquire(), default);
 

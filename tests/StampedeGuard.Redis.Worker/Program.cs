@@ -28,9 +28,10 @@ meters.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref
 meters.Start();
 using var loggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(new StderrLoggerProvider()));
 Trace("connecting");
-var tier = await RedisStampedeTier.ConnectAsync(new RedisStampedeOptions { Configuration = redis, KeyPrefix = prefix, OperationTimeout = TimeSpan.FromSeconds(5) }, loggers);
+using var connection = await ConnectionMultiplexer.ConnectAsync(redis);
+var tier = await RedisStampedeTier.ConnectAsync(new RedisStampedeOptions { ConnectionMultiplexer = connection, KeyPrefix = prefix, OperationTimeout = TimeSpan.FromSeconds(5) }, loggers);
 Trace("connected");
-var db = tier.Connection.GetDatabase();
+var db = connection.GetDatabase();
 using var cache = new StampedeCache(new StampedeCacheOptions { DistributedLockLease = TimeSpan.FromMilliseconds(leaseMs) }, distributedStore: tier, backplane: tier, loggerFactory: loggers);
 var entryOptions = new StampedeCacheEntryOptions
 {

@@ -16,7 +16,8 @@ public static class RedisStampedeGuardBuilderExtensions
     /// Uses Redis as the distributed tier (L2), cross-process barrier and backplane, and registers
     /// <see cref="RedisStampedeLock"/> as the <see cref="IStampedeLock"/>. The connection is
     /// <see cref="RedisStampedeOptions.ConnectionMultiplexer"/>, else a registered <see cref="IConnectionMultiplexer"/>,
-    /// else one opened from <see cref="RedisStampedeOptions.Configuration"/> (owned and disposed by the tier).
+    /// else one opened from <see cref="RedisStampedeOptions.Configuration"/> (owned and disposed by the tier, connected in
+    /// the background: resolving the tier never waits for Redis).
     /// The engine puts <see cref="StampedeCacheOptions.KeyPrefix"/> in front of the keys it passes to the tier, so Redis keys
     /// read <c>{RedisStampedeOptions.KeyPrefix}{{{StampedeCacheOptions.KeyPrefix}{key}}}:v</c>.
     /// </summary>
@@ -34,7 +35,7 @@ public static class RedisStampedeGuardBuilderExtensions
             var options = sp.GetRequiredService<IOptions<RedisStampedeOptions>>().Value.Clone();
             var cacheOptions = sp.GetService<IOptions<StampedeCacheOptions>>()?.Value;
             options.MeterFactory ??= sp.GetService<System.Diagnostics.Metrics.IMeterFactory>();
-            return RedisStampedeTier.Connect(options, sp.GetService<IConnectionMultiplexer>(), sp.GetService<ILoggerFactory>(), cacheOptions?.TimeProvider);
+            return RedisStampedeTier.Create(options, sp.GetService<IConnectionMultiplexer>(), sp.GetService<ILoggerFactory>(), cacheOptions?.TimeProvider);
         });
         services.Replace(ServiceDescriptor.Singleton<IStampedeDistributedStore>(static sp => sp.GetRequiredService<RedisStampedeTier>()));
         services.Replace(ServiceDescriptor.Singleton<IStampedeBackplane>(static sp => sp.GetRequiredService<RedisStampedeTier>()));

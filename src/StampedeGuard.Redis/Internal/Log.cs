@@ -5,13 +5,14 @@ namespace StampedeGuard.Redis.Internal;
 /// <summary>Log events of the Redis package (ids 100-199). Event names are shipped API: never rename one. Values are never logged.</summary>
 internal static partial class Log
 {
+    /// <summary>A call failed for a reason other than an outage (a server error reply, a script error): logged each time.</summary>
     [LoggerMessage(100, LogLevel.Warning, "Redis {Operation} failed; answering without Redis.")]
     public static partial void OperationFailed(ILogger logger, string operation, Exception exception);
 
-    [LoggerMessage(101, LogLevel.Error, "Redis circuit opened for {BreakSeconds:F1}s: Redis calls are skipped and the cache runs on its local tier.")]
+    [LoggerMessage(101, LogLevel.Debug, "Redis circuit opened for {BreakSeconds:F1}s: Redis calls are skipped and the cache runs on its local tier.")]
     public static partial void CircuitOpened(ILogger logger, double breakSeconds, Exception? exception);
 
-    [LoggerMessage(102, LogLevel.Information, "Redis circuit closed: Redis is used again.")]
+    [LoggerMessage(102, LogLevel.Debug, "Redis circuit closed: Redis is used again.")]
     public static partial void CircuitClosed(ILogger logger);
 
     [LoggerMessage(103, LogLevel.Warning, "Redis key '{RedisKey}' holds a value that is not ours (another type or format); treated as a miss.")]
@@ -29,13 +30,13 @@ internal static partial class Log
     [LoggerMessage(107, LogLevel.Warning, "A notification handler threw; the message is dropped for that handler.")]
     public static partial void HandlerFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(108, LogLevel.Information, "Redis {ConnectionType} connection restored to {EndPoint}; waiters re-check the store.")]
+    [LoggerMessage(108, LogLevel.Debug, "Redis {ConnectionType} connection restored to {EndPoint}; waiters re-check the store.")]
     public static partial void ConnectionRestored(ILogger logger, string connectionType, string endPoint);
 
-    [LoggerMessage(109, LogLevel.Warning, "Redis {ConnectionType} connection to {EndPoint} failed ({FailureType}).")]
+    [LoggerMessage(109, LogLevel.Debug, "Redis {ConnectionType} connection to {EndPoint} failed ({FailureType}).")]
     public static partial void ConnectionFailed(ILogger logger, string connectionType, string endPoint, string failureType, Exception? exception);
 
-    [LoggerMessage(110, LogLevel.Warning, "Subscribing to the notification channel '{Channel}' failed; waiters fall back to lease-bounded re-checks until it succeeds.")]
+    [LoggerMessage(110, LogLevel.Debug, "Subscribing to the notification channel '{Channel}' failed; waiters fall back to lease-bounded re-checks until it succeeds.")]
     public static partial void SubscribeFailed(ILogger logger, string channel, Exception exception);
 
     [LoggerMessage(111, LogLevel.Debug, "Redis circuit half-open: trying one call.")]
@@ -43,4 +44,16 @@ internal static partial class Log
 
     [LoggerMessage(112, LogLevel.Debug, "Redis {Operation} skipped: the circuit is open.")]
     public static partial void OperationSkipped(ILogger logger, string operation);
+
+    [LoggerMessage(113, LogLevel.Warning, "Redis outage started ({Cause}): the cache runs on its local tier and counts what fails until Redis answers again.")]
+    public static partial void OutageStarted(ILogger logger, string cause, Exception? exception);
+
+    [LoggerMessage(114, LogLevel.Information, "Redis outage ended after {OutageSeconds:F1}s: {FailedCalls} calls failed, {SkippedCalls} skipped by the open circuit, {ConnectionFailures} connection failures.")]
+    public static partial void OutageEnded(ILogger logger, double outageSeconds, long failedCalls, long skippedCalls, long connectionFailures);
+
+    [LoggerMessage(115, LogLevel.Warning, "Redis {Operation} was refused as stale: it reached Redis after its deadline (replayed after a reconnect, or the Redis clock is ahead of this machine's by more than the operation timeout).")]
+    public static partial void StaleRequestRefused(ILogger logger, string operation);
+
+    [LoggerMessage(116, LogLevel.Debug, "Redis {Operation} timed out on a live connection; answering without Redis.")]
+    public static partial void OperationTimedOut(ILogger logger, string operation);
 }

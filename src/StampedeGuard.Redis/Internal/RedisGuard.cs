@@ -1,4 +1,3 @@
-using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Logging;
 using Polly;
 using Polly.CircuitBreaker;
@@ -9,34 +8,39 @@ namespace StampedeGuard.Redis.Internal;
 
 /// <summary>
 /// Runs every Redis call through one pipeline: a circuit breaker around a timeout. A failed, slow or skipped call is
-/// logged, counted and answered with the caller's fallback (or rethrown with <see cref="RedisStampedeOptions.ThrowOnRedisErrors"/>).
-/// The caller's own cancellation always propagates.
+/// counted, reported to the <see cref="RedisOutage"/> (one log line when an outage starts, one when it ends) and
+/// answered with the caller's fallback (or rethrown with <see cref="RedisStampedeOptions.ThrowOnRedisErrors"/>).
+/// The caller's own cancellation always propagates. A call that did not complete at once resumes its caller on the
+/// thread pool, never on the client's reader thread, so the caller's code cannot stall Redis replies.
 /// </summary>
 internal sealed class RedisGuard
 {
     private readonly ResiliencePipeline _pipeline;
+    private readonly RedisConnection _connection;
     private readonly ILogger _logger;
     private readonly RedisMetrics _metrics;
     private readonly bool _throw;
 
-    public RedisGuard(RedisStampedeOptions options, ILogger logger, RedisMetrics metrics, TimeProvider timeProvider)
+    public RedisGuard(RedisConnection connection, RedisStampedeOptions options, ILogger logger, RedisMetrics metrics, TimeProvider timeProvider)
     {
+        _connection = connection;
         _logger = logger;
         _metrics = metrics;
         _throw = options.ThrowOnRedisErrors;
-        var breakDuration = options.CircuitBreakerBreakDuration;
+        Outage = new RedisOutage(logger, timeProvider);
         _pipeline = new ResiliencePipelineBuilder { TimeProvider = timeProvider }
             .AddCircuitBreaker(new CircuitBreakerStrategyOptions
             {
                 FailureRatio = options.CircuitBreakerFailureRatio,
                 MinimumThroughput = options.CircuitBreakerMinimumThroughput,
                 SamplingDuration = options.CircuitBreakerSamplingDuration,
-                BreakDuration = breakDuration,
+                BreakDuration = options.CircuitBreakerBreakDuration,
                 ShouldHandle = new PredicateBuilder().Handle<Exception>(static e => IsOutage(e)),
                 OnOpened = args =>
                 {
                     metrics.CircuitOpened.Add(1);
-                    Log.CircuitOpened(logger, args.BreakDuration.TotalSeconds, args.Outcome.Exception);
+                    Log.CircuitOpened(logger, args.BreakDuration.TotalSeconds, null);
+                    Outage.CircuitOpened(args.Outcome.Exception);
                     return default;
                 },
                 OnClosed = _ =>
@@ -58,16 +62,27 @@ internal sealed class RedisGuard
     /// <summary>Gets whether the circuit is open (for tests and health checks).</summary>
     public bool IsBroken { get; private set; }
 
-    [SuppressMessage("Reliability", "CA2016", Justification = "StackExchange.Redis 1.x calls take no token; WaitAsync bounds them.")]
-    public async ValueTask<TResult> RunAsync<TResult, TState>(string operation, TState state, Func<TState, Task<TResult>> call, TResult fallback, CancellationToken cancellationToken)
+    /// <summary>Gets the outage tracker (connection events report to it too).</summary>
+    public RedisOutage Outage { get; }
+
+    public async ValueTask<TResult> RunAsync<TResult, TState>(string operation, TState state, Func<IConnectionMultiplexer, TState, Task<TResult>> call, TResult fallback, CancellationToken cancellationToken)
     {
+        var suspended = false;
+        var epoch = Outage.Epoch;
         try
         {
-            var result = await _pipeline.ExecuteAsync(
-                static async (s, token) => await s.call(s.state).WaitAsync(token).ConfigureAwait(false),
-                (call, state),
-                cancellationToken).ConfigureAwait(false);
+            var pending = _pipeline.ExecuteAsync(
+                static async (s, token) =>
+                {
+                    var multiplexer = await s.connection.GetAsync(token).ConfigureAwait(false);
+                    return await s.call(multiplexer, s.state).WaitAsync(token).ConfigureAwait(false);
+                },
+                (call, state, connection: _connection),
+                cancellationToken);
+            suspended = !pending.IsCompleted;
+            var result = await pending.ConfigureAwait(false);
             IsBroken = false;
+            Outage.Succeeded(epoch);
             return result;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -78,9 +93,22 @@ internal sealed class RedisGuard
         {
             return fallback;
         }
+        finally
+        {
+            if (suspended)
+            {
+                // Whoever completed the call (the client's reader, a timer) must not run the caller's continuation.
+                await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+            }
+        }
     }
 
-    /// <summary>Logs and counts a failure; returns true to swallow it (answer with the fallback).</summary>
+    /// <summary>Connection failures and timeouts open the circuit; a server's error reply (a script error, a wrong type) does not.</summary>
+    private static bool IsOutage(Exception exception) =>
+        exception is not OperationCanceledException and not RedisServerException
+        || exception is TimeoutRejectedException;
+
+    /// <summary>Counts a failure and logs it (outages once per outage); returns true to swallow it (answer with the fallback).</summary>
     private bool Report(string operation, Exception exception)
     {
         _metrics.Errors.Add(1, new KeyValuePair<string, object?>("stampedeguard.operation", operation));
@@ -88,6 +116,17 @@ internal sealed class RedisGuard
         {
             IsBroken = true;
             Log.OperationSkipped(_logger, operation);
+            Outage.Skipped(operation, exception);
+        }
+        else if (exception is TimeoutRejectedException && !Outage.IsActive)
+        {
+            // A slow call on a live connection is not an outage by itself: counted, logged at debug; if slow calls
+            // keep coming the circuit opens, and that starts the outage.
+            Log.OperationTimedOut(_logger, operation);
+        }
+        else if (IsOutage(exception))
+        {
+            Outage.Failed(operation, exception);
         }
         else
         {
@@ -96,9 +135,4 @@ internal sealed class RedisGuard
 
         return !_throw;
     }
-
-    /// <summary>Connection failures and timeouts open the circuit; a server's error reply (a script error, a wrong type) does not.</summary>
-    private static bool IsOutage(Exception exception) =>
-        exception is not OperationCanceledException and not RedisServerException
-        || exception is TimeoutRejectedException;
 }

@@ -1,0 +1,132 @@
+using System.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
+using StackExchange.Redis;
+using StampedeGuard.Distributed;
+using StampedeGuard.Locking;
+using StampedeGuard.Redis.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace StampedeGuard.Redis.Tests;
+
+/// <summary>The caller's code cannot stall Redis or lose the lease; the tier never disposes a connection it does not own.</summary>
+[Collection("redis")]
+public sealed class RedisThreadingAndOwnershipTests(RedisFixture redis, ITestOutputHelper output) : RedisTierTestBase(redis)
+{
+    [Fact]
+    public async Task AcquireAsync_SynchronousCriticalSectionLongerThanLease_LeaseKeptAndOtherConnectionCannotAcquire()
+    {
+        // Two tiers, two multiplexers: as two processes would have.
+        var holderTier = await TierAsync();
+        var holder = new RedisStampedeLock(holderTier);
+        var other = new RedisStampedeLock(await TierAsync());
+        var lease = TimeSpan.FromSeconds(2);
+        var acquired = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var critical = Task.Run(async () =>
+        {
+            await using var held = await holder.AcquireAsync("report", new StampedeLockOptions { LeaseDuration = lease }).ConfigureAwait(false);
+            acquired.SetResult();
+
+            // The scenario itself, not a wait for an ordering: the caller's 6 s of synchronous work, three leases long,
+            // on whatever thread the await above resumed on.
+            Thread.Sleep(TimeSpan.FromSeconds(6));
+            return held.LeaseLost.IsCancellationRequested;
+        });
+        await acquired.Task;
+
+        var ping = await holderTier.Connection!.GetDatabase().PingAsync();
+        var contender = Stopwatch.StartNew();
+        var act = () => other.AcquireAsync("report", new StampedeLockOptions { LeaseDuration = lease, WaitTimeout = TimeSpan.FromSeconds(3) }).AsTask();
+        await act.Should().ThrowAsync<StampedeLockTimeoutException>("the watchdog kept extending the lease while the holder's code ran");
+        var contended = contender.Elapsed;
+        var lost = await critical;
+        output.WriteLine($"PING on the holder's connection during the critical section: {ping.TotalMilliseconds:F1} ms; contender gave up after {contended.TotalMilliseconds:F0} ms");
+
+        lost.Should().BeFalse("the lease was never lost");
+        ping.Should().BeLessThan(TimeSpan.FromSeconds(1), "the holder's code does not run on the thread that reads Redis replies");
+        (await Redis.Server.CliAsync("exists", Prefix + "lock:{report}")).Trim().Should().Be("0", "released at the end");
+    }
+
+    [Fact]
+    public async Task PublicAwaits_Complete_ContinuationsRunOnThreadPoolNotOnTheClientsThreads()
+    {
+        var tier = await TierAsync();
+        var locks = new RedisStampedeLock(tier);
+        var offPool = await Task.Run(async () =>
+        {
+            var seen = new List<string>();
+            void Check(string call)
+            {
+                if (!Thread.CurrentThread.IsThreadPoolThread)
+                {
+                    seen.Add($"{call} on '{Thread.CurrentThread.Name}'");
+                }
+            }
+
+            for (var i = 0; i < 20; i++)
+            {
+                await tier.ReadAsync($"k{i}", new DistributedReadOptions(DistributedLockMode.AcquireIfNotFresh, DateTimeOffset.UtcNow, TimeSpan.FromSeconds(10)), default).ConfigureAwait(false);
+                Check("ReadAsync");
+                await tier.WriteAsync($"k{i}", new byte[] { 1 }, new DistributedWriteOptions(TimeSpan.FromMinutes(1), DateTimeOffset.UtcNow.AddMinutes(1)), default).ConfigureAwait(false);
+                Check("WriteAsync");
+                await tier.RemoveAsync($"k{i}", default).ConfigureAwait(false);
+                Check("RemoveAsync");
+                var lease = await locks.AcquireAsync($"j{i}").ConfigureAwait(false);
+                Check("AcquireAsync");
+                await lease.DisposeAsync().ConfigureAwait(false);
+                Check("ReleaseAsync");
+            }
+
+            return seen;
+        });
+
+        offPool.Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task DisposeAsync_ApplicationsMultiplexer_LeftOpenAndUsableWithoutException()
+    {
+        await using var application = await ConnectionMultiplexer.ConnectAsync(Redis.Server.Configuration);
+        var tier = new RedisStampedeTier(application, new RedisStampedeOptions { KeyPrefix = Prefix });
+        using (var cache = new StampedeCache(new StampedeCacheOptions(), distributedStore: tier, backplane: tier))
+        {
+            (await cache.GetOrCreateAsync("k", _ => ValueTask.FromResult(1))).Should().Be(1);
+        }
+
+        await tier.DisposeAsync();
+        tier.Dispose();
+
+        application.IsConnected.Should().BeTrue();
+        (await application.GetDatabase().HashExistsAsync(Prefix + "{k}:v", "v")).Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task AddRedis_RegisteredMultiplexer_ProviderDisposalLeavesItOpen()
+    {
+        var application = await ConnectionMultiplexer.ConnectAsync(Redis.Server.Configuration);
+        var services = new ServiceCollection();
+        services.AddSingleton<IConnectionMultiplexer>(application);
+        services.AddStampedeGuard().AddRedis(o => o.KeyPrefix = Prefix);
+        await using (var provider = services.BuildServiceProvider())
+        {
+            provider.GetRequiredService<RedisStampedeTier>().OwnsConnection.Should().BeFalse();
+            (await provider.GetRequiredService<IStampedeCache>().GetOrCreateAsync("k", _ => ValueTask.FromResult(2))).Should().Be(2);
+            await using var lease = await provider.GetRequiredService<IStampedeLock>().AcquireAsync("job");
+        }
+
+        application.IsConnected.Should().BeTrue();
+        await application.GetDatabase().PingAsync();
+        await application.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task DisposeAsync_OwnConnection_Closed()
+    {
+        var tier = await Redis.NewTierAsync(Prefix);
+        var connection = tier.Connection!;
+        connection.IsConnected.Should().BeTrue();
+
+        await tier.DisposeAsync();
+
+        connection.IsConnected.Should().BeFalse();
+    }
+}

@@ -188,14 +188,14 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
         if (reply is null || reply.IsNull)
         {
             // Redis could not be asked: the lease is not known to be lost (it is kept until it expires or is released).
-            return new DistributedWriteResult(false, false);
+            return new DistributedWriteResult(false, false, Unavailable: true);
         }
 
         var code = (long)reply;
         if (code == RedisScripts.Stale)
         {
             Log.StaleRequestRefused(Logger, "write");
-            return new DistributedWriteResult(false, false);
+            return new DistributedWriteResult(false, false, Unavailable: true);
         }
 
         if (code < 0)

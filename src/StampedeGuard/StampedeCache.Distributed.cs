@@ -110,9 +110,10 @@ public sealed partial class StampedeCache
         var now = Now();
         var ttl = LocalTier.Lifetime(Math.Max(entry.Times.KeepUntil, now + TimeSpan.TicksPerMillisecond), now);
         var writeOptions = new DistributedWriteOptions(ttl, new DateTimeOffset(entry.Times.FreshUntil, TimeSpan.Zero), lease, Notify: true);
-        // Null when the store failed (logged, counted): not a refusal, the lease is released when the run ends.
+        // Null when the store failed (logged, counted), Unavailable when it could not be asked: neither is a refusal,
+        // the lease is released when the run ends.
         var attempt = await SafeL2Async<DistributedWriteResult?>(key, "write", async (store, k, t) => await store.WriteAsync(k, envelope, writeOptions, t).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
-        if (lease is not null && attempt is { Written: false })
+        if (lease is not null && attempt is { Written: false, Unavailable: false })
         {
             Log.FencedWriteRefused(_logger, key);
             return DistributedWrite.Refused;

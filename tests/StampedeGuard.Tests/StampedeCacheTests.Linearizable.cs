@@ -112,6 +112,20 @@ public sealed partial class StampedeCacheTests
     }
 
     [Fact]
+    public async Task GetOrCreateAsync_FencedWriteFailsBecauseStoreUnavailable_KeptLocallyAndNoLeaseLostLog()
+    {
+        var store = new FencingStore(CacheHarness.NewL2()) { UnavailableFencedWrites = true };
+        using var h = new CacheHarness(store: store);
+        var calls = 0;
+
+        var first = await h.Cache.GetOrCreateAsync("k", _ => { calls++; return ValueTask.FromResult("v1"); });
+        var second = await h.Cache.GetOrCreateAsync("k", _ => { calls++; return ValueTask.FromResult("v2"); });
+
+        (first, second, calls).Should().Be(("v1", "v1", 1), "a store outage is not a lost lease: the node keeps its value in L1");
+        h.LogsWithEventId(8).Should().BeEmpty("the lease was not lost, the store was down");
+    }
+
+    [Fact]
     public async Task GetOrCreateAsync_LeaseLostWhileFactoryRan_ResultNotWrittenAnywhereAndFactorySawTheSignal()
     {
         var l2 = CacheHarness.NewL2();

@@ -85,6 +85,10 @@ public readonly record struct DistributedReadResult(byte[]? Envelope, StampedeLe
 public readonly record struct DistributedWriteOptions(TimeSpan TimeToLive, DateTimeOffset FreshUntil, StampedeLease? Lease = null, bool Notify = true);
 
 /// <summary>The outcome of a write.</summary>
-/// <param name="Written">False when a fenced write was refused because the lease was lost.</param>
+/// <param name="Written">False when the write did not happen: refused because the lease was lost, or, with
+/// <paramref name="Unavailable"/>, because the store could not be asked.</param>
 /// <param name="Notified">True when the store already woke waiters and told other nodes (the engine then does not publish).</param>
-public readonly record struct DistributedWriteResult(bool Written, bool Notified);
+/// <param name="Unavailable">True when the store could not be reached (or the request came too late to act on): the
+/// write did not happen, but the lease is not known to be lost, so the engine treats it as a store failure (the run
+/// keeps its value locally), never as a refused fenced write.</param>
+public readonly record struct DistributedWriteResult(bool Written, bool Notified, bool Unavailable = false);

@@ -17,6 +17,9 @@ internal sealed class FencingStore(IDistributedCache cache) : IStampedeDistribut
 
     public bool RefuseFencedWrites { get; set; }
 
+    /// <summary>Gets or sets whether fenced writes fail as when the store cannot be reached (not a refusal).</summary>
+    public bool UnavailableFencedWrites { get; set; }
+
     /// <summary>Gets how many writes reached the underlying cache.</summary>
     public int Writes => Volatile.Read(ref _writes);
 
@@ -36,6 +39,11 @@ internal sealed class FencingStore(IDistributedCache cache) : IStampedeDistribut
         if (options.Lease is not null && RefuseFencedWrites)
         {
             return ValueTask.FromResult(new DistributedWriteResult(false, false));
+        }
+
+        if (options.Lease is not null && UnavailableFencedWrites)
+        {
+            return ValueTask.FromResult(new DistributedWriteResult(false, false, Unavailable: true));
         }
 
         Interlocked.Increment(ref _writes);

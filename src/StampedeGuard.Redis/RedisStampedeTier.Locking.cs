@@ -8,15 +8,6 @@ namespace StampedeGuard.Redis;
 /// <content>Lock primitives shared by the barrier and <see cref="RedisStampedeLock"/>.</content>
 public sealed partial class RedisStampedeTier
 {
-    /// <inheritdoc />
-    async ValueTask<StampedeLease?> IStampedeDistributedStore.TryAcquireLockAsync(string key, TimeSpan leaseDuration, CancellationToken cancellationToken)
-    {
-        // Kept only for the interface (the engine does not use it): deleting this method is all its removal needs.
-        ArgumentNullException.ThrowIfNull(key);
-        var (lease, _) = await AcquireAsync(key, _keys.Lock(key), leaseDuration, autoExtend: true, cancellationToken).ConfigureAwait(false);
-        return lease;
-    }
-
     /// <summary>Tries once to take a lock. Returns the lease, or the holder's remaining lease (null when Redis could not be asked).</summary>
     internal async ValueTask<(StampedeLease? Lease, TimeSpan? HeldFor)> AcquireAsync(string name, string redisKey, TimeSpan leaseDuration, bool autoExtend, CancellationToken cancellationToken)
     {

@@ -182,7 +182,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
                 {
                     // The same key is being computed as another type: do not share, do not block.
                     _metrics.Miss();
-                    return await factory(state, NewContext(key, options, stale, default), cancellationToken).ConfigureAwait(false);
+                    return await factory(state, NewContext<T>(key, options, stale, null), cancellationToken).ConfigureAwait(false);
                 }
 
                 if (typed.TryJoin())
@@ -418,7 +418,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
     {
         var (key, state, factory, options) = call;
         var stale = flight.Stale;
-        var context = NewContext(key, options, stale, flight.Lease?.LeaseLost ?? default);
+        var context = NewContext(key, options, stale, flight.Lease);
         using var activity = StampedeMetrics.ActivitySource.StartActivity("StampedeGuard.Factory");
         activity?.SetTag("stampedeguard.refresh", flight.IsBackground);
         _metrics.FactoryRuns.Add(1);

@@ -7,14 +7,16 @@ namespace StampedeGuard;
 /// <typeparam name="T">The type of the cached value.</typeparam>
 public sealed class StampedeFactoryContext<T>
 {
-    internal StampedeFactoryContext(string key, StampedeCacheEntryOptions options, bool hasStaleValue, T? staleValue, TimeSpan? staleAge, CancellationToken leaseLost)
+    private readonly StampedeLease? _lease;
+
+    internal StampedeFactoryContext(string key, StampedeCacheEntryOptions options, bool hasStaleValue, T? staleValue, TimeSpan? staleAge, StampedeLease? lease)
     {
         Key = key;
         Options = options;
         HasStaleValue = hasStaleValue;
         StaleValue = staleValue;
         StaleAge = staleAge;
-        LeaseLost = leaseLost;
+        _lease = lease;
     }
 
     /// <summary>Gets the key being computed.</summary>
@@ -42,12 +44,15 @@ public sealed class StampedeFactoryContext<T>
     /// write by the lease token).
     /// </summary>
     /// <remarks>
-    /// What a factory can rely on: the fenced write, not this token's timing. The token is signalled by the store's
-    /// watchdog when an extension is refused or the lease runs out, which can be some milliseconds after the lease
-    /// really expired (a paused process notices only when it runs again). Checking it before a side effect narrows
-    /// the window but does not close it: side effects that must happen once need their own idempotency.
+    /// What a factory can rely on: reading this property checks the lease's local deadline at that moment, so a
+    /// factory that reads <c>context.LeaseLost.IsCancellationRequested</c> right before a side effect sees a lease that
+    /// ran out (also after the process was paused, before any timer had a chance to fire); the engine does the same
+    /// before it accepts the result. A token read once and kept (passed to an HTTP call, say) is cancelled by the
+    /// store's timers, which may be some milliseconds late after a pause. The lease's local deadline is conservative
+    /// (measured from when the lock request was sent), but clocks and networks are not perfect: the fenced write is
+    /// the guarantee, and side effects that must happen once need their own idempotency.
     /// </remarks>
-    public CancellationToken LeaseLost { get; }
+    public CancellationToken LeaseLost => _lease?.LeaseLost ?? default;
 
     /// <summary>Gets whether <see cref="DoNotCache"/> was called.</summary>
     public bool IsCachingDisabled { get; private set; }

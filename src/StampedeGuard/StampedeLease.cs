@@ -12,7 +12,10 @@ public abstract class StampedeLease : IAsyncDisposable
     /// <summary>Gets the random owner token that fences writes.</summary>
     public abstract string Token { get; }
 
-    /// <summary>Gets a token cancelled when the lease is lost.</summary>
+    /// <summary>
+    /// Gets a token cancelled when the lease is lost. Implementations check their local deadline when this is read, so
+    /// reading it right before acting as owner tells whether the lease has run out, even if no timer has fired yet.
+    /// </summary>
     public abstract CancellationToken LeaseLost { get; }
 
     /// <summary>Releases the lease if it is still owned. Idempotent.</summary>

@@ -108,28 +108,6 @@ public abstract class StoreContractTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task TryAcquireLockAsync_Twice_SecondFailsOnlyIfSupported()
-    {
-        var first = await Store.TryAcquireLockAsync("k", TimeSpan.FromSeconds(10), default);
-        var second = await Store.TryAcquireLockAsync("k", TimeSpan.FromSeconds(10), default);
-
-        if (Store.SupportsLocking)
-        {
-            first.Should().NotBeNull();
-            second.Should().BeNull();
-            await first!.ReleaseAsync();
-            var third = await Store.TryAcquireLockAsync("k", TimeSpan.FromSeconds(10), default);
-            third.Should().NotBeNull();
-            await third!.ReleaseAsync();
-        }
-        else
-        {
-            first.Should().BeNull();
-            second.Should().BeNull();
-        }
-    }
-
-    [Fact]
     public async Task WaitForValueAsync_ValueAlreadyThere_ReturnsIt()
     {
         await Store.WriteAsync("k", Bytes("v"), Write(), default);

@@ -22,6 +22,7 @@ internal sealed class RedisLease : StampedeLease
     private readonly ITimer? _watchdog;
     private int _state;
     private int _extending;
+    private long _expiresAt; // GetTimestamp() at which the lease runs out unless extended
 
     public RedisLease(RedisStampedeTier tier, string name, string redisKey, string token, TimeSpan lease, bool autoExtend, long sentTimestamp)
     {
@@ -33,6 +34,7 @@ internal sealed class RedisLease : StampedeLease
         _lease = lease;
         _lostToken = _lost.Token;
         var left = lease - _time.GetElapsedTime(sentTimestamp);
+        _expiresAt = DeadlineFrom(sentTimestamp);
         _expiry = _time.CreateTimer(static s => ((RedisLease)s!).MarkLost("expired before it could be extended"), this, left > TimeSpan.Zero ? left : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
         if (autoExtend)
         {
@@ -47,7 +49,22 @@ internal sealed class RedisLease : StampedeLease
 
     public override string Token { get; }
 
-    public override CancellationToken LeaseLost => _lostToken;
+    /// <summary>
+    /// The lost-lease token, after checking the local deadline: a process that was paused past its lease sees it lost
+    /// at the first look, before the expiry timer had a chance to run.
+    /// </summary>
+    public override CancellationToken LeaseLost
+    {
+        get
+        {
+            if (IsHeld && _time.GetTimestamp() >= Volatile.Read(ref _expiresAt))
+            {
+                MarkLost("expired before it could be extended");
+            }
+
+            return _lostToken;
+        }
+    }
 
     public bool IsHeld => Volatile.Read(ref _state) == Held;
 
@@ -108,6 +125,7 @@ internal sealed class RedisLease : StampedeLease
             if (outcome == 1 && IsHeld)
             {
                 var left = _lease - _time.GetElapsedTime(sent);
+                Volatile.Write(ref _expiresAt, DeadlineFrom(sent));
                 _expiry.Change(left > TimeSpan.Zero ? left : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
                 Log.LeaseExtended(_tier.Logger, RedisKey, (long)_lease.TotalMilliseconds);
             }
@@ -127,6 +145,9 @@ internal sealed class RedisLease : StampedeLease
             Volatile.Write(ref _extending, 0);
         }
     }
+
+    private long DeadlineFrom(long sentTimestamp) =>
+        _lease >= TimeSpan.FromDays(365) ? long.MaxValue : sentTimestamp + (long)(_lease.TotalSeconds * _time.TimestampFrequency);
 
     private void StopTimers()
     {

@@ -40,9 +40,6 @@ public sealed class DistributedCacheStore : IStampedeDistributedStore
     }
 
     /// <inheritdoc />
-    public ValueTask<StampedeLease?> TryAcquireLockAsync(string key, TimeSpan leaseDuration, CancellationToken cancellationToken) => default;
-
-    /// <inheritdoc />
     public async ValueTask<DistributedReadResult> WaitForValueAsync(string key, TimeSpan maxWait, CancellationToken cancellationToken) =>
         new(await _cache.GetAsync(_prefix + key, cancellationToken).ConfigureAwait(false));
 

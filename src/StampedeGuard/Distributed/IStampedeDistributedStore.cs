@@ -30,13 +30,6 @@ public interface IStampedeDistributedStore
     /// <returns>Whether the value was written and whether the store already notified.</returns>
     ValueTask<DistributedWriteResult> WriteAsync(string key, ReadOnlyMemory<byte> envelope, DistributedWriteOptions options, CancellationToken cancellationToken);
 
-    /// <summary>Tries once to take a key's lock (no wait): used by background and early refreshes.</summary>
-    /// <param name="key">The cache key.</param>
-    /// <param name="leaseDuration">The lease length; a watchdog extends it while the holder runs.</param>
-    /// <param name="cancellationToken">Cancels the attempt.</param>
-    /// <returns>The lease, or null when another holder has it (or locking is not supported).</returns>
-    ValueTask<StampedeLease?> TryAcquireLockAsync(string key, TimeSpan leaseDuration, CancellationToken cancellationToken);
-
     /// <summary>
     /// Waits until the holder of a key's lock publishes a value or releases the lock, at most <paramref name="maxWait"/>,
     /// then returns what is stored. Implementations wake on a push notification and re-check when the lease would expire,

@@ -76,16 +76,6 @@ public sealed class DistributedCacheStoreTests
     }
 
     [Fact]
-    public async Task TryAcquireLockAsync_NoLockingSupport_ReturnsNull()
-    {
-        var store = new DistributedCacheStore(_cache);
-
-        var lease = await store.TryAcquireLockAsync("k", TimeSpan.FromSeconds(10), default);
-
-        (store.SupportsLocking, lease).Should().Be((false, null));
-    }
-
-    [Fact]
     public void Constructor_NullCache_ThrowsArgumentNullNamingCache()
     {
         var act = () => new DistributedCacheStore(null!);

@@ -50,8 +50,6 @@ internal sealed class FencingStore(IDistributedCache cache) : IStampedeDistribut
         return _inner.WriteAsync(key, envelope, options, cancellationToken);
     }
 
-    public ValueTask<StampedeLease?> TryAcquireLockAsync(string key, TimeSpan leaseDuration, CancellationToken cancellationToken) => default;
-
     public ValueTask<DistributedReadResult> WaitForValueAsync(string key, TimeSpan maxWait, CancellationToken cancellationToken) => _inner.WaitForValueAsync(key, maxWait, cancellationToken);
 
     public ValueTask RemoveAsync(string key, CancellationToken cancellationToken) => _inner.RemoveAsync(key, cancellationToken);

@@ -1,8 +1,5 @@
-using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
-using StampedeGuard.TestSupport;
-using StampedeGuard.TestSupport.Http;
 
 namespace StampedeGuard.Telemetry.Tests;
 

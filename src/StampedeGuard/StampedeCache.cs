@@ -419,7 +419,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         var (key, state, factory, options) = call;
         var stale = flight.Stale;
         var context = NewContext(key, options, stale, flight.Lease);
-        using var activity = StampedeMetrics.ActivitySource.StartActivity("StampedeGuard.Factory");
+        using var activity = StampedeMetrics.ActivitySource.StartActivity("stampedeguard.factory");
         activity?.SetTag("stampedeguard.refresh", flight.IsBackground);
         _metrics.FactoryRuns.Add(1);
         var runStartedAt = Now();

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using StampedeGuard.Shared;
 
 namespace StampedeGuard.AspNetCore.Internal;
 
@@ -18,7 +19,7 @@ internal sealed class ResponseCachingMetrics : IDisposable
         OriginRequests = _meter.CreateCounter<long>("stampedeguard.http.origin.requests", "{request}", "Origin executions started by the response cache (misses, revalidations, passes).");
         Stored = _meter.CreateCounter<long>("stampedeguard.http.stored", "{response}", "Responses stored.");
         HitForPass = _meter.CreateCounter<long>("stampedeguard.http.hit_for_pass", "{marker}", "Hit-for-pass markers set.");
-        WaiterWait = _meter.CreateHistogram<double>("stampedeguard.http.waiter.duration", "s", "How long collapsed waiters waited for the response headers.");
+        WaiterWait = DurationBuckets.CreateHistogram(_meter, "stampedeguard.http.waiter.duration", "How long collapsed waiters waited for the response headers.");
     }
 
     public Counter<long> Requests { get; }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using StampedeGuard.Shared;
 
 namespace StampedeGuard.Internal;
 
@@ -30,8 +31,8 @@ internal sealed class StampedeMetrics : IDisposable
         FailSafeActivations = Meter.CreateCounter<long>("stampedeguard.fail_safe.activations", "{activation}", "Times a stale value was served because the factory failed.");
         DistributedErrors = Meter.CreateCounter<long>("stampedeguard.distributed.errors", "{error}", "Distributed tier operations that failed (logged, ignored).");
         LockTimeouts = Meter.CreateCounter<long>("stampedeguard.lock_timeouts", "{timeout}", "Waits that gave up on another caller's run after LockTimeout.");
-        FactoryDuration = Meter.CreateHistogram<double>("stampedeguard.factory.duration", "s", "Factory run time.");
-        WaitDuration = Meter.CreateHistogram<double>("stampedeguard.wait.duration", "s", "Time callers waited for a value (misses and collapsed waiters).");
+        FactoryDuration = DurationBuckets.CreateHistogram(Meter, "stampedeguard.factory.duration", "Factory run time.");
+        WaitDuration = DurationBuckets.CreateHistogram(Meter, "stampedeguard.wait.duration", "Time callers waited for a value (misses and collapsed waiters).");
     }
 
     public Meter Meter { get; }

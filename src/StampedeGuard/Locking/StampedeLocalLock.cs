@@ -18,7 +18,7 @@ public sealed class StampedeLocalLock : IStampedeLock
     public StampedeLocalLock(TimeProvider? timeProvider = null) => _timeProvider = timeProvider ?? TimeProvider.System;
 
     /// <summary>Gets the number of names currently held or waited for.</summary>
-    public int Count
+    internal int Count
     {
         get
         {

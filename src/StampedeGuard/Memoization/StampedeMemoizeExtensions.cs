@@ -63,7 +63,7 @@ public static class StampedeMemoizeExtensions
     /// <typeparam name="T">The argument type.</typeparam>
     /// <param name="value">The argument.</param>
     /// <returns>Its key form.</returns>
-    public static string Format<T>(T value) => value switch
+    internal static string Format<T>(T value) => value switch
     {
         null => "null",
         string s => JsonSerializer.Serialize(s),

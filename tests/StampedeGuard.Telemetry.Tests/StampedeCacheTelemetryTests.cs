@@ -1,0 +1,138 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace StampedeGuard.Telemetry.Tests;
+
+/// <summary>What a user of the OpenTelemetry SDK sees from the engine: meter and activity source <c>StampedeGuard</c>.</summary>
+public sealed class StampedeCacheTelemetryTests : IDisposable
+{
+    private readonly OpenTelemetryCapture _otel = new("StampedeGuard");
+    private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+    private readonly FakeTimeProvider _time = new();
+    private readonly StampedeCache _cache;
+
+    public StampedeCacheTelemetryTests() =>
+        _cache = new StampedeCache(new StampedeCacheOptions { TimeProvider = _time }, meterFactory: _services.GetRequiredService<IMeterFactory>());
+
+    [Fact]
+    public async Task Meter_MissThenHit_ExportsRequestCounterWithUnitAndResultTag()
+    {
+        await _cache.GetOrCreateAsync("k", _ => ValueTask.FromResult(1));
+        await _cache.GetOrCreateAsync("k", _ => ValueTask.FromResult(2));
+
+        var requests = _otel.CollectMetrics()["stampedeguard.cache.requests"];
+
+        (requests.Unit, requests.MetricType).Should().Be(("{request}", OpenTelemetry.Metrics.MetricType.LongSum));
+        requests.SumsByTags().Should().BeEquivalentTo(new Dictionary<string, long>
+        {
+            ["stampedeguard.result=miss"] = 1,
+            ["stampedeguard.result=hit"] = 1,
+        });
+    }
+
+    [Fact]
+    public async Task Meter_ConcurrentMisses_ExportsOneMissOneRunAndCollapsedWaiters()
+    {
+        const int callers = 20;
+        var gate = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var runs = 0;
+        using var joined = new TagCounter(_services.GetRequiredService<IMeterFactory>(), "stampedeguard.cache.requests");
+        var calls = Enumerable.Range(0, callers)
+            .Select(_ => Task.Run(() => _cache.GetOrCreateAsync("k", async _ =>
+            {
+                Interlocked.Increment(ref runs);
+                return await gate.Task;
+            }).AsTask()))
+            .ToArray();
+        await Poll.UntilAsync(() => joined["miss"] + joined["collapsed"] == callers, "every caller joined the one run");
+        gate.SetResult(7);
+        (await Task.WhenAll(calls)).Should().AllBeEquivalentTo(7);
+
+        var metrics = _otel.CollectMetrics();
+
+        runs.Should().Be(1);
+        metrics["stampedeguard.cache.requests"].SumsByTags().Should().BeEquivalentTo(new Dictionary<string, long>
+        {
+            ["stampedeguard.result=miss"] = 1,
+            ["stampedeguard.result=collapsed"] = callers - 1,
+        });
+        metrics["stampedeguard.factory.runs"].SumsByTags().Should().BeEquivalentTo(new Dictionary<string, long> { [string.Empty] = 1 });
+        metrics["stampedeguard.factory.runs"].Unit.Should().Be("{run}");
+        metrics["stampedeguard.wait.duration"].Histogram().Count.Should().Be(callers);
+    }
+
+    [Theory]
+    [InlineData("stampedeguard.factory.duration")]
+    [InlineData("stampedeguard.wait.duration")]
+    public async Task Histogram_FactoryTakes30Ms_LandsInThe25To50MsBucketOfTheAdvisedBoundaries(string instrument)
+    {
+        await _cache.GetOrCreateAsync("k", _ =>
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(30));
+            return ValueTask.FromResult(1);
+        });
+
+        var metric = _otel.CollectMetrics()[instrument];
+        var (count, buckets) = metric.Histogram();
+
+        (metric.Unit, metric.MetricType, count).Should().Be(("s", OpenTelemetry.Metrics.MetricType.Histogram, 1L));
+        buckets.Select(b => b.Bound).Should().Equal(OpenTelemetryCapture.DocumentedBuckets);
+        buckets.Where(b => b.Count > 0).Should().Equal((0.05, 1L));
+    }
+
+    [Fact]
+    public async Task Meter_FactoryThrows_ExportsErrorCounter()
+    {
+        var act = async () => await _cache.GetOrCreateAsync<int>("k", _ => throw new InvalidOperationException("boom"));
+        await act.Should().ThrowAsync<InvalidOperationException>();
+
+        var errors = _otel.CollectMetrics()["stampedeguard.factory.errors"];
+
+        errors.Unit.Should().Be("{error}");
+        errors.SumsByTags().Should().BeEquivalentTo(new Dictionary<string, long> { [string.Empty] = 1 });
+    }
+
+    [Fact]
+    public async Task Span_FactoryRun_IsOneInternalStampedeguardFactorySpanWithRefreshFalse()
+    {
+        await _cache.GetOrCreateAsync("k", _ => ValueTask.FromResult(1));
+        await _cache.GetOrCreateAsync("k", _ => ValueTask.FromResult(2)); // a hit: no span
+
+        var span = _otel.Spans.Should().ContainSingle().Subject;
+
+        (span.DisplayName, span.Kind, span.Source.Name, span.Status).Should().Be(("stampedeguard.factory", ActivityKind.Internal, "StampedeGuard", ActivityStatusCode.Unset));
+        span.TagObjects.Should().BeEquivalentTo(new Dictionary<string, object?> { ["stampedeguard.refresh"] = false });
+    }
+
+    [Fact]
+    public async Task Span_FactoryThrows_HasErrorStatusWithTheExceptionTypeName()
+    {
+        var act = async () => await _cache.GetOrCreateAsync<int>("k", _ => throw new InvalidOperationException("secret detail"));
+        await act.Should().ThrowAsync<InvalidOperationException>();
+
+        var span = _otel.Spans.Should().ContainSingle().Subject;
+
+        (span.DisplayName, span.Status, span.StatusDescription).Should().Be(("stampedeguard.factory", ActivityStatusCode.Error, nameof(InvalidOperationException)));
+    }
+
+    [Fact]
+    public async Task Span_StaleHitRefreshesInBackground_HasRefreshTrue()
+    {
+        var options = new StampedeCacheEntryOptions { Duration = TimeSpan.FromSeconds(10), StaleWhileRevalidate = TimeSpan.FromMinutes(1) };
+        await _cache.GetOrCreateAsync("k", _ => ValueTask.FromResult(1), options);
+        _time.Advance(TimeSpan.FromSeconds(11));
+
+        (await _cache.GetOrCreateAsync("k", _ => ValueTask.FromResult(2), options)).Should().Be(1);
+        await Poll.UntilAsync(() => _otel.Spans.Count == 2, "the background refresh's span ended");
+
+        _otel.Spans.Select(s => (s.DisplayName, s.GetTagItem("stampedeguard.refresh")))
+            .Should().Equal(("stampedeguard.factory", false), ("stampedeguard.factory", true));
+    }
+
+    public void Dispose()
+    {
+        _cache.Dispose();
+        _services.Dispose();
+        _otel.Dispose();
+    }
+}

@@ -11,6 +11,9 @@ public sealed class OriginCounter
 
     public int MaxConcurrent => Volatile.Read(ref _maxConcurrent);
 
+    /// <summary>Gets how many executions run now.</summary>
+    public int Concurrent => Volatile.Read(ref _concurrent);
+
     /// <summary>Completes when the first execution starts.</summary>
     public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 

@@ -1,0 +1,1 @@
+global using Origin = StampedeGuard.TestSupport.Http.OriginCounter;

@@ -233,6 +233,13 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         var cancelled = false;
         try
         {
+            if (leader && flight.Answer.IsCompleted)
+            {
+                // The run completed inline: the leader takes its own result at once, no hop through the answer.
+                RecordWait(started);
+                return flight.Answer.GetAwaiter().GetResult();
+            }
+
             // FactorySoftTimeout when a stale value exists (it may arrive from L2 during the wait).
             var soft = TimerBound(options.FactorySoftTimeout);
             if (soft != Timeout.InfiniteTimeSpan)
@@ -426,22 +433,43 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         var started = _time.GetTimestamp();
         T value;
         Task<T>? pending = null;
+        var hard = TimerBound(options.FactoryHardTimeout);
+        var bounded = hard != Timeout.InfiniteTimeSpan || TimerBound(options.FactorySoftTimeout) != Timeout.InfiniteTimeSpan;
         try
         {
-            // Off the caller's thread: a factory that blocks before its first await must not hold the leader's caller
-            // (its cancellation) nor escape the hard timeout.
             var token = flight.Token;
-            pending = Task.Run(
-                () =>
+            if (bounded)
+            {
+                // A timeout bounds this run: off the caller's thread, so a factory that blocks before its first await
+                // can escape neither the hard nor the soft timeout.
+                pending = Task.Run(
+                    () =>
+                    {
+                        ComputingKey.Enter(this, key); // flows into the factory only, never back to the caller
+                        return factory(state, context, token).AsTask();
+                    },
+                    CancellationToken.None);
+                value = hard == Timeout.InfiniteTimeSpan
+                    ? await pending.ConfigureAwait(false)
+                    : await pending.WaitAsync(hard, _time).ConfigureAwait(false);
+            }
+            else
+            {
+                // No timeout to enforce: inline on the leader, no thread-pool hop. A factory that blocks synchronously
+                // holds its caller until it returns; bounding that is the caller's (or FactoryHardTimeout's) job.
+                var computing = ComputingKey.Enter(this, key);
+                ValueTask<T> running;
+                try
                 {
-                    ComputingKey.Enter(this, key); // flows into the factory only, never back to the caller
-                    return factory(state, context, token).AsTask();
-                },
-                CancellationToken.None);
-            var hard = TimerBound(options.FactoryHardTimeout);
-            value = hard == Timeout.InfiniteTimeSpan
-                ? await pending.ConfigureAwait(false)
-                : await pending.WaitAsync(hard, _time).ConfigureAwait(false);
+                    running = factory(state, context, token);
+                }
+                finally
+                {
+                    ComputingKey.Exit(computing); // the factory's own continuations keep the mark; the leader does not
+                }
+
+                value = running.IsCompletedSuccessfully ? running.Result : await running.ConfigureAwait(false);
+            }
         }
         catch (Exception ex) when (flight.Token.IsCancellationRequested)
         {
@@ -457,7 +485,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             _metrics.FactoryDuration.Record(elapsed.TotalSeconds);
             _metrics.FactoryErrors.Add(1);
             activity?.SetStatus(ActivityStatusCode.Error, ex.GetType().Name);
-            if (ex is TimeoutException && !IsFactorysOwn(pending, ex))
+            if (ex is TimeoutException && bounded && !IsFactorysOwn(pending, ex))
             {
                 // Our hard timeout fired (even if the factory completed at that very instant): always this type.
                 flight.CancelFactory();

@@ -116,59 +116,75 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             return new ValueTask<T>(entry.Value);
         }
 
-        return GetOrCreateSlowAsync(key, state, factory, options, cancellationToken);
+        return GetOrCreateSlow(key, state, factory, options, cancellationToken);
     }
 
-    private async ValueTask<T> GetOrCreateSlowAsync<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, CancellationToken cancellationToken)
+    /// <summary>
+    /// The miss side of a call, without an async state machine of its own: every check here is synchronous, and a
+    /// caller with nothing of its own to bound (no cancellable token, no soft timeout) awaits the run's one shared
+    /// answer directly. Failures come back in the returned task, never thrown from the call.
+    /// </summary>
+    private ValueTask<T> GetOrCreateSlow<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, CancellationToken cancellationToken)
     {
-        cancellationToken.ThrowIfCancellationRequested();
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        if (ComputingKey.Contains(this, key))
+        try
         {
-            // The factory of this key asks for the key itself: waiting for its own run would never end.
-            throw new InvalidOperationException($"The factory for key '{key}' called GetOrCreateAsync for the same key (re-entrant call); it would wait for itself forever.");
-        }
-
-        var now = Now();
-        var entry = GetLocal<T>(key, options);
-        CacheEntry<T>? stale = null;
-        if (entry is not null)
-        {
-            if (now < entry.Times.FreshUntil)
+            if (cancellationToken.IsCancellationRequested)
             {
-                _metrics.Hit();
-                entry.Error?.Throw();
-                if (now >= entry.RefreshCheckAt)
+                return ValueTask.FromCanceled<T>(cancellationToken);
+            }
+
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (ComputingKey.Contains(this, key))
+            {
+                // The factory of this key asks for the key itself: waiting for its own run would never end.
+                throw new InvalidOperationException($"The factory for key '{key}' called GetOrCreateAsync for the same key (re-entrant call); it would wait for itself forever.");
+            }
+
+            var now = Now();
+            var entry = GetLocal<T>(key, options);
+            CacheEntry<T>? stale = null;
+            if (entry is not null)
+            {
+                if (now < entry.Times.FreshUntil)
                 {
-                    MaybeRefreshEarly(key, state, factory, options, entry, now);
+                    _metrics.Hit();
+                    entry.Error?.Throw();
+                    if (now >= entry.RefreshCheckAt)
+                    {
+                        MaybeRefreshEarly(key, state, factory, options, entry, now);
+                    }
+
+                    return new ValueTask<T>(entry.Value);
                 }
 
-                return entry.Value;
-            }
-
-            if (entry.Error is null && now < entry.Times.StaleUntil)
-            {
-                // 2. Stale hit: serve it, one background refresh.
-                _metrics.Stale();
-                if (entry.TryClaimStaleRefresh())
+                if (entry.Error is null && now < entry.Times.StaleUntil)
                 {
-                    StartBackgroundRefresh(new Call<TState, T>(key, state, factory, options), entry, early: false);
+                    // 2. Stale hit: serve it, one background refresh.
+                    _metrics.Stale();
+                    if (entry.TryClaimStaleRefresh())
+                    {
+                        StartBackgroundRefresh(new Call<TState, T>(key, state, factory, options), entry, early: false);
+                    }
+
+                    return new ValueTask<T>(entry.Value);
                 }
 
-                return entry.Value;
+                if (entry.Error is null && now < entry.Times.KeepUntil)
+                {
+                    stale = entry;
+                }
             }
 
-            if (entry.Error is null && now < entry.Times.KeepUntil)
-            {
-                stale = entry;
-            }
+            // 3. Miss: lead or join the key's flight.
+            return JoinFlight(new Call<TState, T>(key, state, factory, options), stale, cancellationToken);
         }
-
-        // 3. Miss: lead or join the key's flight.
-        return await JoinFlightAsync(new Call<TState, T>(key, state, factory, options), stale, cancellationToken).ConfigureAwait(false);
+        catch (Exception ex)
+        {
+            return ValueTask.FromException<T>(ex);
+        }
     }
 
-    private async ValueTask<T> JoinFlightAsync<TState, T>(Call<TState, T> call, CacheEntry<T>? stale, CancellationToken cancellationToken)
+    private ValueTask<T> JoinFlight<TState, T>(Call<TState, T> call, CacheEntry<T>? stale, CancellationToken cancellationToken)
     {
         var (key, state, factory, options) = call;
         var started = _time.GetTimestamp();
@@ -182,7 +198,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
                 {
                     // The same key is being computed as another type: do not share, do not block.
                     _metrics.Miss();
-                    return await factory(state, NewContext(key, options, stale, default), cancellationToken).ConfigureAwait(false);
+                    return factory(state, NewContext(key, options, stale, default), cancellationToken);
                 }
 
                 if (typed.TryJoin())
@@ -215,6 +231,13 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         {
             _metrics.Miss();
             _ = RunFlightAsync(call, flight);
+            if (flight.Answer.IsCompleted)
+            {
+                // The run completed inline: the leader takes its own result at once, no hop through the answer.
+                flight.Leave(cancelled: false);
+                RecordWait(started);
+                return Completed(flight.Answer);
+            }
         }
         else
         {
@@ -230,16 +253,27 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             }
         }
 
+        if (!cancellationToken.CanBeCanceled && TimerBound(options.FactorySoftTimeout) == Timeout.InfiniteTimeSpan && !_metrics.WaitDuration.Enabled)
+        {
+            // Nothing of the caller's own to bound or time: it awaits the run's one shared answer (no task, timer or
+            // state machine per waiter). Such a caller never gives up early, so it never leaves the flight either:
+            // the factory is cancelled only when every waiter is gone, and this one never goes.
+            return new ValueTask<T>(flight.Answer);
+        }
+
+        return WaitAsync(flight, stale, options, started, cancellationToken);
+    }
+
+    /// <summary>A completed answer as a value task: the value itself, or the failed task (awaiting it throws the failure).</summary>
+    private static ValueTask<T> Completed<T>(Task<T> answer) =>
+        answer.IsCompletedSuccessfully ? new ValueTask<T>(answer.Result) : new ValueTask<T>(answer);
+
+    /// <summary>A caller's own bounded wait on a run: its cancellation token, the soft timeout, the wait's duration.</summary>
+    private async ValueTask<T> WaitAsync<T>(Flight<T> flight, CacheEntry<T>? stale, StampedeCacheEntryOptions options, long started, CancellationToken cancellationToken)
+    {
         var cancelled = false;
         try
         {
-            if (leader && flight.Answer.IsCompleted)
-            {
-                // The run completed inline: the leader takes its own result at once, no hop through the answer.
-                RecordWait(started);
-                return flight.Answer.GetAwaiter().GetResult();
-            }
-
             // FactorySoftTimeout when a stale value exists (it may arrive from L2 during the wait).
             var soft = TimerBound(options.FactorySoftTimeout);
             if (soft != Timeout.InfiniteTimeSpan)

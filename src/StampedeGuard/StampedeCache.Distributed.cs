@@ -100,6 +100,11 @@ public sealed partial class StampedeCache
     /// <returns>Whether the write consumed <paramref name="lease"/> (the store released it with the write) or was refused.</returns>
     private async ValueTask<DistributedWrite> WriteDistributedAsync<T>(string key, CacheEntry<T> entry, StampedeCacheEntryOptions options, StampedeLease? lease, CancellationToken cancellationToken = default)
     {
+        if (_l2 is null && _backplane is null)
+        {
+            return DistributedWrite.NotConsumed; // a local-only cache: nothing to write, nobody to tell
+        }
+
         var envelope = UsesL2(options) ? SerializeEnvelope(key, entry) : null;
         if (envelope is null)
         {

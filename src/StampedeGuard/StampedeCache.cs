@@ -529,7 +529,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             }
 
 
-            return FailSafe(key, context.Options, flight, ex, elapsed);
+            return FailSafe(key, context.EffectiveOptions, flight, ex, elapsed);
         }
 
         var duration = _time.GetElapsedTime(started);
@@ -540,7 +540,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             return (true, value, null);
         }
 
-        if (flight.IsSuperseded || _invalidations.InvalidatedSince(context.Options.Tags, runStartedAt))
+        if (flight.IsSuperseded || _invalidations.InvalidatedSince(context.EffectiveOptions.Tags, runStartedAt))
         {
             // A newer run, SetAsync, RemoveAsync, or an invalidation of one of its tags happened while it ran: the
             // result may predate the invalidation, so answer this run's waiters but don't store it.
@@ -548,7 +548,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             return (true, value, null);
         }
 
-        var entryOptions = context.Options;
+        var entryOptions = context.EffectiveOptions;
         var times = EntryTimes.From(Now(), entryOptions, duration.Ticks);
         var entry = NewEntry(value, null, times, entryOptions, previousFactoryTicks: stale?.Times.FactoryTicks ?? -1);
         var store = flight.TryBeginStore();

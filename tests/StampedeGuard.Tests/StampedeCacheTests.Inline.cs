@@ -56,4 +56,24 @@ public sealed partial class StampedeCacheTests
         // Same logical flow, same key: the inline run's re-entrancy mark must not have stayed on the caller.
         (await h.Cache.GetOrCreateAsync("k", Factory)).Should().Be(2);
     }
+
+    [Fact]
+    public async Task GetOrCreateAsync_FactoryReadsContextOptionsTwice_GetsOneCopyNotTheCallersObject()
+    {
+        using var h = new CacheHarness();
+        var callOptions = new StampedeCacheEntryOptions { Duration = TimeSpan.FromSeconds(7), Tags = ["t"] };
+        StampedeCacheEntryOptions? first = null;
+        StampedeCacheEntryOptions? second = null;
+
+        await h.Cache.GetOrCreateAsync<int, int>("k", 0, (_, context, _) =>
+        {
+            first = context.Options;
+            second = context.Options;
+            return ValueTask.FromResult(1);
+        }, callOptions);
+
+        first.Should().BeSameAs(second).And.NotBeSameAs(callOptions);
+        first!.Duration.Should().Be(TimeSpan.FromSeconds(7));
+        first.Tags.Should().Equal("t");
+    }
 }

@@ -176,7 +176,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             }
 
             // 3. Miss: lead or join the key's flight.
-            return JoinFlight(new Call<TState, T>(key, state, factory, options), stale, cancellationToken);
+            return JoinFlight(key, state, factory, options, stale, cancellationToken);
         }
         catch (Exception ex)
         {
@@ -184,9 +184,9 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         }
     }
 
-    private ValueTask<T> JoinFlight<TState, T>(Call<TState, T> call, CacheEntry<T>? stale, CancellationToken cancellationToken)
+    /// <summary>Leads or joins the key's flight. A waiter allocates nothing here unless it is the one that arms the LockTimeout timer.</summary>
+    private ValueTask<T> JoinFlight<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, CacheEntry<T>? stale, CancellationToken cancellationToken)
     {
-        var (key, state, factory, options) = call;
         var started = _time.GetTimestamp();
         Flight<T> flight;
         var leader = false;
@@ -230,7 +230,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         if (leader)
         {
             _metrics.Miss();
-            _ = RunFlightAsync(call, flight);
+            _ = RunFlightAsync(new Call<TState, T>(key, state, factory, options), flight);
             if (flight.Answer.IsCompleted)
             {
                 // The run completed inline: the leader takes its own result at once, no hop through the answer.
@@ -247,8 +247,9 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             //    it fires, one replacement run starts and answers every waiter of the hung run (no per-waiter timer,
             //    no convoy): a wait is bounded by LockTimeout plus the replacement's own bounds.
             var lockTimeout = TimerBound(options.LockTimeout);
-            if (lockTimeout != Timeout.InfiniteTimeSpan)
+            if (lockTimeout != Timeout.InfiniteTimeSpan && !flight.IsTakeoverArmed)
             {
+                var call = new Call<TState, T>(key, state, factory, options);
                 flight.ArmTakeover(_time, lockTimeout, () => TakeOver(call, flight));
             }
         }

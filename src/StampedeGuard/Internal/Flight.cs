@@ -93,7 +93,7 @@ internal sealed class Flight<T> : Flight
     private readonly bool _background;
     private int _waiters;
     private bool _keepRunning;
-    private ITimer? _takeover;
+    private volatile ITimer? _takeover;
 
     public Flight(CacheEntry<T>? stale, bool background)
     {
@@ -172,6 +172,12 @@ internal sealed class Flight<T> : Flight
     public CacheEntry? Claimed { get; init; }
 
     public void CancelFactory() => _cts.Cancel();
+
+    /// <summary>
+    /// Gets whether the LockTimeout timer is armed already (or the run answered): later waiters need not build the
+    /// takeover callback. A stale read only costs that waiter the callback; <see cref="ArmTakeover"/> decides under the lock.
+    /// </summary>
+    public bool IsTakeoverArmed => _takeover is not null || _answer.Task.IsCompleted;
 
     /// <summary>Arms the run's one LockTimeout timer (the first waiter behind it does; later calls do nothing).</summary>
     public void ArmTakeover(TimeProvider time, TimeSpan lockTimeout, Action takeOver)

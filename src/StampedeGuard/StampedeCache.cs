@@ -249,8 +249,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             var lockTimeout = TimerBound(options.LockTimeout);
             if (lockTimeout != Timeout.InfiniteTimeSpan && !flight.IsTakeoverArmed)
             {
-                var call = new Call<TState, T>(key, state, factory, options);
-                flight.ArmTakeover(_time, lockTimeout, () => TakeOver(call, flight));
+                ArmTakeover(new Call<TState, T>(key, state, factory, options), flight, lockTimeout);
             }
         }
 
@@ -264,6 +263,10 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
 
         return WaitAsync(flight, stale, options, started, cancellationToken);
     }
+
+    /// <summary>Arms the flight's one LockTimeout timer (a method of its own: the closure exists only for the waiter that arms it).</summary>
+    private void ArmTakeover<TState, T>(Call<TState, T> call, Flight<T> flight, TimeSpan lockTimeout) =>
+        flight.ArmTakeover(_time, lockTimeout, () => TakeOver(call, flight));
 
     /// <summary>A completed answer as a value task: the value itself, or the failed task (awaiting it throws the failure).</summary>
     private static ValueTask<T> Completed<T>(Task<T> answer) =>
@@ -477,13 +480,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             {
                 // A timeout bounds this run: off the caller's thread, so a factory that blocks before its first await
                 // can escape neither the hard nor the soft timeout.
-                pending = Task.Run(
-                    () =>
-                    {
-                        ComputingKey.Enter(this, key); // flows into the factory only, never back to the caller
-                        return factory(state, context, token).AsTask();
-                    },
-                    CancellationToken.None);
+                pending = StartOnThreadPool(call, context, token);
                 value = hard == Timeout.InfiniteTimeSpan
                     ? await pending.ConfigureAwait(false)
                     : await pending.WaitAsync(hard, _time).ConfigureAwait(false);
@@ -552,8 +549,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         var entryOptions = context.EffectiveOptions;
         var times = EntryTimes.From(Now(), entryOptions, duration.Ticks);
         var entry = NewEntry(value, null, times, entryOptions, previousFactoryTicks: stale?.Times.FactoryTicks ?? -1);
-        var store = flight.TryBeginStore();
-        if (store is null)
+        if (!flight.TryBeginStore())
         {
             return (true, value, null); // superseded while it finished: answer the waiters, store nothing.
         }
@@ -587,11 +583,24 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         }
         finally
         {
-            flight.EndStore(store);
+            flight.EndStore();
         }
 
         return (true, value, null);
     }
+
+    /// <summary>
+    /// Starts the factory on the thread pool (a timeout bounds it). A method of its own so that the closure is only
+    /// allocated on this path, not at the start of every run.
+    /// </summary>
+    private Task<T> StartOnThreadPool<TState, T>(Call<TState, T> call, StampedeFactoryContext<T> context, CancellationToken token) =>
+        Task.Run(
+            () =>
+            {
+                ComputingKey.Enter(this, call.Key); // flows into the factory only, never back to the caller
+                return call.Factory(call.State, context, token).AsTask();
+            },
+            CancellationToken.None);
 
     /// <summary>Whether <paramref name="error"/> was thrown by the factory itself (not by the hard-timeout wait).</summary>
     private static bool IsFactorysOwn(Task? pending, Exception error) =>

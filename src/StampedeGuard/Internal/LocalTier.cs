@@ -146,8 +146,11 @@ internal sealed class LocalTier : IDisposable
         }
     }
 
-    /// <summary>False when the application keeps its own entry under this key in a shared IMemoryCache: never overwrite it.</summary>
-    private bool HotSlotIsOurs(string key) => !(_cache.TryGetValue(key, out var occupant) && occupant is not (CacheEntry or RawEnvelope));
+    /// <summary>
+    /// False when the application keeps its own entry under this key in a shared IMemoryCache: never overwrite it.
+    /// The private cache holds nothing but ours, so it needs no lookup.
+    /// </summary>
+    private bool HotSlotIsOurs(string key) => _owned || !(_cache.TryGetValue(key, out var occupant) && occupant is not (CacheEntry or RawEnvelope));
 
     private void Put(object slot, object value, TimeSpan lifetime, long size)
     {

@@ -98,7 +98,12 @@ public sealed partial class StampedeCache
     /// written (L2 skipped, payload too large, not serializable) still tells them to drop their older copy.
     /// </summary>
     /// <returns>Whether the write consumed <paramref name="lease"/> (the store released it with the write) or was refused.</returns>
-    private async ValueTask<DistributedWrite> WriteDistributedAsync<T>(string key, CacheEntry<T> entry, StampedeCacheEntryOptions options, StampedeLease? lease, CancellationToken cancellationToken = default)
+    private ValueTask<DistributedWrite> WriteDistributedAsync<T>(string key, CacheEntry<T> entry, StampedeCacheEntryOptions options, StampedeLease? lease, CancellationToken cancellationToken = default) =>
+        _l2 is null && _backplane is null
+            ? new ValueTask<DistributedWrite>(DistributedWrite.NotConsumed) // a local-only cache: nothing to write, nobody to tell
+            : WriteDistributedCoreAsync(key, entry, options, lease, cancellationToken);
+
+    private async ValueTask<DistributedWrite> WriteDistributedCoreAsync<T>(string key, CacheEntry<T> entry, StampedeCacheEntryOptions options, StampedeLease? lease, CancellationToken cancellationToken)
     {
         var envelope = UsesL2(options) ? SerializeEnvelope(key, entry) : null;
         if (envelope is null)

@@ -91,5 +91,5 @@ public sealed partial class StampedeCache
     }
 
     private StampedeFactoryContext<T> NewContext<T>(string key, StampedeCacheEntryOptions options, CacheEntry<T>? stale, StampedeLease? lease) =>
-        new(key, options.Clone(), stale is not null, stale is null ? default : stale.Value, stale is null ? null : TimeSpan.FromTicks(Now() - stale.Times.Created), lease);
+        new(key, options, stale is not null, stale is null ? default : stale.Value, stale is null ? null : TimeSpan.FromTicks(Now() - stale.Times.Created), lease);
 }

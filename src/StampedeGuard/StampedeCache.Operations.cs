@@ -130,8 +130,7 @@ public sealed partial class StampedeCache
     /// <summary>Stores a run's entry in L1 unless the run was superseded (then an invalidation came after it started).</summary>
     private void StoreLocallyForRun(Flight flight, string key, CacheEntry entry, StampedeCacheEntryOptions options)
     {
-        var store = flight.TryBeginStore();
-        if (store is null)
+        if (!flight.TryBeginStore())
         {
             return;
         }
@@ -142,7 +141,7 @@ public sealed partial class StampedeCache
         }
         finally
         {
-            flight.EndStore(store);
+            flight.EndStore();
         }
     }
 

@@ -116,61 +116,77 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             return new ValueTask<T>(entry.Value);
         }
 
-        return GetOrCreateSlowAsync(key, state, factory, options, cancellationToken);
+        return GetOrCreateSlow(key, state, factory, options, cancellationToken);
     }
 
-    private async ValueTask<T> GetOrCreateSlowAsync<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, CancellationToken cancellationToken)
+    /// <summary>
+    /// The miss side of a call, without an async state machine of its own: every check here is synchronous, and a
+    /// caller with nothing of its own to bound (no cancellable token, no soft timeout) awaits the run's one shared
+    /// answer directly. Failures come back in the returned task, never thrown from the call.
+    /// </summary>
+    private ValueTask<T> GetOrCreateSlow<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, CancellationToken cancellationToken)
     {
-        cancellationToken.ThrowIfCancellationRequested();
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        if (ComputingKey.Contains(this, key))
+        try
         {
-            // The factory of this key asks for the key itself: waiting for its own run would never end.
-            throw new InvalidOperationException($"The factory for key '{key}' called GetOrCreateAsync for the same key (re-entrant call); it would wait for itself forever.");
-        }
-
-        var now = Now();
-        var entry = GetLocal<T>(key, options);
-        CacheEntry<T>? stale = null;
-        if (entry is not null)
-        {
-            if (now < entry.Times.FreshUntil)
+            if (cancellationToken.IsCancellationRequested)
             {
-                _metrics.Hit();
-                entry.Error?.Throw();
-                if (now >= entry.RefreshCheckAt)
+                return ValueTask.FromCanceled<T>(cancellationToken);
+            }
+
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (ComputingKey.Contains(this, key))
+            {
+                // The factory of this key asks for the key itself: waiting for its own run would never end.
+                throw new InvalidOperationException($"The factory for key '{key}' called GetOrCreateAsync for the same key (re-entrant call); it would wait for itself forever.");
+            }
+
+            var now = Now();
+            var entry = GetLocal<T>(key, options);
+            CacheEntry<T>? stale = null;
+            if (entry is not null)
+            {
+                if (now < entry.Times.FreshUntil)
                 {
-                    MaybeRefreshEarly(key, state, factory, options, entry, now);
+                    _metrics.Hit();
+                    entry.Error?.Throw();
+                    if (now >= entry.RefreshCheckAt)
+                    {
+                        MaybeRefreshEarly(key, state, factory, options, entry, now);
+                    }
+
+                    return new ValueTask<T>(entry.Value);
                 }
 
-                return entry.Value;
-            }
-
-            if (entry.Error is null && now < entry.Times.StaleUntil)
-            {
-                // 2. Stale hit: serve it, one background refresh.
-                _metrics.Stale();
-                if (entry.TryClaimStaleRefresh())
+                if (entry.Error is null && now < entry.Times.StaleUntil)
                 {
-                    StartBackgroundRefresh(new Call<TState, T>(key, state, factory, options), entry, early: false);
+                    // 2. Stale hit: serve it, one background refresh.
+                    _metrics.Stale();
+                    if (entry.TryClaimStaleRefresh())
+                    {
+                        StartBackgroundRefresh(new Call<TState, T>(key, state, factory, options), entry, early: false);
+                    }
+
+                    return new ValueTask<T>(entry.Value);
                 }
 
-                return entry.Value;
+                if (entry.Error is null && now < entry.Times.KeepUntil)
+                {
+                    stale = entry;
+                }
             }
 
-            if (entry.Error is null && now < entry.Times.KeepUntil)
-            {
-                stale = entry;
-            }
+            // 3. Miss: lead or join the key's flight.
+            return JoinFlight(key, state, factory, options, stale, cancellationToken);
         }
-
-        // 3. Miss: lead or join the key's flight.
-        return await JoinFlightAsync(new Call<TState, T>(key, state, factory, options), stale, cancellationToken).ConfigureAwait(false);
+        catch (Exception ex)
+        {
+            return ValueTask.FromException<T>(ex);
+        }
     }
 
-    private async ValueTask<T> JoinFlightAsync<TState, T>(Call<TState, T> call, CacheEntry<T>? stale, CancellationToken cancellationToken)
+    /// <summary>Leads or joins the key's flight. A waiter allocates nothing here unless it is the one that arms the LockTimeout timer.</summary>
+    private ValueTask<T> JoinFlight<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, CacheEntry<T>? stale, CancellationToken cancellationToken)
     {
-        var (key, state, factory, options) = call;
         var started = _time.GetTimestamp();
         Flight<T> flight;
         var leader = false;
@@ -182,7 +198,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
                 {
                     // The same key is being computed as another type: do not share, do not block.
                     _metrics.Miss();
-                    return await factory(state, NewContext<T>(key, options, stale, null), cancellationToken).ConfigureAwait(false);
+                    return factory(state, NewContext<T>(key, options, stale, null), cancellationToken);
                 }
 
                 if (typed.TryJoin())
@@ -214,7 +230,14 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         if (leader)
         {
             _metrics.Miss();
-            _ = RunFlightAsync(call, flight);
+            _ = RunFlightAsync(new Call<TState, T>(key, state, factory, options), flight);
+            if (flight.Answer.IsCompleted)
+            {
+                // The run completed inline: the leader takes its own result at once, no hop through the answer.
+                flight.Leave(cancelled: false);
+                RecordWait(started);
+                return Completed(flight.Answer);
+            }
         }
         else
         {
@@ -224,12 +247,34 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             //    it fires, one replacement run starts and answers every waiter of the hung run (no per-waiter timer,
             //    no convoy): a wait is bounded by LockTimeout plus the replacement's own bounds.
             var lockTimeout = TimerBound(options.LockTimeout);
-            if (lockTimeout != Timeout.InfiniteTimeSpan)
+            if (lockTimeout != Timeout.InfiniteTimeSpan && !flight.IsTakeoverArmed)
             {
-                flight.ArmTakeover(_time, lockTimeout, () => TakeOver(call, flight));
+                ArmTakeover(new Call<TState, T>(key, state, factory, options), flight, lockTimeout);
             }
         }
 
+        if (!cancellationToken.CanBeCanceled && TimerBound(options.FactorySoftTimeout) == Timeout.InfiniteTimeSpan && !_metrics.WaitDuration.Enabled)
+        {
+            // Nothing of the caller's own to bound or time: it awaits the run's one shared answer (no task, timer or
+            // state machine per waiter). Such a caller never gives up early, so it never leaves the flight either:
+            // the factory is cancelled only when every waiter is gone, and this one never goes.
+            return new ValueTask<T>(flight.Answer);
+        }
+
+        return WaitAsync(flight, stale, options, started, cancellationToken);
+    }
+
+    /// <summary>Arms the flight's one LockTimeout timer (a method of its own: the closure exists only for the waiter that arms it).</summary>
+    private void ArmTakeover<TState, T>(Call<TState, T> call, Flight<T> flight, TimeSpan lockTimeout) =>
+        flight.ArmTakeover(_time, lockTimeout, () => TakeOver(call, flight));
+
+    /// <summary>A completed answer as a value task: the value itself, or the failed task (awaiting it throws the failure).</summary>
+    private static ValueTask<T> Completed<T>(Task<T> answer) =>
+        answer.IsCompletedSuccessfully ? new ValueTask<T>(answer.Result) : new ValueTask<T>(answer);
+
+    /// <summary>A caller's own bounded wait on a run: its cancellation token, the soft timeout, the wait's duration.</summary>
+    private async ValueTask<T> WaitAsync<T>(Flight<T> flight, CacheEntry<T>? stale, StampedeCacheEntryOptions options, long started, CancellationToken cancellationToken)
+    {
         var cancelled = false;
         try
         {
@@ -426,22 +471,37 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         var started = _time.GetTimestamp();
         T value;
         Task<T>? pending = null;
+        var hard = TimerBound(options.FactoryHardTimeout);
+        var bounded = hard != Timeout.InfiniteTimeSpan || TimerBound(options.FactorySoftTimeout) != Timeout.InfiniteTimeSpan;
         try
         {
-            // Off the caller's thread: a factory that blocks before its first await must not hold the leader's caller
-            // (its cancellation) nor escape the hard timeout.
             var token = flight.Token;
-            pending = Task.Run(
-                () =>
+            if (bounded)
+            {
+                // A timeout bounds this run: off the caller's thread, so a factory that blocks before its first await
+                // can escape neither the hard nor the soft timeout.
+                pending = StartOnThreadPool(call, context, token);
+                value = hard == Timeout.InfiniteTimeSpan
+                    ? await pending.ConfigureAwait(false)
+                    : await pending.WaitAsync(hard, _time).ConfigureAwait(false);
+            }
+            else
+            {
+                // No timeout to enforce: inline on the leader, no thread-pool hop. A factory that blocks synchronously
+                // holds its caller until it returns; bounding that is the caller's (or FactoryHardTimeout's) job.
+                var computing = ComputingKey.Enter(this, key);
+                ValueTask<T> running;
+                try
                 {
-                    ComputingKey.Enter(this, key); // flows into the factory only, never back to the caller
-                    return factory(state, context, token).AsTask();
-                },
-                CancellationToken.None);
-            var hard = TimerBound(options.FactoryHardTimeout);
-            value = hard == Timeout.InfiniteTimeSpan
-                ? await pending.ConfigureAwait(false)
-                : await pending.WaitAsync(hard, _time).ConfigureAwait(false);
+                    running = factory(state, context, token);
+                }
+                finally
+                {
+                    ComputingKey.Exit(computing); // the factory's own continuations keep the mark; the leader does not
+                }
+
+                value = running.IsCompletedSuccessfully ? running.Result : await running.ConfigureAwait(false);
+            }
         }
         catch (Exception ex) when (flight.Token.IsCancellationRequested)
         {
@@ -457,7 +517,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             _metrics.FactoryDuration.Record(elapsed.TotalSeconds);
             _metrics.FactoryErrors.Add(1);
             activity?.SetStatus(ActivityStatusCode.Error, ex.GetType().Name);
-            if (ex is TimeoutException && !IsFactorysOwn(pending, ex))
+            if (ex is TimeoutException && bounded && !IsFactorysOwn(pending, ex))
             {
                 // Our hard timeout fired (even if the factory completed at that very instant): always this type.
                 flight.CancelFactory();
@@ -467,7 +527,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             }
 
 
-            return FailSafe(key, context.Options, flight, ex, elapsed);
+            return FailSafe(key, context.EffectiveOptions, flight, ex, elapsed);
         }
 
         var duration = _time.GetElapsedTime(started);
@@ -478,7 +538,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             return (true, value, null);
         }
 
-        if (flight.IsSuperseded || _invalidations.InvalidatedSince(context.Options.Tags, runStartedAt))
+        if (flight.IsSuperseded || _invalidations.InvalidatedSince(context.EffectiveOptions.Tags, runStartedAt))
         {
             // A newer run, SetAsync, RemoveAsync, or an invalidation of one of its tags happened while it ran: the
             // result may predate the invalidation, so answer this run's waiters but don't store it.
@@ -486,11 +546,10 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             return (true, value, null);
         }
 
-        var entryOptions = context.Options;
+        var entryOptions = context.EffectiveOptions;
         var times = EntryTimes.From(Now(), entryOptions, duration.Ticks);
         var entry = NewEntry(value, null, times, entryOptions, previousFactoryTicks: stale?.Times.FactoryTicks ?? -1);
-        var store = flight.TryBeginStore();
-        if (store is null)
+        if (!flight.TryBeginStore())
         {
             return (true, value, null); // superseded while it finished: answer the waiters, store nothing.
         }
@@ -524,11 +583,24 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         }
         finally
         {
-            flight.EndStore(store);
+            flight.EndStore();
         }
 
         return (true, value, null);
     }
+
+    /// <summary>
+    /// Starts the factory on the thread pool (a timeout bounds it). A method of its own so that the closure is only
+    /// allocated on this path, not at the start of every run.
+    /// </summary>
+    private Task<T> StartOnThreadPool<TState, T>(Call<TState, T> call, StampedeFactoryContext<T> context, CancellationToken token) =>
+        Task.Run(
+            () =>
+            {
+                ComputingKey.Enter(this, call.Key); // flows into the factory only, never back to the caller
+                return call.Factory(call.State, context, token).AsTask();
+            },
+            CancellationToken.None);
 
     /// <summary>Whether <paramref name="error"/> was thrown by the factory itself (not by the hard-timeout wait).</summary>
     private static bool IsFactorysOwn(Task? pending, Exception error) =>

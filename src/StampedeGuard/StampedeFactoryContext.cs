@@ -8,11 +8,13 @@ namespace StampedeGuard;
 public sealed class StampedeFactoryContext<T>
 {
     private readonly StampedeLease? _lease;
+    private readonly StampedeCacheEntryOptions _callOptions;
+    private StampedeCacheEntryOptions? _copy;
 
     internal StampedeFactoryContext(string key, StampedeCacheEntryOptions options, bool hasStaleValue, T? staleValue, TimeSpan? staleAge, StampedeLease? lease)
     {
         Key = key;
-        Options = options;
+        _callOptions = options;
         HasStaleValue = hasStaleValue;
         StaleValue = staleValue;
         StaleAge = staleAge;
@@ -26,7 +28,14 @@ public sealed class StampedeFactoryContext<T>
     /// Gets this entry's options, a copy the factory may change: set <see cref="StampedeCacheEntryOptions.Duration"/>
     /// from the result (for example from an HTTP max-age), or add tags.
     /// </summary>
-    public StampedeCacheEntryOptions Options { get; }
+    /// <remarks>
+    /// The copy is made the first time a factory reads this property (copy on first use): a factory that never
+    /// looks at it costs no copy, and the caller's options are never changed by what a factory does here.
+    /// </remarks>
+    public StampedeCacheEntryOptions Options => _copy ??= _callOptions.Clone();
+
+    /// <summary>Gets the options the result is stored with: the factory's copy if it took one, else the call's own.</summary>
+    internal StampedeCacheEntryOptions EffectiveOptions => _copy ?? _callOptions;
 
     /// <summary>Gets whether a previous value exists (stale, or fresh during an early refresh).</summary>
     public bool HasStaleValue { get; }

@@ -71,9 +71,10 @@ public sealed partial class StampedeCacheTests
     }
 
     [Fact]
-    public async Task GetOrCreateAsync_LeaderCancelsWhileFactoryBlocksSynchronously_LeaderWaitEnds()
+    public async Task GetOrCreateAsync_LeaderCancelsWhileFactoryBlocksSynchronouslyUnderHardTimeout_LeaderWaitEnds()
     {
-        using var h = new CacheHarness();
+        // A configured hard timeout puts the factory on the thread pool, so the leader's own cancellation ends its wait.
+        using var h = new CacheHarness(o => o.FactoryHardTimeout = TimeSpan.FromHours(1));
         using var blocked = new ManualResetEventSlim();
         using var entered = new ManualResetEventSlim();
         using var cts = new CancellationTokenSource();

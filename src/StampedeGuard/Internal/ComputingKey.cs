@@ -21,8 +21,19 @@ internal sealed class ComputingKey
 
     private ComputingKey? Parent { get; }
 
-    /// <summary>Marks <paramref name="key"/> of <paramref name="cache"/> as computed by the current flow (call at the start of the factory's own task).</summary>
-    public static void Enter(object cache, string key) => Current.Value = new ComputingKey(cache, key, Current.Value);
+    /// <summary>
+    /// Marks <paramref name="key"/> of <paramref name="cache"/> as computed by the current flow (call at the start of
+    /// the factory's own task, or around an inline call with <see cref="Exit"/>). Returns the previous mark.
+    /// </summary>
+    public static ComputingKey? Enter(object cache, string key)
+    {
+        var previous = Current.Value;
+        Current.Value = new ComputingKey(cache, key, previous);
+        return previous;
+    }
+
+    /// <summary>Restores the mark <see cref="Enter"/> returned (after a factory called inline returned its task).</summary>
+    public static void Exit(ComputingKey? previous) => Current.Value = previous;
 
     /// <summary>Whether the current flow is inside the factory of <paramref name="key"/> of <paramref name="cache"/>.</summary>
     public static bool Contains(object cache, string key)

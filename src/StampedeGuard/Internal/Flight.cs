@@ -4,7 +4,8 @@ namespace StampedeGuard.Internal;
 internal abstract class Flight
 {
     private bool _superseded;
-    private Task? _storing;
+    private bool _storing;
+    private TaskCompletionSource? _storeDone;
 
     /// <summary>Guards joining, leaving, supersession and stores.</summary>
     protected object Sync { get; } = new();
@@ -48,35 +49,44 @@ internal abstract class Flight
         {
             _superseded = true;
             IsClosed = true;
-            return _storing ?? Task.CompletedTask;
+            if (!_storing)
+            {
+                return Task.CompletedTask;
+            }
+
+            // Only an invalidation that meets a store in progress pays for something to wait on.
+            _storeDone ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _storeDone.Task;
         }
     }
 
-    /// <summary>Starts a store of this run's result, or returns null when the run was superseded (store nothing).</summary>
-    public TaskCompletionSource? TryBeginStore()
+    /// <summary>Starts a store of this run's result; false when the run was superseded (store nothing).</summary>
+    public bool TryBeginStore()
     {
         lock (Sync)
         {
             if (_superseded)
             {
-                return null;
+                return false;
             }
 
-            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            _storing = done.Task;
-            return done;
+            _storing = true;
+            return true;
         }
     }
 
-    /// <summary>Ends a store begun by <see cref="TryBeginStore"/>.</summary>
-    public void EndStore(TaskCompletionSource done)
+    /// <summary>Ends a store begun by <see cref="TryBeginStore"/>, releasing an invalidation that waits for it.</summary>
+    public void EndStore()
     {
+        TaskCompletionSource? waiting;
         lock (Sync)
         {
-            _storing = null;
+            _storing = false;
+            waiting = _storeDone;
+            _storeDone = null;
         }
 
-        done.TrySetResult();
+        waiting?.TrySetResult();
     }
 }
 
@@ -93,7 +103,7 @@ internal sealed class Flight<T> : Flight
     private readonly bool _background;
     private int _waiters;
     private bool _keepRunning;
-    private ITimer? _takeover;
+    private volatile ITimer? _takeover;
 
     public Flight(CacheEntry<T>? stale, bool background)
     {
@@ -172,6 +182,12 @@ internal sealed class Flight<T> : Flight
     public CacheEntry? Claimed { get; init; }
 
     public void CancelFactory() => _cts.Cancel();
+
+    /// <summary>
+    /// Gets whether the LockTimeout timer is armed already (or the run answered): later waiters need not build the
+    /// takeover callback. A stale read only costs that waiter the callback; <see cref="ArmTakeover"/> decides under the lock.
+    /// </summary>
+    public bool IsTakeoverArmed => _takeover is not null || _answer.Task.IsCompleted;
 
     /// <summary>Arms the run's one LockTimeout timer (the first waiter behind it does; later calls do nothing).</summary>
     public void ArmTakeover(TimeProvider time, TimeSpan lockTimeout, Action takeOver)

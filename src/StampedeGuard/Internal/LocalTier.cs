@@ -58,10 +58,10 @@ internal sealed class LocalTier : IDisposable
 
     /// <summary>The hot slot of a key, else its keep slot.</summary>
     public object? Find(string key) =>
-        _cache.TryGetValue(key, out var found) || _cache.TryGetValue(new KeepSlot(key), out found) ? found : null;
+        _cache.TryGetValue(key, out var found) || _cache.TryGetValue(KeepSlot.Probe(key), out found) ? found : null;
 
     /// <summary>The keep slot of a key.</summary>
-    public object? FindKept(string key) => _cache.TryGetValue(new KeepSlot(key), out var found) ? found : null;
+    public object? FindKept(string key) => _cache.TryGetValue(KeepSlot.Probe(key), out var found) ? found : null;
 
     /// <summary>
     /// Stores an entry in both slots: keep until <paramref name="keepUntil"/>, hot until <paramref name="hotUntil"/>
@@ -117,7 +117,7 @@ internal sealed class LocalTier : IDisposable
     public void Remove(string key)
     {
         _cache.Remove(key);
-        _cache.Remove(new KeepSlot(key));
+        _cache.Remove(KeepSlot.Probe(key));
     }
 
     /// <summary>Time from now to an instant, capped at a century so IMemoryCache's own date arithmetic cannot overflow.</summary>
@@ -146,8 +146,11 @@ internal sealed class LocalTier : IDisposable
         }
     }
 
-    /// <summary>False when the application keeps its own entry under this key in a shared IMemoryCache: never overwrite it.</summary>
-    private bool HotSlotIsOurs(string key) => !(_cache.TryGetValue(key, out var occupant) && occupant is not (CacheEntry or RawEnvelope));
+    /// <summary>
+    /// False when the application keeps its own entry under this key in a shared IMemoryCache: never overwrite it.
+    /// The private cache holds nothing but ours, so it needs no lookup.
+    /// </summary>
+    private bool HotSlotIsOurs(string key) => _owned || !(_cache.TryGetValue(key, out var occupant) && occupant is not (CacheEntry or RawEnvelope));
 
     private void Put(object slot, object value, TimeSpan lifetime, long size)
     {
@@ -161,7 +164,29 @@ internal sealed class LocalTier : IDisposable
     }
 
     /// <summary>The L1 key of an entry's keep slot (the plain key is its hot slot).</summary>
-    private sealed record KeepSlot(string Key);
+    private sealed class KeepSlot(string key) : IEquatable<KeepSlot>
+    {
+        /// <summary>This thread's lookup key: a lookup allocates nothing (the memory cache keeps only stored keys).</summary>
+        [ThreadStatic]
+        private static KeepSlot? _probe;
+
+        private string _key = key;
+
+        /// <summary>The keep slot of <paramref name="key"/>, for a lookup only: never stored, reused by the next lookup on this thread.</summary>
+        public static KeepSlot Probe(string key)
+        {
+            var probe = _probe ??= new KeepSlot(key);
+            probe._key = key;
+            return probe;
+        }
+
+        public bool Equals(KeepSlot? other) => other is not null && string.Equals(_key, other._key, StringComparison.Ordinal);
+
+        public override bool Equals(object? obj) => Equals(obj as KeepSlot);
+
+        // Not the plain key's hash: the hot and keep slots of one key do not share a bucket.
+        public override int GetHashCode() => StringComparer.Ordinal.GetHashCode(_key) ^ 0x5BD1E995;
+    }
 
     /// <summary>
     /// The private cache's clock: the time provider's wall clock when the cache was created, moved on by its monotonic

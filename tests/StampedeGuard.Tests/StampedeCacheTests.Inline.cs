@@ -1,0 +1,79 @@
+using StampedeGuard.Tests.Infrastructure;
+
+namespace StampedeGuard.Tests;
+
+public sealed partial class StampedeCacheTests
+{
+    [Fact]
+    public async Task GetOrCreateAsync_SynchronousFactoryWithoutTimeouts_RunsInlineAndCompletesSynchronously()
+    {
+        using var h = new CacheHarness();
+        var caller = Environment.CurrentManagedThreadId;
+        var factoryThread = -1;
+        var runs = 0;
+
+        var call = h.Cache.GetOrCreateAsync("k", _ =>
+        {
+            runs++;
+            factoryThread = Environment.CurrentManagedThreadId;
+            return ValueTask.FromResult("v");
+        });
+
+        call.IsCompletedSuccessfully.Should().BeTrue("the factory ran inline and the leader took its own result without a hop");
+        (await call).Should().Be("v");
+        factoryThread.Should().Be(caller);
+        runs.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task GetOrCreateAsync_SynchronousFactoryThrowsWithoutTimeouts_FailureReachesCallerOnce()
+    {
+        using var h = new CacheHarness();
+        var runs = 0;
+
+        var call = h.Cache.GetOrCreateAsync<string>("k", _ =>
+        {
+            runs++;
+            throw new InvalidOperationException("origin down");
+        });
+
+        call.IsCompleted.Should().BeTrue();
+        (await FluentActions.Awaiting(() => call.AsTask()).Should().ThrowAsync<InvalidOperationException>()).Which.Message.Should().Be("origin down");
+        runs.Should().Be(1);
+        h.Cache.FlightCount.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task GetOrCreateAsync_AfterInlineFactoryReturned_CallerIsNotTakenForReentrant()
+    {
+        using var h = new CacheHarness();
+        var runs = 0;
+        ValueTask<int> Factory(CancellationToken _) => ValueTask.FromResult(Interlocked.Increment(ref runs));
+
+        (await h.Cache.GetOrCreateAsync("k", Factory)).Should().Be(1);
+        await h.Cache.RemoveAsync("k");
+
+        // Same logical flow, same key: the inline run's re-entrancy mark must not have stayed on the caller.
+        (await h.Cache.GetOrCreateAsync("k", Factory)).Should().Be(2);
+    }
+
+    [Fact]
+    public async Task GetOrCreateAsync_FactoryReadsContextOptionsTwice_GetsOneCopyNotTheCallersObject()
+    {
+        using var h = new CacheHarness();
+        var callOptions = new StampedeCacheEntryOptions { Duration = TimeSpan.FromSeconds(7), Tags = ["t"] };
+        StampedeCacheEntryOptions? first = null;
+        StampedeCacheEntryOptions? second = null;
+
+        await h.Cache.GetOrCreateAsync<int, int>("k", 0, (_, context, _) =>
+        {
+            first = context.Options;
+            second = context.Options;
+            return ValueTask.FromResult(1);
+        }, callOptions);
+
+        first.Should().BeSameAs(second).And.NotBeSameAs(callOptions);
+        first!.Duration.Should().Be(TimeSpan.FromSeconds(7));
+        first.Tags.Should().Equal("t");
+    }
+}

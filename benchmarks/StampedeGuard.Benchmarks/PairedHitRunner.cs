@@ -20,8 +20,11 @@ public static class PairedHitRunner
     public static void Run(int rounds, bool includeEarlyRefresh = true)
     {
         using var memory = new MemoryCache(new MemoryCacheOptions());
+        // The default set-up (the engine's private L1, on its own monotonic clock), and a cache over a shared
+        // IMemoryCache of the application's (whose expiry runs on the wall clock, so each hit checks the entry's times).
+        using var cache = new StampedeCache(new StampedeCacheOptions());
         using var guardMemory = new MemoryCache(new MemoryCacheOptions());
-        using var cache = new StampedeCache(null, guardMemory);
+        using var shared = new StampedeCache(null, guardMemory);
         var page = new Page("<html>landing</html>");
         memory.Set(Key, page, TimeSpan.FromHours(1));
         using var hybrid = new HybridCachePeer(page);
@@ -31,10 +34,13 @@ public static class PairedHitRunner
 
         // Warm up: the first call is a miss, and a miss runs its factory on the thread pool.
         cache.GetOrCreateAsync<Page, Page>(Key, page, static (p, _, _) => new ValueTask<Page>(p), Options).AsTask().GetAwaiter().GetResult();
+        shared.GetOrCreateAsync<Page, Page>(Key, page, static (p, _, _) => new ValueTask<Page>(p), Options).AsTask().GetAwaiter().GetResult();
 
-        Page Hit()
+        Page Hit() => HitOn(cache);
+        Page SharedHit() => HitOn(shared);
+        Page HitOn(StampedeCache on)
         {
-            var task = cache.GetOrCreateAsync<Page, Page>(Key, page, static (p, _, _) => new ValueTask<Page>(p), Options);
+            var task = on.GetOrCreateAsync<Page, Page>(Key, page, static (p, _, _) => new ValueTask<Page>(p), Options);
             return task.IsCompletedSuccessfully ? task.Result : throw new InvalidOperationException("Not a synchronous hit.");
         }
 
@@ -44,6 +50,7 @@ public static class PairedHitRunner
         [
             ("IMemoryCache.TryGetValue (baseline)", TryGet),
             ("StampedeCache.GetOrCreateAsync hit (TState, static lambda)", Hit),
+            ("StampedeCache hit over a shared IMemoryCache", SharedHit),
             ("HybridCache.GetOrCreateAsync hit (TState, static lambda)", () => hybrid.Hit(Key)),
             ("FusionCache.GetOrSetAsync hit", () => fusion.Hit(Key)),
             ("IMemoryCache.GetOrCreateAsync hit", () => memory.GetOrCreateAsync(Key, static _ => Task.FromResult(new Page("never"))).Result),

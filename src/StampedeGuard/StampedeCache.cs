@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
@@ -111,14 +112,31 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
 
         // 1. Fresh L1 hit. The hot slot expires (by IMemoryCache's own clock check) at the entry's refresh point, so
         //    finding it means "fresh, no refresh due": one lookup, no clock read of ours, no allocation.
-        if (!options.SkipLocalCacheRead && _local.TryGetHot(key, out var found) && found is CacheEntry<T> entry && entry.Error is null
-            && (_local.TrustsExpiry || Now() < Math.Min(entry.HotUntil, entry.LocalUntil)) && !IsInvalidated(entry))
+        if (!options.SkipLocalCacheRead && TryGetFresh(key, out T value))
         {
-            _metrics.Hit();
-            return new ValueTask<T>(entry.Value);
+            return new ValueTask<T>(value);
         }
 
         return GetOrCreateSlow(key, state, factory, options, cancellationToken);
+    }
+
+    /// <summary>
+    /// The fresh L1 hit, counted: also what the HybridCache adapter probes first, so a hit never maps its options or
+    /// copies its tags (those matter only when the value is computed).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool TryGetFresh<T>(string key, out T value)
+    {
+        if (_local.TryGetHot(key, out var found) && found is CacheEntry<T> entry && entry.Error is null
+            && (_local.TrustsExpiry || Now() < Math.Min(entry.HotUntil, entry.LocalUntil)) && !IsInvalidated(entry))
+        {
+            _metrics.Hit();
+            value = entry.Value;
+            return true;
+        }
+
+        value = default!;
+        return false;
     }
 
     /// <summary>

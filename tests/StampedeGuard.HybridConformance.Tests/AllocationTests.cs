@@ -48,6 +48,33 @@ public sealed class AllocationTests
         allocated.Should().BeLessThan(3000, "an allocation per hit would cost at least 24 bytes each (a one-off of the runtime may show)");
     }
 
+    [Theory]
+    [Both]
+    public async Task GetOrCreateAsync_ImmutableHitWithTags_AllocatesNothing(Implementation implementation)
+    {
+        using var host = HybridHost.Create(implementation);
+        var cache = host.Cache;
+        string[] tags = ["products", "landing"];
+        await cache.GetOrCreateAsync("key", 7, static (s, _) => ValueTask.FromResult(s), tags: tags);
+        for (var i = 0; i < 10; i++)
+        {
+            await cache.GetOrCreateAsync("key", 8, static (s, _) => ValueTask.FromResult(s), tags: tags); // steady state
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var sum = 0;
+        for (var i = 0; i < 3000; i++)
+        {
+            var hit = cache.GetOrCreateAsync("key", 8, static (s, _) => ValueTask.FromResult(s), tags: tags);
+            sum += hit.IsCompletedSuccessfully ? await hit : -1_000_000;
+        }
+
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        sum.Should().Be(21_000);
+        allocated.Should().BeLessThan(3000, "tags matter only when the value is computed: a hit copies none");
+    }
+
     private static (int Sum, int Synchronous, long Allocated) Hits(HybridCache cache, int count, HybridCacheEntryOptions? options = null)
     {
         var before = GC.GetAllocatedBytesForCurrentThread();

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Buffers;
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Caching.Hybrid;
@@ -23,7 +24,6 @@ namespace StampedeGuard.Hybrid;
 /// </summary>
 internal sealed class StampedeHybridCache : HybridCache
 {
-    private const char MaxControlChar = (char)31;
 
     private readonly StampedeCache _cache;
     private readonly HybridEntryOptionsMapper _mapper;
@@ -44,6 +44,24 @@ internal sealed class StampedeHybridCache : HybridCache
         ArgumentNullException.ThrowIfNull(factory);
         cancellationToken.ThrowIfCancellationRequested();
         var flags = _mapper.Flags(options);
+        // A fresh L1 hit first: options and tags matter only when the value is computed (as in Microsoft's, which
+        // reads tags only on a miss), so a hit maps nothing and copies nothing; a key the rules refuse is never
+        // stored, so it cannot hit, and is checked (a scan of the key) only after a miss.
+        if (key is not null && (flags & (HybridCacheEntryFlags.DisableLocalCacheRead | HybridCacheEntryFlags.DisableUnderlyingData)) == 0)
+        {
+            if (ImmutableType<T>.IsImmutable)
+            {
+                if (_cache.TryGetFresh(key, out T hit))
+                {
+                    return new ValueTask<T>(hit);
+                }
+            }
+            else if (_cache.TryGetFresh(key, out HybridPayload<T> copy))
+            {
+                return new ValueTask<T>(Deserialize(copy));
+            }
+        }
+
         if (!IsCacheable(key))
         {
             return (flags & HybridCacheEntryFlags.DisableUnderlyingData) == 0 ? factory(state, cancellationToken) : default;
@@ -124,7 +142,7 @@ internal sealed class StampedeHybridCache : HybridCache
             factory.TryCreateSerializer<T>(out var serializer) ? serializer : throw new InvalidOperationException($"No IHybridCacheSerializer<{typeof(T).Name}> is configured."), _serializerFactory);
 
     /// <summary>HybridCache's key rules, logged when broken.</summary>
-    private bool IsCacheable(string? key)
+    private bool IsCacheable([NotNullWhen(true)] string? key)
     {
         switch (Check(key))
         {
@@ -149,10 +167,10 @@ internal sealed class StampedeHybridCache : HybridCache
     private KeyRule Check(string? key) =>
         string.IsNullOrWhiteSpace(key) ? KeyRule.EmptyOrWhitespace
         : key.Length > _cache.Options.MaximumKeyLength ? KeyRule.TooLong
-        : key.AsSpan().IndexOfAnyInRange((char)0, MaxControlChar) >= 0 || !StampedeKeys.IsValid(key, _cache.Options.MaximumKeyLength) ? KeyRule.InvalidContent
+        : !StampedeKeys.IsValid(key, _cache.Options.MaximumKeyLength) ? KeyRule.InvalidContent // control characters, lone surrogates
         : KeyRule.Valid;
 
-    /// <summary>HybridCache's tag rules: every tag must be non-blank and not the reserved <c>"*"</c>.</summary>
+    /// <summary>HybridCache's tag rules (the engine's: non-blank, valid characters, not the reserved <c>"*"</c>); no tags is null.</summary>
     private static string[]? ValidateTags(IEnumerable<string>? tags)
     {
         if (tags is null)
@@ -161,25 +179,7 @@ internal sealed class StampedeHybridCache : HybridCache
         }
 
         string[] list = [.. tags];
-        foreach (var tag in list)
-        {
-            if (string.IsNullOrWhiteSpace(tag))
-            {
-                throw new ArgumentException("Tags cannot be null, empty or whitespace.", nameof(tags));
-            }
-
-            if (tag == StampedeKeys.AllTag)
-            {
-                throw new ArgumentException("The tag '*' is reserved (RemoveByTagAsync(\"*\") invalidates everything) and cannot be given to an entry.", nameof(tags));
-            }
-
-            if (!StampedeKeys.IsValid(tag, int.MaxValue))
-            {
-                throw new ArgumentException("Tags cannot contain control characters or lone surrogates.", nameof(tags));
-            }
-        }
-
-        return list.Length == 0 ? null : list;
+        return list.Length == 0 ? null : StampedeKeys.ValidateTags(list, nameof(tags));
     }
 
     private enum KeyRule

@@ -14,6 +14,7 @@ internal sealed class Invalidations
     private const int MinimumPruneCount = 1024;
     private readonly ConcurrentDictionary<string, long> _tags = new(StringComparer.Ordinal);
     private long _clearedAt;
+    private long _latestTagAt = long.MinValue; // the latest tag invalidation of any tag (never lowered by pruning)
     private long _longestTaggedLifetime;
     private long _pruneAtCount = MinimumPruneCount;
     private long _pruneAtTime = long.MinValue;
@@ -38,14 +39,14 @@ internal sealed class Invalidations
         }
 
         _tags.AddOrUpdate(tag, static (_, at) => at, static (_, old, at) => Math.Max(old, at), at);
+        InterlockedMax(ref _latestTagAt, at);
         if (_tags.Count >= Volatile.Read(ref _pruneAtCount) || now >= Volatile.Read(ref _pruneAtTime))
         {
             Prune(now, oldestRunStart());
         }
     }
 
-    public bool IsInvalidated(CacheEntry entry) =>
-        entry.Times.Created < Volatile.Read(ref _clearedAt) || (entry.Tags is not null && IsTagInvalidated(entry.Tags, entry.Times.Created));
+    public bool IsInvalidated(CacheEntry entry) => InvalidatedSince(entry.Tags, entry.Times.Created);
 
     /// <summary>
     /// Whether "everything" or one of <paramref name="tags"/> was invalidated after <paramref name="since"/> (an
@@ -58,27 +59,15 @@ internal sealed class Invalidations
             return true;
         }
 
-        if (tags is null)
+        // No tag invalidated after `since` at all (the usual case on a hit): no per-tag lookup.
+        if (tags is null || Volatile.Read(ref _latestTagAt) <= since)
         {
             return false;
         }
 
-        foreach (var tag in tags)
+        for (var i = 0; i < tags.Count; i++)
         {
-            if (_tags.TryGetValue(tag, out var at) && at > since)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    private bool IsTagInvalidated(string[] tags, long created)
-    {
-        foreach (var tag in tags)
-        {
-            if (_tags.TryGetValue(tag, out var at) && created < at)
+            if (_tags.TryGetValue(tags[i], out var at) && at > since)
             {
                 return true;
             }

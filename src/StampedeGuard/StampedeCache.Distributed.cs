@@ -113,7 +113,7 @@ public sealed partial class StampedeCache
         }
 
         var now = Now();
-        var ttl = LocalTier.Lifetime(Math.Max(entry.Times.KeepUntil, now + TimeSpan.TicksPerMillisecond), now);
+        var ttl = EntryTimes.Lifetime(Math.Max(entry.Times.KeepUntil, now + TimeSpan.TicksPerMillisecond), now);
         var writeOptions = new DistributedWriteOptions(ttl, new DateTimeOffset(entry.Times.FreshUntil, TimeSpan.Zero), lease, Notify: true);
         // Null when the store failed (logged, counted), Unavailable when it could not be asked: neither is a refusal,
         // the lease is released when the run ends.
@@ -279,14 +279,13 @@ public sealed partial class StampedeCache
             switch (message.Kind)
             {
                 case BackplaneMessageKind.Set when message.Envelope is { } envelope && Envelope.TryRead(envelope, out var times, out _, out _):
-                    if (_local.FindKept(message.Key) is CacheEntry current && current.Times.Created >= times.Created)
+                    var now = Now();
+                    if (_local.Find(message.Key, now) is CacheEntry current && current.Times.Created >= times.Created)
                     {
                         break;
                     }
 
-                    var now = Now();
-                    var until = Math.Max(times.KeepUntil, now + 1);
-                    _local.Store(message.Key, new RawEnvelope(envelope), envelope.Length, until, until, now);
+                    _local.Store(message.Key, new RawEnvelope(envelope), envelope.Length, Math.Max(times.KeepUntil, now + 1), now);
                     break;
                 case BackplaneMessageKind.Set:
                 case BackplaneMessageKind.Remove:

@@ -7,17 +7,12 @@ namespace StampedeGuard;
 public sealed partial class StampedeCache
 {
     /// <summary>
-    /// The L1 entry of a key as a <typeparamref name="T"/> (hot slot, else keep slot), decoding one delivered raw by
-    /// the backplane; null if absent or invalidated.
+    /// The L1 entry of a key as a <typeparamref name="T"/> while its local copy lives, decoding one delivered raw by the
+    /// backplane; null if absent, ended or invalidated.
     /// </summary>
     private CacheEntry<T>? GetLocal<T>(string key, StampedeCacheEntryOptions options)
     {
-        var found = options.SkipLocalCacheRead ? null : _local.Find(key);
-        if (found is null)
-        {
-            return null;
-        }
-
+        var found = options.SkipLocalCacheRead ? null : _local.Find(key, Now());
         if (found is RawEnvelope raw)
         {
             var decoded = Decode<T>(key, raw.Bytes, options);
@@ -29,13 +24,12 @@ public sealed partial class StampedeCache
             return decoded;
         }
 
-        return found is CacheEntry<T> entry && !IsInvalidated(entry) && (_local.TrustsExpiry || Now() < entry.LocalUntil) ? entry : null;
+        return found is CacheEntry<T> entry && !IsInvalidated(entry) ? entry : null;
     }
 
     /// <summary>
-    /// Stores an entry in L1's two slots: the hot slot until the entry's refresh point (what a hit finds), and the
-    /// keep slot until the end of its fail-safe window (stale serving, fail-safe, soft timeouts); both end at
-    /// LocalDuration if set.
+    /// Stores an entry in L1 until the end of its fail-safe window (stale serving, fail-safe, soft timeouts), or of
+    /// LocalDuration if that is set and earlier.
     /// </summary>
     private void SetLocal(string key, CacheEntry entry, StampedeCacheEntryOptions options)
     {
@@ -45,28 +39,31 @@ public sealed partial class StampedeCache
         }
 
         var now = Now();
-        var keepUntil = entry.Times.KeepUntil;
-        var hotUntil = entry.HotUntil;
+        var expiresAt = entry.Times.KeepUntil;
         if (options.LocalDuration is { } local)
         {
-            entry.LocalUntil = EntryTimes.Add(now, local.Ticks);
-            keepUntil = Math.Min(keepUntil, entry.LocalUntil);
-            hotUntil = Math.Min(hotUntil, entry.LocalUntil);
+            expiresAt = Math.Min(expiresAt, EntryTimes.Add(now, local.Ticks));
         }
 
-        _local.Store(key, entry, entry.Bytes, hotUntil, keepUntil, now);
+        StoreLocal(key, entry, expiresAt, now);
+    }
+
+    /// <summary>Stores an entry in L1 until <paramref name="expiresAt"/>: a read is a plain hit until its refresh point (or that end).</summary>
+    private void StoreLocal(string key, CacheEntry entry, long expiresAt, long now)
+    {
+        entry.HitDeadline = ToTimestamp(Math.Min(entry.HotUntil, expiresAt));
+        _local.Store(key, entry, entry.Bytes, expiresAt, now);
     }
 
     private void ExpireLocal(string key, long now)
     {
-        var found = _local.FindKept(key) ?? _local.Find(key);
+        var found = _local.Find(key, Now());
         if (found is CacheEntry entry)
         {
             if (now < entry.Times.FreshUntil)
             {
-                var expired = entry.WithTimes(Expired(entry.Times, now));
-                expired.LocalUntil = entry.LocalUntil;
-                _local.StoreKeptOnly(key, expired, expired.Bytes, Math.Max(expired.Times.KeepUntil, now + 1), now);
+                // Same local lifetime (its LocalDuration too); stale from now on, so no read is a plain hit.
+                StoreLocal(key, entry.WithTimes(Expired(entry.Times, now)), entry.ExpiresAt, Now());
             }
         }
         else if (found is not null)

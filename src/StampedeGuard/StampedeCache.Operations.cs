@@ -81,7 +81,7 @@ public sealed partial class StampedeCache
             {
                 var expired = Expired(times, now);
                 Envelope.PatchTimes(envelope, expired);
-                var ttl = LocalTier.Lifetime(Math.Max(expired.KeepUntil, now + TimeSpan.TicksPerMillisecond), now);
+                var ttl = EntryTimes.Lifetime(Math.Max(expired.KeepUntil, now + TimeSpan.TicksPerMillisecond), now);
                 await SafeL2Async(key, "write", (store, k, t) => store.WriteAsync(k, envelope, new DistributedWriteOptions(ttl, new DateTimeOffset(expired.FreshUntil, TimeSpan.Zero), null, Notify: false), t), cancellationToken).ConfigureAwait(false);
             }
         }

@@ -38,6 +38,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
     private readonly long _anchorTicks;
     private readonly long _anchorTimestamp;
     private readonly double _ticksPerTimestamp;
+    private readonly bool _systemClock;
     private readonly LocalTier _local;
     private readonly IStampedeDistributedStore? _l2;
     private readonly IStampedeBackplane? _backplane;
@@ -73,7 +74,8 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         _anchorTicks = _time.GetUtcNow().UtcTicks;
         _anchorTimestamp = _time.GetTimestamp();
         _ticksPerTimestamp = (double)TimeSpan.TicksPerSecond / _time.TimestampFrequency;
-        _local = new LocalTier(memoryCache, _time, _options.LocalCacheSizeLimit, _options.LocalSweepTimeProvider);
+        _systemClock = ReferenceEquals(_time, TimeProvider.System);
+        _local = new LocalTier(memoryCache, Now, _options.LocalCacheSizeLimit, _options.LocalSweepTimeProvider ?? TimeProvider.System);
         _l2 = distributedStore;
         _backplane = backplane;
         _logger = (ILogger?)loggerFactory?.CreateLogger<StampedeCache>() ?? NullLogger.Instance;
@@ -90,7 +92,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
 
     internal int FlightCount => _flights.Count;
 
-    internal IMemoryCache LocalCache => _local.Cache;
+    internal LocalTier Local => _local;
 
     internal int TagInvalidationCount => _invalidations.Count;
 
@@ -110,8 +112,8 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         ArgumentNullException.ThrowIfNull(factory);
         options ??= _options.DefaultEntryOptions;
 
-        // 1. Fresh L1 hit. The hot slot expires (by IMemoryCache's own clock check) at the entry's refresh point, so
-        //    finding it means "fresh, no refresh due": one lookup, no clock read of ours, no allocation.
+        // 1. Fresh L1 hit: one lookup and one clock read against the entry's hit deadline (its refresh point, or the
+        //    end of freshness once the refresh is claimed, capped by LocalDuration), no allocation, no shared write.
         if (!options.SkipLocalCacheRead && TryGetFresh(key, out T value))
         {
             return new ValueTask<T>(value);
@@ -127,8 +129,8 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool TryGetFresh<T>(string key, out T value)
     {
-        if (_local.TryGetHot(key, out var found) && found is CacheEntry<T> entry && entry.Error is null
-            && (_local.TrustsExpiry || Now() < Math.Min(entry.HotUntil, entry.LocalUntil)) && !IsInvalidated(entry))
+        if (_local.TryGet(key, out var found) && found is CacheEntry<T> entry && Timestamp() < entry.HitDeadline
+            && entry.Error is null && !IsInvalidated(entry))
         {
             _metrics.Hit();
             value = entry.Value;
@@ -373,9 +375,9 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
     {
         if (!entry.IsRefreshClaimed && entry.ShouldRefreshEarly(now) && entry.TryClaimRefresh())
         {
-            // The refresh is claimed: nothing is left to decide until the entry's freshness ends, so put it back in
-            // the hot slot (before the refresh starts, so the refresh's own write always lands after this one).
-            _local.StoreHot(key, entry, Math.Min(entry.Times.FreshUntil, entry.LocalUntil), now);
+            // The refresh is claimed: nothing is left to decide until the entry's freshness ends, so hits are plain
+            // again until then (set before the refresh starts, so the refresh's own entry always replaces this one).
+            entry.HitDeadline = ToTimestamp(Math.Min(entry.Times.FreshUntil, entry.ExpiresAt));
 
             StartBackgroundRefresh(new Call<TState, T>(key, state, factory, options), entry, early: true);
         }
@@ -723,6 +725,31 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
     /// envelopes, where another node reads them against its own: skew between nodes is tolerated there.
     /// </summary>
     private long Now() => _anchorTicks + (long)((_time.GetTimestamp() - _anchorTimestamp) * _ticksPerTimestamp);
+
+    /// <summary>The time provider's timestamp (the system clock's without a virtual call: this is on the hit path).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private long Timestamp() => _systemClock ? Stopwatch.GetTimestamp() : _time.GetTimestamp();
+
+    /// <summary>
+    /// The timestamp at which <see cref="Now"/> reaches <paramref name="ticks"/>: <c>Now() &lt; ticks</c> exactly when
+    /// <c>Timestamp() &lt; ToTimestamp(ticks)</c> (exact for whole ratios of tick to timestamp frequency).
+    /// </summary>
+    private long ToTimestamp(long ticks)
+    {
+        if (ticks == long.MaxValue)
+        {
+            return long.MaxValue;
+        }
+
+        var elapsed = ticks - _anchorTicks;
+        if (_ticksPerTimestamp == 1.0)
+        {
+            return elapsed >= long.MaxValue - _anchorTimestamp ? long.MaxValue : _anchorTimestamp + elapsed;
+        }
+
+        var timestamps = Math.Ceiling(elapsed / _ticksPerTimestamp);
+        return timestamps >= long.MaxValue - _anchorTimestamp ? long.MaxValue : _anchorTimestamp + (long)timestamps;
+    }
 
     private void ValidateKey(string key) => StampedeKeys.Validate(key, _options.MaximumKeyLength, nameof(key));
 

@@ -47,8 +47,8 @@ public sealed partial class StampedeCacheTests
 
         await cache.SetAsync("k", new string('x', 5_000));
 
-        // Each of the two slots: the UTF-8 payload (5,000 bytes), the per-slot overhead and the key.
-        memory.GetCurrentStatistics()!.CurrentEstimatedSize.Should().Be(2 * (5_000 + LocalTier.SlotOverheadBytes + 2));
+        // One slot per key: the UTF-8 payload (5,000 bytes), the per-entry overhead and the key.
+        memory.GetCurrentStatistics()!.CurrentEstimatedSize.Should().Be(5_000 + LocalTier.SlotOverheadBytes + 2);
     }
 
     [Fact]
@@ -74,11 +74,10 @@ public sealed partial class StampedeCacheTests
             await h.Cache.SetAsync($"k{i}", i, new StampedeCacheEntryOptions { Duration = TimeSpan.FromSeconds(1) });
         }
 
-        var memory = (MemoryCache)h.Cache.LocalCache;
-        var before = memory.Count;
+        var before = h.Cache.Local.Count;
         h.Clock.Advance(LocalTier.SweepInterval + TimeSpan.FromSeconds(1));
 
-        (before, memory.Count).Should().Be((200, 0));
+        (before, h.Cache.Local.Count, h.Cache.Local.Size).Should().Be((100, 0, 0L));
     }
 
     [Fact]

@@ -6,27 +6,34 @@ namespace StampedeGuard.Internal;
 /// What the local tier (L1) stores under a key: the value and its timeline, immutable except for the flag that
 /// makes early refresh happen once. Wrapping values in our own type keeps other users of a shared IMemoryCache apart.
 /// </summary>
-internal abstract class CacheEntry
+internal abstract class CacheEntry : LocalEntry
 {
-    private int _refreshStarted;
-    private int _staleRefreshStarted;
+    private const int RefreshStarted = 1;
+    private const int StaleRefreshStarted = 2;
+    private readonly float _beta;
+    private readonly StampedeEarlyRefresh _mode;
+    private int _claims;
 
     protected CacheEntry(in EntryTimes times, string[]? tags, long refreshCheckAt, StampedeEarlyRefresh mode, double beta)
     {
         Times = times;
         Tags = tags;
         RefreshCheckAt = refreshCheckAt;
-        Mode = mode;
-        Beta = beta;
+        _mode = mode;
+        _beta = (float)beta;
     }
 
     public EntryTimes Times { get; }
 
-    /// <summary>Until when a hit needs no check at all: the earlier of the refresh point and the end of freshness.</summary>
+    /// <summary>Until when a hit needs no check but the clock: the earlier of the refresh point and the end of freshness.</summary>
     public long HotUntil => Math.Min(RefreshCheckAt, Times.FreshUntil);
 
-    /// <summary>Gets or sets when the local copy ends (LocalDuration); set when the entry is stored in L1.</summary>
-    public long LocalUntil { get; set; } = long.MaxValue;
+    /// <summary>
+    /// Gets or sets until when a read is a plain fresh hit, as a <see cref="TimeProvider"/> timestamp (so a hit compares
+    /// one clock read, no conversion): <see cref="HotUntil"/> capped by the local copy's end, set when the entry is
+    /// stored locally and moved to the end of freshness once its early refresh is claimed.
+    /// </summary>
+    public long HitDeadline { get; set; } = long.MinValue;
 
     /// <summary>Gets or sets whether this is a fail-safe value served past its real freshness (throttled).</summary>
     public bool IsFailSafe { get; init; }
@@ -34,7 +41,7 @@ internal abstract class CacheEntry
     public string[]? Tags { get; }
 
     /// <summary>Gets or sets the serialized payload size in bytes, or -1 when the value was never serialized.</summary>
-    public long PayloadBytes { get; set; } = -1;
+    public int PayloadBytes { get; set; } = -1;
 
     /// <summary>Gets the bytes this entry's value is charged in L1: the payload size where known, else an estimate.</summary>
     public abstract long Bytes { get; }
@@ -42,20 +49,21 @@ internal abstract class CacheEntry
     /// <summary>From this instant on, a fresh hit evaluates early refresh. <see cref="long.MaxValue"/> when off.</summary>
     public long RefreshCheckAt { get; }
 
-    public StampedeEarlyRefresh Mode { get; }
+    public StampedeEarlyRefresh Mode => _mode;
 
-    public double Beta { get; }
+    /// <summary>Gets the early-refresh beta (kept as a float: a tuning factor needs no more, and the entry stays small).</summary>
+    public double Beta => _beta;
 
     /// <summary>Gets whether a refresh of this entry was already started (a cheap read before any random draw).</summary>
-    public bool IsRefreshClaimed => Volatile.Read(ref _refreshStarted) != 0;
+    public bool IsRefreshClaimed => (Volatile.Read(ref _claims) & RefreshStarted) != 0;
 
     /// <summary>Claims the one early refresh of this entry; false if already claimed. A failed early refresh keeps it (no retry while fresh).</summary>
-    public bool TryClaimRefresh() => Interlocked.Exchange(ref _refreshStarted, 1) == 0;
+    public bool TryClaimRefresh() => (Interlocked.Or(ref _claims, RefreshStarted) & RefreshStarted) == 0;
 
     /// <summary>Claims the one stale-window refresh running at a time; released when it fails so a later stale hit tries again.</summary>
-    public bool TryClaimStaleRefresh() => Interlocked.Exchange(ref _staleRefreshStarted, 1) == 0;
+    public bool TryClaimStaleRefresh() => (Interlocked.Or(ref _claims, StaleRefreshStarted) & StaleRefreshStarted) == 0;
 
-    public void ReleaseStaleRefreshClaim() => Volatile.Write(ref _staleRefreshStarted, 0);
+    public void ReleaseStaleRefreshClaim() => Interlocked.And(ref _claims, ~StaleRefreshStarted);
 
     /// <summary>The same value with another timeline (expire, fail-safe throttle).</summary>
     public abstract CacheEntry WithTimes(in EntryTimes times);

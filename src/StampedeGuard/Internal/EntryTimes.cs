@@ -24,4 +24,12 @@ internal readonly record struct EntryTimes(long Created, long FreshUntil, long S
     /// <summary>Adds without overflow: any time past the calendar's end is the end (a Duration of TimeSpan.MaxValue is "forever").</summary>
     public static long Add(long time, long ticks) =>
         ticks > DateTime.MaxValue.Ticks - time ? DateTime.MaxValue.Ticks : time + ticks;
+
+    /// <summary>Time from now to an instant, capped at a century so a store's own date arithmetic cannot overflow.</summary>
+    public static TimeSpan Lifetime(long until, long now)
+    {
+        const long century = 36525 * TimeSpan.TicksPerDay;
+        var ticks = until - now;
+        return TimeSpan.FromTicks(ticks > century ? century : ticks);
+    }
 }

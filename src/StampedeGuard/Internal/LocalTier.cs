@@ -1,18 +1,25 @@
-using System.Diagnostics;
+using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Caching.Memory;
-using Microsoft.Extensions.Internal;
 
 namespace StampedeGuard.Internal;
 
 /// <summary>
-/// The local tier (L1) over an <see cref="IMemoryCache"/>: two slots per key (the hot slot under the plain key until the
-/// entry's refresh point, which is what a fresh hit finds; the keep slot until the end of the fail-safe window), entry
-/// sizes in bytes, and, for the private cache, a size limit, a clock that follows the engine's
-/// <see cref="TimeProvider"/> monotonically, and a periodic sweep so expired entries go without waiting for traffic.
+/// The local tier (L1): one slot per key, holding one <see cref="LocalEntry"/> that carries its own expiry and size.
+/// <list type="bullet">
+/// <item>Private (no <see cref="IMemoryCache"/> given): a concurrent dictionary of our entries, bounded by
+/// LocalCacheSizeLimit in bytes (approximate LRU: CLOCK with a second chance), swept for expired entries every
+/// minute. A hit is one lookup; it writes nothing shared (the reference bit only when it is clear).</item>
+/// <item>Shared (the application's <see cref="IMemoryCache"/>): each entry under a key object of ours, so it never
+/// meets the application's own entries; sized in bytes for the cache's SizeLimit; expired by our clock (the memory
+/// cache only reclaims the memory, with slack, since it runs on another clock).</item>
+/// </list>
+/// The engine decides freshness from the entry's times; the tier only answers "is there a local copy still alive".
 /// </summary>
 internal sealed class LocalTier : IDisposable
 {
-    /// <summary>Bytes charged per slot for the key, our entry object and the memory cache's own entry.</summary>
+    /// <summary>Bytes charged per entry for the key object, the dictionary node and our entry object.</summary>
     internal const int SlotOverheadBytes = 160;
 
     /// <summary>Bytes charged for a value whose size is not known (not serialized, not a string or byte array).</summary>
@@ -22,111 +29,143 @@ internal sealed class LocalTier : IDisposable
     internal static readonly TimeSpan SweepInterval = TimeSpan.FromMinutes(1);
 
     private static readonly TimeSpan ForeignClockSlack = TimeSpan.FromMinutes(10);
-    private readonly IMemoryCache _cache;
-    private readonly bool _owned;
+    private readonly ConcurrentDictionary<string, LocalEntry>? _entries;
+    private readonly IMemoryCache? _shared;
+    private readonly Func<long> _now;
+    private readonly long _sizeLimit;
+    private readonly Lock _compacting = new();
     private readonly ITimer? _sweep;
+    private long _size;
 
-    public LocalTier(IMemoryCache? userCache, TimeProvider time, long sizeLimit, TimeProvider? sweepClock)
+    /// <summary>Creates the tier over <paramref name="sharedCache"/>, or a private one when it is null.</summary>
+    /// <param name="sharedCache">The application's memory cache, or null.</param>
+    /// <param name="now">The engine's clock (ticks).</param>
+    /// <param name="sizeLimit">The private tier's size limit in bytes.</param>
+    /// <param name="sweepClock">Runs the private tier's sweep timer.</param>
+    public LocalTier(IMemoryCache? sharedCache, Func<long> now, long sizeLimit, TimeProvider sweepClock)
     {
-        _owned = userCache is null;
-        if (userCache is null)
+        _now = now;
+        _sizeLimit = sizeLimit;
+        if (sharedCache is null)
         {
-            var cache = new MemoryCache(new MemoryCacheOptions { SizeLimit = sizeLimit, Clock = new MonotonicClock(time) });
-            _cache = cache;
-            _sweep = (sweepClock ?? TimeProvider.System).CreateTimer(static state => ((MemoryCache)state!).Compact(0), cache, SweepInterval, SweepInterval);
+            _entries = new ConcurrentDictionary<string, LocalEntry>();
+            _sweep = sweepClock.CreateTimer(static state => ((LocalTier)state!).RemoveExpired(), this, SweepInterval, SweepInterval);
         }
         else
         {
-            _cache = userCache;
+            _shared = sharedCache;
         }
-
-        // The private cache runs on our (monotonic) clock; a user's cache expires by its own wall clock, so hits on it
-        // check the entry's times against ours.
-        TrustsExpiry = _owned;
     }
 
-    /// <summary>Gets the memory cache (for tests).</summary>
-    public IMemoryCache Cache => _cache;
+    /// <summary>Gets how many entries the private tier holds (0 over a shared cache).</summary>
+    public int Count => _entries?.Count ?? 0;
 
-    /// <summary>
-    /// Gets whether the memory cache expires slots by the engine's own clock, so finding the hot slot means "fresh, no
-    /// refresh due" without a clock read. Otherwise every hit checks the entry's times.
-    /// </summary>
-    public bool TrustsExpiry { get; }
+    /// <summary>Gets the bytes the private tier holds.</summary>
+    public long Size => Volatile.Read(ref _size);
 
-    /// <summary>The hot slot of a key (what a fresh hit reads): one lookup, no allocation.</summary>
-    public bool TryGetHot(string key, out object? value) => _cache.TryGetValue(key, out value);
-
-    /// <summary>The hot slot of a key, else its keep slot.</summary>
-    public object? Find(string key) =>
-        _cache.TryGetValue(key, out var found) || _cache.TryGetValue(KeepSlot.Probe(key), out found) ? found : null;
-
-    /// <summary>The keep slot of a key.</summary>
-    public object? FindKept(string key) => _cache.TryGetValue(KeepSlot.Probe(key), out var found) ? found : null;
-
-    /// <summary>
-    /// Stores an entry in both slots: keep until <paramref name="keepUntil"/>, hot until <paramref name="hotUntil"/>
-    /// (no hot slot when that has passed). Never overwrites an application's own value under the same key.
-    /// </summary>
-    public void Store(string key, object entry, long payloadBytes, long hotUntil, long keepUntil, long now)
+    /// <summary>The entry under a key, alive or not (the hit path: one lookup, no allocation, no clock read).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryGet(string key, [NotNullWhen(true)] out LocalEntry? entry)
     {
-        var keep = Lifetime(keepUntil, now);
-        if (keep <= TimeSpan.Zero)
+        if (_entries is { } entries)
         {
+            if (entries.TryGetValue(key, out entry))
+            {
+                if (!entry.Referenced)
+                {
+                    entry.Referenced = true;
+                }
+
+                return true;
+            }
+
+            return false;
+        }
+
+        return TryGetShared(key, out entry);
+    }
+
+    /// <summary>The entry under a key if its local copy is still alive at <paramref name="now"/>; a dead one is dropped.</summary>
+    public LocalEntry? Find(string key, long now)
+    {
+        if (!TryGet(key, out var entry))
+        {
+            return null;
+        }
+
+        if (now < entry.ExpiresAt)
+        {
+            return entry;
+        }
+
+        RemoveEntry(key, entry);
+        return null;
+    }
+
+    /// <summary>
+    /// Stores an entry until <paramref name="expiresAt"/> (nothing, and the key's old entry gone, when that has passed),
+    /// charged its key, our overhead and <paramref name="payloadBytes"/>. A private tier over its size limit evicts.
+    /// </summary>
+    public void Store(string key, LocalEntry entry, long payloadBytes, long expiresAt, long now)
+    {
+        var charged = SlotOverheadBytes + (2L * key.Length) + payloadBytes;
+        if (expiresAt <= now || (_entries is not null && charged > _sizeLimit))
+        {
+            // Dead on arrival, or larger than the whole tier: keep nothing (not the key's older entry either).
             Remove(key);
             return;
         }
 
-        Put(new KeepSlot(key), entry, keep, SlotOverheadBytes + (2L * key.Length) + payloadBytes);
-        if (!HotSlotIsOurs(key))
+        entry.ExpiresAt = expiresAt;
+        if (_entries is not { } entries)
         {
+            StoreShared(key, entry, charged, expiresAt - now);
             return;
         }
 
-        var hot = Lifetime(hotUntil, now);
-        if (hot > TimeSpan.Zero)
+        entry.Charged = charged;
+        entry.Referenced = true; // a second chance: a new entry is not the first to go
+        while (true)
         {
-            // Charged the payload too: the hot slot alone keeps the value alive if the keep slot is evicted.
-            Put(key, entry, hot, SlotOverheadBytes + (2L * key.Length) + payloadBytes);
-        }
-        else
-        {
-            _cache.Remove(key);
-        }
-    }
+            if (entries.TryGetValue(key, out var old))
+            {
+                if (ReferenceEquals(old, entry))
+                {
+                    return;
+                }
 
-    /// <summary>Puts an entry back in the hot slot only (its keep slot already holds it).</summary>
-    public void StoreHot(string key, CacheEntry entry, long hotUntil, long now)
-    {
-        if (ReferenceEquals(FindKept(key), entry) && HotSlotIsOurs(key))
-        {
-            Put(key, entry, Lifetime(hotUntil, now), SlotOverheadBytes + (2L * key.Length) + entry.Bytes);
-        }
-    }
-
-    /// <summary>Drops the hot slot (if it is ours) and stores an entry in the keep slot only.</summary>
-    public void StoreKeptOnly(string key, object entry, long payloadBytes, long keepUntil, long now)
-    {
-        if (_cache.TryGetValue(key, out var hot) && hot is CacheEntry or RawEnvelope)
-        {
-            _cache.Remove(key);
+                if (entries.TryUpdate(key, entry, old))
+                {
+                    Interlocked.Add(ref _size, charged - old.Charged);
+                    break;
+                }
+            }
+            else if (entries.TryAdd(key, entry))
+            {
+                Interlocked.Add(ref _size, charged);
+                break;
+            }
         }
 
-        Put(new KeepSlot(key), entry, Lifetime(keepUntil, now), SlotOverheadBytes + (2L * key.Length) + payloadBytes);
+        if (Volatile.Read(ref _size) > _sizeLimit)
+        {
+            Compact();
+        }
     }
 
     public void Remove(string key)
     {
-        _cache.Remove(key);
-        _cache.Remove(KeepSlot.Probe(key));
-    }
-
-    /// <summary>Time from now to an instant, capped at a century so IMemoryCache's own date arithmetic cannot overflow.</summary>
-    public static TimeSpan Lifetime(long until, long now)
-    {
-        const long century = 36525 * TimeSpan.TicksPerDay;
-        var ticks = until - now;
-        return TimeSpan.FromTicks(ticks > century ? century : ticks);
+        if (_entries is { } entries)
+        {
+            if (entries.TryRemove(key, out var old))
+            {
+                Interlocked.Add(ref _size, -old.Charged);
+            }
+        }
+        else
+        {
+            _shared!.Remove(Slot.Probe(key));
+        }
     }
 
     /// <summary>The bytes a value takes when its serialized size is not known.</summary>
@@ -141,90 +180,120 @@ internal sealed class LocalTier : IDisposable
     public void Dispose()
     {
         _sweep?.Dispose();
-        if (_owned)
+        _entries?.Clear();
+    }
+
+    /// <summary>Drops the private tier's expired entries (the sweep timer; and first thing when over the size limit).</summary>
+    internal void RemoveExpired()
+    {
+        var now = _now();
+        foreach (var (key, entry) in _entries!)
         {
-            _cache.Dispose();
+            if (now >= entry.ExpiresAt)
+            {
+                RemoveEntry(key, entry);
+            }
         }
     }
 
     /// <summary>
-    /// False when the application keeps its own entry under this key in a shared IMemoryCache: never overwrite it.
-    /// The private cache holds nothing but ours, so it needs no lookup.
+    /// Over the size limit: expired entries go first, then entries no read found since the last pass (CLOCK: a pass
+    /// clears the reference bit of the others), until the tier is a tenth under its limit. One compaction at a time;
+    /// a store that meets one in progress does not wait for it.
     /// </summary>
-    private bool HotSlotIsOurs(string key) => _owned || !(_cache.TryGetValue(key, out var occupant) && occupant is not (CacheEntry or RawEnvelope));
-
-    private void Put(object slot, object value, TimeSpan lifetime, long size)
+    private void Compact()
     {
-        using var cacheEntry = _cache.CreateEntry(slot);
-        cacheEntry.Value = value;
-        cacheEntry.Size = size;
+        if (!_compacting.TryEnter())
+        {
+            return;
+        }
 
-        // A user's cache may expire by another clock than ours (tests): our own checks decide expiry, and the memory
-        // is reclaimed with slack, so a slow run never loses an entry early.
-        cacheEntry.AbsoluteExpirationRelativeToNow = TrustsExpiry ? lifetime : lifetime + ForeignClockSlack;
+        try
+        {
+            RemoveExpired();
+            var target = _sizeLimit - (_sizeLimit / 10);
+            for (var pass = 0; pass < 2 && Volatile.Read(ref _size) > target; pass++)
+            {
+                foreach (var (key, entry) in _entries!)
+                {
+                    if (Volatile.Read(ref _size) <= target)
+                    {
+                        break;
+                    }
+
+                    if (entry.Referenced)
+                    {
+                        entry.Referenced = false;
+                    }
+                    else
+                    {
+                        RemoveEntry(key, entry);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            _compacting.Exit();
+        }
     }
 
-    /// <summary>The L1 key of an entry's keep slot (the plain key is its hot slot).</summary>
-    private sealed class KeepSlot(string key) : IEquatable<KeepSlot>
+    /// <summary>Removes <paramref name="entry"/> if it is still the key's entry (a newer one is left alone).</summary>
+    private void RemoveEntry(string key, LocalEntry entry)
+    {
+        if (_entries is { } entries)
+        {
+            if (entries.TryRemove(new KeyValuePair<string, LocalEntry>(key, entry)))
+            {
+                Interlocked.Add(ref _size, -entry.Charged);
+            }
+        }
+        else if (_shared!.TryGetValue(Slot.Probe(key), out var current) && ReferenceEquals(current, entry))
+        {
+            _shared.Remove(Slot.Probe(key));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool TryGetShared(string key, [NotNullWhen(true)] out LocalEntry? entry)
+    {
+        entry = _shared!.TryGetValue(Slot.Probe(key), out var found) ? found as LocalEntry : null;
+        return entry is not null;
+    }
+
+    private void StoreShared(string key, LocalEntry entry, long charged, long lifetimeTicks)
+    {
+        // The memory cache may run on another clock than ours: our own checks decide expiry, and the memory is
+        // reclaimed with slack.
+        using var cacheEntry = _shared!.CreateEntry(new Slot(key));
+        cacheEntry.Value = entry;
+        cacheEntry.Size = charged;
+        cacheEntry.AbsoluteExpirationRelativeToNow = EntryTimes.Lifetime(lifetimeTicks, 0) + ForeignClockSlack;
+    }
+
+    /// <summary>The key of our entry in a shared memory cache: never equal to a key of the application's.</summary>
+    private sealed class Slot(string key) : IEquatable<Slot>
     {
         /// <summary>This thread's lookup key: a lookup allocates nothing (the memory cache keeps only stored keys).</summary>
         [ThreadStatic]
-        private static KeepSlot? _probe;
+        private static Slot? _probe;
 
         private string _key = key;
 
-        /// <summary>The keep slot of <paramref name="key"/>, for a lookup only: never stored, reused by the next lookup on this thread.</summary>
-        public static KeepSlot Probe(string key)
+        /// <summary>The slot of <paramref name="key"/>, for a lookup only: never stored, reused by the next lookup on this thread.</summary>
+        public static Slot Probe(string key)
         {
-            var probe = _probe ??= new KeepSlot(key);
+            var probe = _probe ??= new Slot(key);
             probe._key = key;
             return probe;
         }
 
-        public bool Equals(KeepSlot? other) => other is not null && string.Equals(_key, other._key, StringComparison.Ordinal);
+        public bool Equals(Slot? other) => other is not null && string.Equals(_key, other._key, StringComparison.Ordinal);
 
-        public override bool Equals(object? obj) => Equals(obj as KeepSlot);
+        public override bool Equals(object? obj) => Equals(obj as Slot);
 
-        // Not the plain key's hash: the hot and keep slots of one key do not share a bucket.
         public override int GetHashCode() => StringComparer.Ordinal.GetHashCode(_key) ^ 0x5BD1E995;
-    }
 
-    /// <summary>
-    /// The private cache's clock: the time provider's wall clock when the cache was created, moved on by its monotonic
-    /// timestamp, so a wall clock stepped back or forward does not change how long a local entry lives.
-    /// </summary>
-    /// <remarks>
-    /// MemoryCache reads this on every lookup, so it is on the hit path: integer arithmetic only, and the system
-    /// clock's timestamp read without a virtual call (measured: GetElapsedTime's double conversion made a hit ~1.7x a
-    /// plain TryGetValue instead of ~1.1x).
-    /// </remarks>
-    private sealed class MonotonicClock : ISystemClock
-    {
-        private readonly TimeProvider _time;
-        private readonly bool _system;
-        private readonly long _anchorTicks;
-        private readonly long _started;
-        private readonly long _frequency;
-
-        public MonotonicClock(TimeProvider time)
-        {
-            _time = time;
-            _system = ReferenceEquals(time, TimeProvider.System);
-            _anchorTicks = time.GetUtcNow().UtcTicks;
-            _started = time.GetTimestamp();
-            _frequency = time.TimestampFrequency;
-        }
-
-        public DateTimeOffset UtcNow
-        {
-            get
-            {
-                var elapsed = (_system ? Stopwatch.GetTimestamp() : _time.GetTimestamp()) - _started;
-                var ticks = _frequency == TimeSpan.TicksPerSecond ? elapsed
-                    : _frequency == TimeSpan.TicksPerSecond * 100 ? elapsed / 100
-                    : (long)(elapsed * ((double)TimeSpan.TicksPerSecond / _frequency));
-                return new DateTimeOffset(_anchorTicks + ticks, TimeSpan.Zero);
-            }
-        }
+        public override string ToString() => _key;
     }
 }

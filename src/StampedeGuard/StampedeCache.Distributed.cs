@@ -58,7 +58,7 @@ public sealed partial class StampedeCache
             }
 
             // Another node is computing. A background refresh leaves it to them (the backplane brings the value).
-            if (flight.IsBackground || flight.Answer.IsCompleted)
+            if (flight.IsBackground || flight.IsAnswered)
             {
                 return (null, null, true);
             }

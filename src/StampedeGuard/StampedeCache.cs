@@ -51,6 +51,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
     private readonly Invalidations _invalidations = new();
     private readonly Func<long> _oldestRunStart;
     private readonly string _prefix;
+    private readonly CancellationTokenSource _disposing = new();
     private volatile bool _disposed;
 
     /// <summary>Creates a cache. Everything but <paramref name="options"/> is optional.</summary>
@@ -231,7 +232,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
                 }
 
                 // Closed (every waiter cancelled) but not yet removed: replace it.
-                var replacement = NewFlight(stale, options);
+                var replacement = NewFlight(stale, options, cancellationToken);
                 if (_flights.TryUpdate(key, replacement, existing))
                 {
                     _ = typed.Supersede();
@@ -241,7 +242,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             }
             else
             {
-                var created = NewFlight(stale, options);
+                var created = NewFlight(stale, options, cancellationToken);
                 if (_flights.TryAdd(key, created))
                 {
                     (flight, leader) = (created, true);
@@ -254,12 +255,12 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         {
             _metrics.Miss();
             _ = RunFlightAsync(new Call<TState, T>(key, state, factory, options), flight);
-            if (flight.Answer.IsCompleted)
+            if (flight.IsAnswered)
             {
-                // The run completed inline: the leader takes its own result at once, no hop through the answer.
+                // The run completed inline: the leader takes its own result at once, no task, no hop through the answer.
                 flight.Leave(cancelled: false);
                 RecordWait(started);
-                return Completed(flight.Answer);
+                return flight.AnsweredValue();
             }
         }
         else
@@ -291,10 +292,6 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
     private void ArmTakeover<TState, T>(Call<TState, T> call, Flight<T> flight, TimeSpan lockTimeout) =>
         flight.ArmTakeover(_time, lockTimeout, () => TakeOver(call, flight));
 
-    /// <summary>A completed answer as a value task: the value itself, or the failed task (awaiting it throws the failure).</summary>
-    private static ValueTask<T> Completed<T>(Task<T> answer) =>
-        answer.IsCompletedSuccessfully ? new ValueTask<T>(answer.Result) : new ValueTask<T>(answer);
-
     /// <summary>A caller's own bounded wait on a run: its cancellation token, the soft timeout, the wait's duration.</summary>
     private async ValueTask<T> WaitAsync<T>(Flight<T> flight, CacheEntry<T>? stale, StampedeCacheEntryOptions options, long started, CancellationToken cancellationToken)
     {
@@ -311,7 +308,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
                     RecordWait(started);
                     return early;
                 }
-                catch (TimeoutException) when (!flight.Answer.IsCompleted && (flight.Stale ?? stale) is { } fallback)
+                catch (TimeoutException) when (!flight.IsAnswered && (flight.Stale ?? stale) is { } fallback)
                 {
                     // The run goes on in the background and updates the cache: nobody may cancel it now.
                     flight.KeepRunning();
@@ -339,12 +336,22 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         }
     }
 
-    private Flight<T> NewFlight<T>(CacheEntry<T>? stale, StampedeCacheEntryOptions options)
+    private Flight<T> NewFlight<T>(CacheEntry<T>? stale, StampedeCacheEntryOptions options, CancellationToken leaderToken)
     {
-        var flight = new Flight<T>(stale, background: false) { Tags = options.Tags, StartedAt = Now() };
+        var flight = new Flight<T>(stale, background: false, CancelledOnlyOnDispose(options, leaderToken)) { Tags = options.Tags, StartedAt = Now() };
         flight.TryJoin();
         return flight;
     }
+
+    /// <summary>
+    /// The cache's disposal token when nothing else can cancel a run: its leader's token cannot be cancelled (the
+    /// leader never leaves, so waiters who cancel are never the last) and no timeout bounds it. Else default: the
+    /// flight gets a token source of its own.
+    /// </summary>
+    private CancellationToken CancelledOnlyOnDispose(StampedeCacheEntryOptions options, CancellationToken leaderToken) =>
+        !leaderToken.CanBeCanceled && TimerBound(options.FactoryHardTimeout) == Timeout.InfiniteTimeSpan && TimerBound(options.FactorySoftTimeout) == Timeout.InfiniteTimeSpan
+            ? _disposing.Token
+            : default;
 
     /// <summary>
     /// LockTimeout passed behind a run that has not answered: one replacement run takes the key over, and its answer
@@ -353,7 +360,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
     private void TakeOver<TState, T>(Call<TState, T> call, Flight<T> hung)
     {
         var (key, _, _, options) = call;
-        if (hung.Answer.IsCompleted || _disposed)
+        if (hung.IsAnswered || _disposed)
         {
             return;
         }
@@ -386,7 +393,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
     private void StartBackgroundRefresh<TState, T>(Call<TState, T> call, CacheEntry<T> current, bool early)
     {
         var (key, _, _, options) = call;
-        var flight = new Flight<T>(current, background: true) { Claimed = early ? null : current, Tags = options.Tags, StartedAt = Now() };
+        var flight = new Flight<T>(current, background: true, CancelledOnlyOnDispose(options, default)) { Claimed = early ? null : current, Tags = options.Tags, StartedAt = Now() };
         if (!_flights.TryAdd(key, flight))
         {
             return; // a run for this key is already under way; it will replace the entry.
@@ -684,7 +691,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
 
         // Negative caching only replaces nothing: never a value that is still being served (background refresh, or a
         // stale value already given to this run's waiters).
-        if (options.NegativeCacheDuration > TimeSpan.Zero && !flight.IsBackground && !flight.Answer.IsCompleted && !flight.IsSuperseded)
+        if (options.NegativeCacheDuration > TimeSpan.Zero && !flight.IsBackground && !flight.IsAnswered && !flight.IsSuperseded)
         {
             var until = EntryTimes.Add(now, options.NegativeCacheDuration.Ticks);
             var times = new EntryTimes(now, until, until, until, elapsed.Ticks);
@@ -713,6 +720,15 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         }
 
         _flights.Clear();
+        try
+        {
+            _disposing.Cancel(); // the runs that only disposal could cancel
+        }
+        catch (AggregateException)
+        {
+            // A factory's own cancellation callback threw: the runs end anyway.
+        }
+
         _subscription?.Dispose();
         _metrics.Dispose();
         _local.Dispose();

@@ -7,8 +7,8 @@ internal abstract class Flight
     private bool _storing;
     private TaskCompletionSource? _storeDone;
 
-    /// <summary>Guards joining, leaving, supersession and stores.</summary>
-    protected object Sync { get; } = new();
+    /// <summary>Guards joining, leaving, supersession, stores and the answer (the flight itself: no lock object of its own).</summary>
+    protected object Sync => this;
 
     /// <summary>Gets or sets whether nobody may join any more (superseded, or a waiter gave up on it after LockTimeout).</summary>
     protected bool IsClosed { get; set; }
@@ -93,22 +93,46 @@ internal abstract class Flight
 /// <summary>
 /// A typed flight. Callers join and leave; the factory runs on <see cref="Token"/>, which the flight owns and
 /// cancels only when every waiter has cancelled (or on a hard timeout), never because one caller went away.
+/// A run that nothing but disposal can cancel uses the cache's disposal token instead of a token source of its own,
+/// and the answer's task exists only once someone waits for it: a miss nobody joins allocates neither.
 /// </summary>
 /// <typeparam name="T">The value type.</typeparam>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The token source has no timer; a flight's token may be cancelled after it completes, so it is never disposed.")]
 internal sealed class Flight<T> : Flight
 {
-    private readonly TaskCompletionSource<T> _answer = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly CancellationTokenSource _cts = new();
+    private const int Pending = 0;
+    private const int HasValue = 1;
+    private const int HasError = 2;
+    private readonly CancellationTokenSource? _cts;
     private readonly bool _background;
+    private TaskCompletionSource<T>? _answer;
+    private volatile int _state;
+    private T _value = default!;
+    private Exception? _error;
     private int _waiters;
     private bool _keepRunning;
     private volatile ITimer? _takeover;
 
-    public Flight(CacheEntry<T>? stale, bool background)
+    /// <summary>Creates a flight.</summary>
+    /// <param name="stale">The previous value, if any.</param>
+    /// <param name="background">Whether this is a refresh nobody waits for.</param>
+    /// <param name="cancelledOnlyOnDispose">
+    /// The cache's disposal token when nothing else can cancel this run (no caller can cancel, no timeout bounds it):
+    /// its factory gets that token and the flight needs no token source. Default: the flight's own.
+    /// </param>
+    public Flight(CacheEntry<T>? stale, bool background, CancellationToken cancelledOnlyOnDispose = default)
     {
         Stale = stale;
         _background = background;
+        if (cancelledOnlyOnDispose.CanBeCanceled)
+        {
+            Token = cancelledOnlyOnDispose;
+        }
+        else
+        {
+            _cts = new CancellationTokenSource();
+            Token = _cts.Token;
+        }
     }
 
     public override bool IsBackground => _background;
@@ -116,9 +140,46 @@ internal sealed class Flight<T> : Flight
     /// <summary>The previous value, for fail-safe, soft timeouts and the factory's context.</summary>
     public CacheEntry<T>? Stale { get; set; }
 
-    public Task<T> Answer => _answer.Task;
+    /// <summary>Gets whether the run has answered (a value or a failure).</summary>
+    public bool IsAnswered => _state != Pending;
 
-    public CancellationToken Token => _cts.Token;
+    /// <summary>Gets the run's one answer as a task (made the first time someone waits; completed at once after the answer).</summary>
+    public Task<T> Answer
+    {
+        get
+        {
+            if (Volatile.Read(ref _answer) is { } made)
+            {
+                return made.Task;
+            }
+
+            lock (Sync)
+            {
+                if (_answer is null)
+                {
+                    var answer = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+                    if (_state == HasValue)
+                    {
+                        answer.SetResult(_value);
+                    }
+                    else if (_state == HasError)
+                    {
+                        answer.SetException(_error!);
+                        _ = answer.Task.Exception; // observed: the failure is reported where it is awaited
+                    }
+
+                    Volatile.Write(ref _answer, answer);
+                }
+
+                return _answer.Task;
+            }
+        }
+    }
+
+    /// <summary>The answer of a run that has answered, without a task: the value, or the failure to throw.</summary>
+    public ValueTask<T> AnsweredValue() => _state == HasValue ? new ValueTask<T>(_value) : ValueTask.FromException<T>(_error!);
+
+    public CancellationToken Token { get; }
 
     public bool TryJoin()
     {
@@ -141,7 +202,7 @@ internal sealed class Flight<T> : Flight
         lock (Sync)
         {
             _waiters--;
-            if (_waiters == 0 && cancelled && !_background && !_keepRunning && !_answer.Task.IsCompleted)
+            if (_waiters == 0 && cancelled && !_background && !_keepRunning && !IsAnswered)
             {
                 IsClosed = true;
                 cancelFactory = true;
@@ -150,7 +211,7 @@ internal sealed class Flight<T> : Flight
 
         if (cancelFactory)
         {
-            _cts.Cancel();
+            _cts?.Cancel(); // a run on the disposal token has a caller that cannot cancel: never the last to leave
         }
     }
 
@@ -181,20 +242,20 @@ internal sealed class Flight<T> : Flight
     /// <summary>The entry whose refresh claim this background run holds (released if the run fails).</summary>
     public CacheEntry? Claimed { get; init; }
 
-    public void CancelFactory() => _cts.Cancel();
+    public void CancelFactory() => _cts?.Cancel();
 
     /// <summary>
     /// Gets whether the LockTimeout timer is armed already (or the run answered): later waiters need not build the
     /// takeover callback. A stale read only costs that waiter the callback; <see cref="ArmTakeover"/> decides under the lock.
     /// </summary>
-    public bool IsTakeoverArmed => _takeover is not null || _answer.Task.IsCompleted;
+    public bool IsTakeoverArmed => _takeover is not null || IsAnswered;
 
     /// <summary>Arms the run's one LockTimeout timer (the first waiter behind it does; later calls do nothing).</summary>
     public void ArmTakeover(TimeProvider time, TimeSpan lockTimeout, Action takeOver)
     {
         lock (Sync)
         {
-            if (_takeover is not null || _answer.Task.IsCompleted)
+            if (_takeover is not null || IsAnswered)
             {
                 return;
             }
@@ -240,7 +301,7 @@ internal sealed class Flight<T> : Flight
         SetException(error);
         try
         {
-            _cts.Cancel();
+            _cts?.Cancel();
         }
         catch (AggregateException)
         {
@@ -250,17 +311,43 @@ internal sealed class Flight<T> : Flight
 
     public bool TrySetResult(T value)
     {
-        var set = _answer.TrySetResult(value);
+        TaskCompletionSource<T>? answer;
+        lock (Sync)
+        {
+            if (_state != Pending)
+            {
+                return false;
+            }
+
+            _value = value;
+            _state = HasValue;
+            answer = _answer;
+        }
+
+        answer?.TrySetResult(value);
         DisarmTakeover();
-        return set;
+        return true;
     }
 
     public void SetException(Exception exception)
     {
-        if (_answer.TrySetException(exception))
+        TaskCompletionSource<T>? answer;
+        lock (Sync)
+        {
+            if (_state != Pending)
+            {
+                return;
+            }
+
+            _error = exception;
+            _state = HasError;
+            answer = _answer;
+        }
+
+        if (answer is not null && answer.TrySetException(exception))
         {
             // Observed on purpose: a background run may have no waiter, and that is not an unobserved fault.
-            _ = _answer.Task.Exception;
+            _ = answer.Task.Exception;
         }
 
         DisarmTakeover();

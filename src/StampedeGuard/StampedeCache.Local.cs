@@ -10,15 +10,15 @@ public sealed partial class StampedeCache
     /// The L1 entry of a key as a <typeparamref name="T"/> while its local copy lives, decoding one delivered raw by the
     /// backplane; null if absent, ended or invalidated.
     /// </summary>
-    private CacheEntry<T>? GetLocal<T>(string key, StampedeCacheEntryOptions options)
+    private CacheEntry<T>? GetLocal<T>(string key, StampedeCacheEntryOptions options, long now)
     {
-        var found = options.SkipLocalCacheRead ? null : _local.Find(key, Now());
+        var found = options.SkipLocalCacheRead ? null : _local.Find(key, now);
         if (found is RawEnvelope raw)
         {
             var decoded = Decode<T>(key, raw.Bytes, options);
             if (decoded is not null)
             {
-                SetLocal(key, decoded, options);
+                SetLocal(key, decoded, options, now);
             }
 
             return decoded;
@@ -31,14 +31,16 @@ public sealed partial class StampedeCache
     /// Stores an entry in L1 until the end of its fail-safe window (stale serving, fail-safe, soft timeouts), or of
     /// LocalDuration if that is set and earlier.
     /// </summary>
-    private void SetLocal(string key, CacheEntry entry, StampedeCacheEntryOptions options)
+    private void SetLocal(string key, CacheEntry entry, StampedeCacheEntryOptions options) => SetLocal(key, entry, options, Now());
+
+    /// <inheritdoc cref="SetLocal(string, CacheEntry, StampedeCacheEntryOptions)"/>
+    private void SetLocal(string key, CacheEntry entry, StampedeCacheEntryOptions options, long now)
     {
         if (options.SkipLocalCacheWrite)
         {
             return;
         }
 
-        var now = Now();
         var expiresAt = entry.Times.KeepUntil;
         if (options.LocalDuration is { } local)
         {

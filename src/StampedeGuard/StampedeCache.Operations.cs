@@ -24,7 +24,7 @@ public sealed partial class StampedeCache
     {
         ValidateKey(key);
         options ??= _options.DefaultEntryOptions;
-        var entry = GetLocal<T>(key, options);
+        var entry = GetLocal<T>(key, options, Now());
         if (entry is null && UsesL2(options))
         {
             var read = await SafeL2Async(key, "read", static (store, k, t) => store.ReadAsync(k, default, t), cancellationToken).ConfigureAwait(false);

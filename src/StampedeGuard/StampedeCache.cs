@@ -165,7 +165,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             }
 
             var now = Now();
-            var entry = GetLocal<T>(key, options);
+            var entry = GetLocal<T>(key, options, now);
             CacheEntry<T>? stale = null;
             if (entry is not null)
             {
@@ -200,7 +200,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             }
 
             // 3. Miss: lead or join the key's flight.
-            return JoinFlight(key, state, factory, options, stale, cancellationToken);
+            return JoinFlight(key, state, factory, options, stale, now, cancellationToken);
         }
         catch (Exception ex)
         {
@@ -209,9 +209,9 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
     }
 
     /// <summary>Leads or joins the key's flight. A waiter allocates nothing here unless it is the one that arms the LockTimeout timer.</summary>
-    private ValueTask<T> JoinFlight<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, CacheEntry<T>? stale, CancellationToken cancellationToken)
+    private ValueTask<T> JoinFlight<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, CacheEntry<T>? stale, long now, CancellationToken cancellationToken)
     {
-        var started = _time.GetTimestamp();
+        var started = _metrics.WaitDuration.Enabled ? _time.GetTimestamp() : 0; // timed only while someone listens
         Flight<T> flight;
         var leader = false;
         while (true)
@@ -232,7 +232,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
                 }
 
                 // Closed (every waiter cancelled) but not yet removed: replace it.
-                var replacement = NewFlight(stale, options, cancellationToken);
+                var replacement = NewFlight(stale, options, now, cancellationToken);
                 if (_flights.TryUpdate(key, replacement, existing))
                 {
                     _ = typed.Supersede();
@@ -242,7 +242,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             }
             else
             {
-                var created = NewFlight(stale, options, cancellationToken);
+                var created = NewFlight(stale, options, now, cancellationToken);
                 if (_flights.TryAdd(key, created))
                 {
                     (flight, leader) = (created, true);
@@ -257,8 +257,8 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             _ = RunFlightAsync(new Call<TState, T>(key, state, factory, options), flight);
             if (flight.IsAnswered)
             {
-                // The run completed inline: the leader takes its own result at once, no task, no hop through the answer.
-                flight.Leave(cancelled: false);
+                // The run completed inline: the leader takes its own result at once, no task, no hop through the answer
+                // (and need not leave: once a run has answered, nobody counts who waits for it).
                 RecordWait(started);
                 return flight.AnsweredValue();
             }
@@ -336,9 +336,9 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         }
     }
 
-    private Flight<T> NewFlight<T>(CacheEntry<T>? stale, StampedeCacheEntryOptions options, CancellationToken leaderToken)
+    private Flight<T> NewFlight<T>(CacheEntry<T>? stale, StampedeCacheEntryOptions options, long now, CancellationToken leaderToken)
     {
-        var flight = new Flight<T>(stale, background: false, CancelledOnlyOnDispose(options, leaderToken)) { Tags = options.Tags, StartedAt = Now() };
+        var flight = new Flight<T>(stale, background: false, CancelledOnlyOnDispose(options, leaderToken)) { Tags = options.Tags, StartedAt = now };
         flight.TryJoin();
         return flight;
     }
@@ -414,7 +414,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         {
             // Double-checked: another flight may have stored a value since the caller looked.
             var now = Now();
-            var local = GetLocal<T>(key, options);
+            var local = GetLocal<T>(key, options, now);
             if (local is not null && local.Error is null)
             {
                 if (!flight.IsBackground && now < local.Times.FreshUntil)
@@ -496,9 +496,9 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         var context = NewContext(key, options, stale, flight.Lease);
         using var activity = StampedeMetrics.ActivitySource.StartActivity("stampedeguard.factory");
         activity?.SetTag("stampedeguard.refresh", flight.IsBackground);
-        _metrics.FactoryRuns.Add(1);
-        var runStartedAt = Now();
-        var started = _time.GetTimestamp();
+        _metrics.FactoryRun();
+        var started = Timestamp();
+        var runStartedAt = TicksAt(started);
         T value;
         Task<T>? pending = null;
         var hard = TimerBound(options.FactoryHardTimeout);
@@ -537,14 +537,13 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         {
             // Every waiter went away (or the cache was disposed): nobody wants this value. Whatever the factory made of
             // its cancelled token, it is not an origin failure (no fail-safe, no negative entry, no throttle).
-            _metrics.FactoryDuration.Record(_time.GetElapsedTime(started).TotalSeconds);
-
+            _metrics.RecordFactoryDuration(TicksBetween(started, Timestamp()));
             return (false, default!, ex);
         }
         catch (Exception ex)
         {
-            var elapsed = _time.GetElapsedTime(started);
-            _metrics.FactoryDuration.Record(elapsed.TotalSeconds);
+            var elapsed = TimeSpan.FromTicks(TicksBetween(started, Timestamp()));
+            _metrics.RecordFactoryDuration(elapsed.Ticks);
             _metrics.FactoryErrors.Add(1);
             activity?.SetStatus(ActivityStatusCode.Error, ex.GetType().Name);
             if (ex is TimeoutException && bounded && !IsFactorysOwn(pending, ex))
@@ -560,11 +559,11 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             return FailSafe(key, context.EffectiveOptions, flight, ex, elapsed);
         }
 
-        var duration = _time.GetElapsedTime(started);
-        _metrics.FactoryDuration.Record(duration.TotalSeconds);
+        var ended = Timestamp();
+        var duration = TicksBetween(started, ended);
+        _metrics.RecordFactoryDuration(duration);
         if (context.IsCachingDisabled)
         {
-
             return (true, value, null);
         }
 
@@ -572,12 +571,11 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         {
             // A newer run, SetAsync, RemoveAsync, or an invalidation of one of its tags happened while it ran: the
             // result may predate the invalidation, so answer this run's waiters but don't store it.
-
             return (true, value, null);
         }
 
         var entryOptions = context.EffectiveOptions;
-        var times = EntryTimes.From(Now(), entryOptions, duration.Ticks);
+        var times = EntryTimes.From(TicksAt(ended), entryOptions, duration);
         var entry = NewEntry(value, null, times, entryOptions, previousFactoryTicks: stale?.Times.FactoryTicks ?? -1);
         if (!flight.TryBeginStore())
         {
@@ -608,7 +606,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             }
             else
             {
-                SetLocal(key, entry, entryOptions);
+                SetLocal(key, entry, entryOptions, times.Created);
             }
         }
         finally
@@ -740,7 +738,13 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
     /// measured on it, so a wall clock stepped back or forward changes none of them. The same ticks go into L2
     /// envelopes, where another node reads them against its own: skew between nodes is tolerated there.
     /// </summary>
-    private long Now() => _anchorTicks + (long)((_time.GetTimestamp() - _anchorTimestamp) * _ticksPerTimestamp);
+    private long Now() => TicksAt(Timestamp());
+
+    /// <summary>The engine's time at a timestamp of the time provider.</summary>
+    private long TicksAt(long timestamp) => _anchorTicks + TicksBetween(_anchorTimestamp, timestamp);
+
+    /// <summary>The ticks between two timestamps of the time provider.</summary>
+    private long TicksBetween(long from, long to) => _ticksPerTimestamp == 1.0 ? to - from : (long)((to - from) * _ticksPerTimestamp);
 
     /// <summary>The time provider's timestamp (the system clock's without a virtual call: this is on the hit path).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -771,7 +775,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
 
     private void RecordWait(long started)
     {
-        if (_metrics.WaitDuration.Enabled)
+        if (started != 0 && _metrics.WaitDuration.Enabled)
         {
             _metrics.WaitDuration.Record(_time.GetElapsedTime(started).TotalSeconds);
         }

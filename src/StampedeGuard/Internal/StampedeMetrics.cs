@@ -73,9 +73,38 @@ internal sealed class StampedeMetrics : IDisposable
         }
     }
 
-    public void Miss() => Requests.Add(1, MissTag);
+    public void Miss()
+    {
+        if (Requests.Enabled)
+        {
+            Requests.Add(1, MissTag);
+        }
+    }
 
-    public void Collapsed() => Requests.Add(1, CollapsedTag);
+    public void Collapsed()
+    {
+        if (Requests.Enabled)
+        {
+            Requests.Add(1, CollapsedTag);
+        }
+    }
+
+    public void FactoryRun()
+    {
+        if (FactoryRuns.Enabled)
+        {
+            FactoryRuns.Add(1);
+        }
+    }
+
+    /// <summary>Records a factory run's duration (given in ticks) while someone listens.</summary>
+    public void RecordFactoryDuration(long ticks)
+    {
+        if (FactoryDuration.Enabled)
+        {
+            FactoryDuration.Record((double)ticks / TimeSpan.TicksPerSecond);
+        }
+    }
 
     public void Dispose()
     {

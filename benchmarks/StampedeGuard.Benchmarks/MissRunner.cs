@@ -32,13 +32,15 @@ public static class MissRunner
 
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Misses, {keyCount:N0} distinct keys, miss then hit each, {(asyncFactory ? "asynchronous (Task.Yield)" : "synchronous")} factory, {rounds} rounds (interleaved): million keys per second."));
             Console.WriteLine();
-            Console.WriteLine("| Library | Median M keys/s | min-max | Ratio to IMemoryCache (per round, median) |");
-            Console.WriteLine("|---|---:|---:|---:|");
+            Console.WriteLine("| Library | Median M keys/s | min-max | Ratio to IMemoryCache (per round, median) | Ratio to HybridCache (per round, median, min-max) |");
+            Console.WriteLine("|---|---:|---:|---:|---:|");
+            var hybrid = Array.IndexOf(names, "HybridCache");
             for (var i = 0; i < names.Length; i++)
             {
                 var ratio = rates[i].Zip(rates[0], (a, b) => a / b).Order().ToArray();
+                var toHybrid = rates[i].Zip(rates[hybrid], (a, b) => a / b).Order().ToArray();
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"| {names[i]} | {Median(rates[i]):0.000} | {rates[i].Min():0.000}-{rates[i].Max():0.000} | {ratio[ratio.Length / 2]:0.00}x |"));
+                    $"| {names[i]} | {Median(rates[i]):0.000} | {rates[i].Min():0.000}-{rates[i].Max():0.000} | {ratio[ratio.Length / 2]:0.00}x | {toHybrid[toHybrid.Length / 2]:0.00}x ({toHybrid[0]:0.00}-{toHybrid[^1]:0.00}) |"));
             }
 
             Console.WriteLine();

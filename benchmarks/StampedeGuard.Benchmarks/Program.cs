@@ -12,6 +12,8 @@ using StampedeGuard.Benchmarks;
 //   The four libraries side by side outside BenchmarkDotNet, interleaved: fresh hit on 1 and N threads, cold key with
 //   1,000 and 10,000 callers (release to last caller, bytes per waiter), 1,000,000 misses (sync and async factory),
 //   bytes per entry. 9.5-12.5 minutes on 2 heavily loaded cores; --quick about 1.
+// dotnet run -c Release --project benchmarks/StampedeGuard.Benchmarks -- --cold [callers] [rounds]
+//   Only the cold-key part of --peers (default 1,000 callers, 200 flights per library).
 // dotnet run -c Release --project benchmarks/StampedeGuard.Benchmarks -- --misses [keys] [rounds]
 //   Only the misses and bytes-per-entry part of --peers (default 1,000,000 keys, 3 rounds).
 // dotnet run -c Release --project benchmarks/StampedeGuard.Benchmarks -- --alloc [keys]
@@ -30,6 +32,9 @@ switch (args.FirstOrDefault())
         ColdKeyRunner.Run(1_000, quick ? 30 : 200);
         ColdKeyRunner.Run(10_000, quick ? 10 : 40);
         MissRunner.Run(quick ? 200_000 : 1_000_000, quick ? 1 : 3);
+        return;
+    case "--cold":
+        ColdKeyRunner.Run(Arg(1, 1_000), Arg(2, 200));
         return;
     case "--misses":
         MissRunner.Run(Arg(1, 1_000_000), Arg(2, 3));

@@ -510,7 +510,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             {
                 // A timeout bounds this run: off the caller's thread, so a factory that blocks before its first await
                 // can escape neither the hard nor the soft timeout.
-                pending = StartOnThreadPool(call, context, token);
+                pending = StartOnThreadPool(call, flight, context, token);
                 value = hard == Timeout.InfiniteTimeSpan
                     ? await pending.ConfigureAwait(false)
                     : await pending.WaitAsync(hard, _time).ConfigureAwait(false);
@@ -519,7 +519,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             {
                 // No timeout to enforce: inline on the leader, no thread-pool hop. A factory that blocks synchronously
                 // holds its caller until it returns; bounding that is the caller's (or FactoryHardTimeout's) job.
-                var computing = ComputingKey.Enter(this, key);
+                var computing = ComputingKey.Enter(flight, this, key);
                 ValueTask<T> running;
                 try
                 {
@@ -621,11 +621,11 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
     /// Starts the factory on the thread pool (a timeout bounds it). A method of its own so that the closure is only
     /// allocated on this path, not at the start of every run.
     /// </summary>
-    private Task<T> StartOnThreadPool<TState, T>(Call<TState, T> call, StampedeFactoryContext<T> context, CancellationToken token) =>
+    private Task<T> StartOnThreadPool<TState, T>(Call<TState, T> call, Flight flight, StampedeFactoryContext<T> context, CancellationToken token) =>
         Task.Run(
             () =>
             {
-                ComputingKey.Enter(this, call.Key); // flows into the factory only, never back to the caller
+                ComputingKey.Enter(flight, this, call.Key); // flows into the factory only, never back to the caller
                 return call.Factory(call.State, context, token).AsTask();
             },
             CancellationToken.None);

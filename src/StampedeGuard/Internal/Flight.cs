@@ -15,6 +15,23 @@ internal abstract class Flight
 
     public abstract bool IsBackground { get; }
 
+    /// <summary>Gets the cache whose factory this run is running (set when the factory starts; see <see cref="ComputingKey"/>).</summary>
+    public object? ComputingCache { get; private set; }
+
+    /// <summary>Gets the key this run's factory computes (set when the factory starts).</summary>
+    public string? ComputingFor { get; private set; }
+
+    /// <summary>Gets the run whose factory was running on the same flow when this one's started, if any.</summary>
+    public Flight? ComputingParent { get; private set; }
+
+    /// <summary>Marks this run's factory as running on the current flow, inside <paramref name="parent"/>'s (if any).</summary>
+    public void MarkComputing(object cache, string key, Flight? parent)
+    {
+        ComputingCache = cache;
+        ComputingFor = key;
+        ComputingParent = parent;
+    }
+
     /// <summary>Ends every wait with <paramref name="error"/> and cancels the factory's token (dispose).</summary>
     public abstract void Abort(Exception error);
 

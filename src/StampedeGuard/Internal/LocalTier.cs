@@ -123,33 +123,47 @@ internal sealed class LocalTier : IDisposable
             return;
         }
 
+        var previousCharge = entry.Charged;
         entry.Charged = charged;
         entry.Referenced = true; // a second chance: a new entry is not the first to go
+        if (entries.TryAdd(key, entry))
+        {
+            Interlocked.Add(ref _size, charged); // the usual case: a miss stores a key that has no entry
+        }
+        else
+        {
+            Replace(entries, key, entry, charged, previousCharge);
+        }
+
+        if (Volatile.Read(ref _size) > _sizeLimit)
+        {
+            Compact();
+        }
+    }
+
+    private void Replace(ConcurrentDictionary<string, LocalEntry> entries, string key, LocalEntry entry, long charged, long previousCharge)
+    {
         while (true)
         {
             if (entries.TryGetValue(key, out var old))
             {
                 if (ReferenceEquals(old, entry))
                 {
+                    Interlocked.Add(ref _size, charged - previousCharge); // stored again: only its charge changes
                     return;
                 }
 
                 if (entries.TryUpdate(key, entry, old))
                 {
                     Interlocked.Add(ref _size, charged - old.Charged);
-                    break;
+                    return;
                 }
             }
             else if (entries.TryAdd(key, entry))
             {
                 Interlocked.Add(ref _size, charged);
-                break;
+                return;
             }
-        }
-
-        if (Volatile.Read(ref _size) > _sizeLimit)
-        {
-            Compact();
         }
     }
 

@@ -53,7 +53,7 @@ public sealed partial class StampedeCache
     /// <summary>Stores an entry in L1 until <paramref name="expiresAt"/>: a read is a plain hit until its refresh point (or that end).</summary>
     private void StoreLocal(string key, CacheEntry entry, long expiresAt, long now)
     {
-        entry.HitDeadline = ToTimestamp(Math.Min(entry.HotUntil, expiresAt));
+        entry.HitDeadline = HitDeadlineFor(Math.Min(entry.HotUntil, expiresAt));
         _local.Store(key, entry, entry.Bytes, expiresAt, now);
     }
 

@@ -130,7 +130,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool TryGetFresh<T>(string key, out T value)
     {
-        if (_local.TryGet(key, out var found) && found is CacheEntry<T> entry && Timestamp() < entry.HitDeadline
+        if (_local.TryGet(key, out var found) && found is CacheEntry<T> entry && HitClock() < entry.HitDeadline
             && entry.Error is null && !IsInvalidated(entry))
         {
             _metrics.Hit();
@@ -384,7 +384,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         {
             // The refresh is claimed: nothing is left to decide until the entry's freshness ends, so hits are plain
             // again until then (set before the refresh starts, so the refresh's own entry always replaces this one).
-            entry.HitDeadline = ToTimestamp(Math.Min(entry.Times.FreshUntil, entry.ExpiresAt));
+            entry.HitDeadline = HitDeadlineFor(Math.Min(entry.Times.FreshUntil, entry.ExpiresAt));
 
             StartBackgroundRefresh(new Call<TState, T>(key, state, factory, options), entry, early: true);
         }
@@ -751,16 +751,43 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
     private long Timestamp() => _systemClock ? Stopwatch.GetTimestamp() : _time.GetTimestamp();
 
     /// <summary>
+    /// The clock a fresh hit compares with the entry's <c>CacheEntry.HitDeadline</c>: for the system clock
+    /// <see cref="Environment.TickCount64"/> (a coarse monotonic clock read in a few nanoseconds, where a precise
+    /// timestamp costs as much as the whole lookup), else the time provider's own timestamp (test clocks: exact).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private long HitClock() => _systemClock ? Environment.TickCount64 : _time.GetTimestamp();
+
+    /// <summary>
+    /// The <see cref="HitClock"/> reading before which <see cref="Now"/> is surely before <paramref name="ticks"/>.
+    /// A test clock's is exact. The system's coarse clock lags by up to one timer tick (1-16 ms) and may drift from
+    /// the precise one, so its deadline comes early by a margin (16 ms plus 1/8192 of the time left): a hit inside the
+    /// margin takes the slow path, which checks the precise clock. Fast hits are never late, only sometimes early.
+    /// </summary>
+    private long HitDeadlineFor(long ticks)
+    {
+        if (ticks >= DateTime.MaxValue.Ticks)
+        {
+            return long.MaxValue; // "forever"
+        }
+
+        if (!_systemClock)
+        {
+            return ToTimestamp(ticks);
+        }
+
+        var coarse = Environment.TickCount64; // read first: a lag here only makes the deadline earlier
+        var left = (ticks - Now()) / TimeSpan.TicksPerMillisecond;
+        var margin = 16 + (left / 8192);
+        return left <= margin ? long.MinValue : coarse + left - margin;
+    }
+
+    /// <summary>
     /// The timestamp at which <see cref="Now"/> reaches <paramref name="ticks"/>: <c>Now() &lt; ticks</c> exactly when
-    /// <c>Timestamp() &lt; ToTimestamp(ticks)</c> (exact for whole ratios of tick to timestamp frequency).
+    /// <c>GetTimestamp() &lt; ToTimestamp(ticks)</c> (exact for whole ratios of tick to timestamp frequency).
     /// </summary>
     private long ToTimestamp(long ticks)
     {
-        if (ticks == long.MaxValue)
-        {
-            return long.MaxValue;
-        }
-
         var elapsed = ticks - _anchorTicks;
         if (_ticksPerTimestamp == 1.0)
         {

@@ -29,9 +29,9 @@ internal abstract class CacheEntry : LocalEntry
     public long HotUntil => Math.Min(RefreshCheckAt, Times.FreshUntil);
 
     /// <summary>
-    /// Gets or sets until when a read is a plain fresh hit, as a <see cref="TimeProvider"/> timestamp (so a hit compares
-    /// one clock read, no conversion): <see cref="HotUntil"/> capped by the local copy's end, set when the entry is
-    /// stored locally and moved to the end of freshness once its early refresh is claimed.
+    /// Gets or sets until when a read is a plain fresh hit, on the engine's hit clock (so a hit compares one cheap
+    /// clock read, no conversion): <see cref="HotUntil"/> capped by the local copy's end, set when the entry is stored
+    /// locally and moved to the end of freshness once its early refresh is claimed.
     /// </summary>
     public long HitDeadline { get; set; } = long.MinValue;
 

@@ -129,9 +129,12 @@ public sealed partial class StampedeCacheTests
         memory.Set("user:1", "the application's own entry");
         using var cache = new StampedeCache(new StampedeCacheOptions { TimeProvider = new FakeTimeProvider() }, memory);
 
-        await cache.GetOrCreateAsync("user:1", _ => ValueTask.FromResult(42));
+        var runs = 0;
+        await cache.GetOrCreateAsync("user:1", _ => ValueTask.FromResult(40 + Interlocked.Increment(ref runs)));
+        var hit = await cache.GetOrCreateAsync("user:1", _ => ValueTask.FromResult(40 + Interlocked.Increment(ref runs)));
 
         memory.Get("user:1").Should().Be("the application's own entry", "values are wrapped so other users of a shared IMemoryCache never collide with ours");
+        (hit, runs).Should().Be((41, 1), "ours is kept beside the application's entry (under a key object of ours) and hits");
     }
 
     [Fact]

@@ -11,9 +11,10 @@ namespace StampedeGuard.Internal;
 /// <item>Private (no <see cref="IMemoryCache"/> given): a concurrent dictionary of our entries, bounded by
 /// LocalCacheSizeLimit in bytes (approximate LRU: CLOCK with a second chance), swept for expired entries every
 /// minute. A hit is one lookup; it writes nothing shared (the reference bit only when it is clear).</item>
-/// <item>Shared (the application's <see cref="IMemoryCache"/>): each entry under a key object of ours, so it never
-/// meets the application's own entries; sized in bytes for the cache's SizeLimit; expired by our clock (the memory
-/// cache only reclaims the memory, with slack, since it runs on another clock).</item>
+/// <item>Shared (the application's <see cref="IMemoryCache"/>): each entry under its plain key (the memory cache's
+/// fast path for string keys), or under a key object of ours when the application keeps an entry of its own under
+/// that key (never read as ours, never overwritten); sized in bytes for the cache's SizeLimit; expired by our clock
+/// (the memory cache only reclaims the memory, with slack, since it runs on another clock).</item>
 /// </list>
 /// The engine decides freshness from the entry's times; the tier only answers "is there a local copy still alive".
 /// </summary>
@@ -178,7 +179,12 @@ internal sealed class LocalTier : IDisposable
         }
         else
         {
-            _shared!.Remove(Slot.Probe(key));
+            if (_shared!.TryGetValue(key, out var occupant) && occupant is LocalEntry)
+            {
+                _shared.Remove(key);
+            }
+
+            _shared.Remove(Slot.Probe(key));
         }
     }
 
@@ -262,7 +268,11 @@ internal sealed class LocalTier : IDisposable
                 Interlocked.Add(ref _size, -entry.Charged);
             }
         }
-        else if (_shared!.TryGetValue(Slot.Probe(key), out var current) && ReferenceEquals(current, entry))
+        else if (_shared!.TryGetValue(key, out var current) && ReferenceEquals(current, entry))
+        {
+            _shared.Remove(key);
+        }
+        else if (_shared.TryGetValue(Slot.Probe(key), out current) && ReferenceEquals(current, entry))
         {
             _shared.Remove(Slot.Probe(key));
         }
@@ -271,7 +281,14 @@ internal sealed class LocalTier : IDisposable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private bool TryGetShared(string key, [NotNullWhen(true)] out LocalEntry? entry)
     {
-        entry = _shared!.TryGetValue(Slot.Probe(key), out var found) ? found as LocalEntry : null;
+        if (!_shared!.TryGetValue(key, out var found))
+        {
+            entry = null;
+            return false;
+        }
+
+        // The application's own entry under this key: ours, if any, is under our key object.
+        entry = found as LocalEntry ?? (_shared.TryGetValue(Slot.Probe(key), out found) ? found as LocalEntry : null);
         return entry is not null;
     }
 
@@ -279,13 +296,14 @@ internal sealed class LocalTier : IDisposable
     {
         // The memory cache may run on another clock than ours: our own checks decide expiry, and the memory is
         // reclaimed with slack.
-        using var cacheEntry = _shared!.CreateEntry(new Slot(key));
+        object slot = _shared!.TryGetValue(key, out var occupant) && occupant is not LocalEntry ? new Slot(key) : key;
+        using var cacheEntry = _shared.CreateEntry(slot);
         cacheEntry.Value = entry;
         cacheEntry.Size = charged;
         cacheEntry.AbsoluteExpirationRelativeToNow = EntryTimes.Lifetime(lifetimeTicks, 0) + ForeignClockSlack;
     }
 
-    /// <summary>The key of our entry in a shared memory cache: never equal to a key of the application's.</summary>
+    /// <summary>The key of our entry in a shared memory cache where the application keeps its own under the plain key.</summary>
     private sealed class Slot(string key) : IEquatable<Slot>
     {
         /// <summary>This thread's lookup key: a lookup allocates nothing (the memory cache keeps only stored keys).</summary>

@@ -80,12 +80,13 @@ public sealed class StampedeCacheOptions
     }
 
     /// <summary>
-    /// Gets or sets the size limit, in bytes, of the private local tier (the <c>MemoryCache</c> the engine creates
-    /// when none is passed in). An entry is charged its serialized payload size where known (it went to the
+    /// Gets or sets the size limit, in bytes, of the private local tier (the engine's own store, used when no
+    /// <c>IMemoryCache</c> is passed in). An entry is charged its serialized payload size where known (it went to the
     /// distributed tier or came from it), else 2 bytes per character of a string, the length of a byte array, or 256
-    /// bytes for another value, plus about 160 bytes and the key, in each of the entry's two slots. When the limit is reached the memory cache
-    /// refuses new entries and compacts (values are still returned to callers, just not kept), so keys taken from user
-    /// input cannot exhaust memory. Expired entries are swept every minute without waiting for traffic. With your own
+    /// bytes for another value, plus about 160 bytes and the key. Over the limit the tier drops expired entries, then
+    /// the entries no read found since its last pass (approximate LRU), down to 90% of the limit; a single entry larger
+    /// than the limit is not kept (its value is still returned to callers). So keys taken from user input cannot
+    /// exhaust memory. Expired entries are swept every minute without waiting for traffic. With your own
     /// <c>IMemoryCache</c> this option is not used: its <c>SizeLimit</c> applies, in the same byte units.
     /// </summary>
     /// <value>Default <see cref="DefaultLocalCacheSizeLimit"/> (256 MiB). Must be positive.</value>

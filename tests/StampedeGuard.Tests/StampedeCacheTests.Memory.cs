@@ -40,6 +40,22 @@ public sealed partial class StampedeCacheTests
     }
 
     [Fact]
+    public async Task PrivateLocalTier_FloodOfOneTimeKeysOverTheLimit_EvictsThemBeforeAKeyThatIsRead()
+    {
+        const int valueChars = 5_000; // 10 KB each: the limit holds about 9
+        using var h = new CacheHarness(configure: o => o.LocalCacheSizeLimit = 100_000);
+        await h.Cache.SetAsync("hot", new string('h', valueChars));
+        var hotMisses = 0;
+        for (var i = 0; i < 1_000; i++)
+        {
+            await h.Cache.SetAsync($"cold{i}", new string('c', valueChars));
+            hotMisses += (await h.Cache.TryGetAsync<string>("hot")).HasValue ? 0 : 1;
+        }
+
+        (hotMisses, h.Cache.Local.Size <= 100_000).Should().Be((0, true), "every compaction takes one-time keys first (CLOCK), and the tier stays under its limit");
+    }
+
+    [Fact]
     public async Task UserMemoryCache_ValueWrittenToL2_IsChargedItsPayloadBytes()
     {
         using var memory = new MemoryCache(new MemoryCacheOptions { SizeLimit = 10_000_000, TrackStatistics = true });

@@ -9,7 +9,7 @@ namespace StampedeGuard.Internal;
 /// The local tier (L1): one slot per key, holding one <see cref="LocalEntry"/> that carries its own expiry and size.
 /// <list type="bullet">
 /// <item>Private (no <see cref="IMemoryCache"/> given): a concurrent dictionary of our entries, bounded by
-/// LocalCacheSizeLimit in bytes (approximate LRU: CLOCK with a second chance), swept for expired entries every
+/// LocalCacheSizeLimit in bytes (approximate LRU: CLOCK, a reference bit set by reads), swept for expired entries every
 /// minute. A hit is one lookup; it writes nothing shared (the reference bit only when it is clear).</item>
 /// <item>Shared (the application's <see cref="IMemoryCache"/>): each entry under its plain key (the memory cache's
 /// fast path for string keys), or under a key object of ours when the application keeps an entry of its own under
@@ -36,6 +36,7 @@ internal sealed class LocalTier : IDisposable
     private readonly long _sizeLimit;
     private readonly Lock _compacting = new();
     private readonly ITimer? _sweep;
+    private IEnumerator<KeyValuePair<string, LocalEntry>>? _hand; // the CLOCK hand; guarded by _compacting
     private long _size;
 
     /// <summary>Creates the tier over <paramref name="sharedCache"/>, or a private one when it is null.</summary>
@@ -126,7 +127,7 @@ internal sealed class LocalTier : IDisposable
 
         var previousCharge = entry.Charged;
         entry.Charged = charged;
-        entry.Referenced = true; // a second chance: a new entry is not the first to go
+        entry.Referenced = false; // earns its place by being read: a flood of one-time keys goes before a hot key
         if (entries.TryAdd(key, entry))
         {
             Interlocked.Add(ref _size, charged); // the usual case: a miss stores a key that has no entry
@@ -138,7 +139,7 @@ internal sealed class LocalTier : IDisposable
 
         if (Volatile.Read(ref _size) > _sizeLimit)
         {
-            Compact();
+            Compact(entry);
         }
     }
 
@@ -203,7 +204,7 @@ internal sealed class LocalTier : IDisposable
         _entries?.Clear();
     }
 
-    /// <summary>Drops the private tier's expired entries (the sweep timer; and first thing when over the size limit).</summary>
+    /// <summary>Drops the private tier's expired entries (the sweep timer).</summary>
     internal void RemoveExpired()
     {
         var now = _now();
@@ -217,11 +218,13 @@ internal sealed class LocalTier : IDisposable
     }
 
     /// <summary>
-    /// Over the size limit: expired entries go first, then entries no read found since the last pass (CLOCK: a pass
-    /// clears the reference bit of the others), until the tier is a tenth under its limit. One compaction at a time;
-    /// a store that meets one in progress does not wait for it.
+    /// Over the size limit: a CLOCK hand goes on from where the last compaction stopped, dropping expired entries and
+    /// entries no read found since it last passed, and clearing the reference bit of the others, until the tier is a
+    /// tenth under its limit (so one compaction frees room for many stores, and each visits about two entries per
+    /// entry it drops). The entry whose store triggered it is spared: its readers are about to come. One compaction
+    /// at a time; a store that meets one in progress does not wait for it.
     /// </summary>
-    private void Compact()
+    private void Compact(LocalEntry justStored)
     {
         if (!_compacting.TryEnter())
         {
@@ -230,25 +233,35 @@ internal sealed class LocalTier : IDisposable
 
         try
         {
-            RemoveExpired();
+            var now = _now();
             var target = _sizeLimit - (_sizeLimit / 10);
-            for (var pass = 0; pass < 2 && Volatile.Read(ref _size) > target; pass++)
+            var turns = 0;
+            while (Volatile.Read(ref _size) > target)
             {
-                foreach (var (key, entry) in _entries!)
+                if (_hand is null || !_hand.MoveNext())
                 {
-                    if (Volatile.Read(ref _size) <= target)
+                    // A new turn of the clock. Two full turns always free enough (the first clears every bit, the
+                    // second drops what was not read since); a third only when readers outran the hand.
+                    _hand?.Dispose();
+                    _hand = _entries!.GetEnumerator();
+                    if (++turns > 3 || !_hand.MoveNext())
                     {
                         break;
                     }
+                }
 
-                    if (entry.Referenced)
-                    {
-                        entry.Referenced = false;
-                    }
-                    else
-                    {
-                        RemoveEntry(key, entry);
-                    }
+                var (key, entry) = _hand.Current;
+                if (now >= entry.ExpiresAt)
+                {
+                    RemoveEntry(key, entry);
+                }
+                else if (entry.Referenced)
+                {
+                    entry.Referenced = false;
+                }
+                else if (!ReferenceEquals(entry, justStored))
+                {
+                    RemoveEntry(key, entry);
                 }
             }
         }

@@ -281,8 +281,9 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         {
             // Nothing of the caller's own to bound or time: it awaits the run's one shared answer (no task, timer or
             // state machine per waiter). Such a caller never gives up early, so it never leaves the flight either:
-            // the factory is cancelled only when every waiter is gone, and this one never goes.
-            return new ValueTask<T>(flight.Answer);
+            // the factory is cancelled only when every waiter is gone, and this one never goes. The leader does not
+            // even need the shared task: it waits on the flight itself and resumes where the run answers.
+            return leader ? flight.LeaderAnswer : new ValueTask<T>(flight.Answer);
         }
 
         return WaitAsync(flight, stale, options, started, cancellationToken);

@@ -26,6 +26,23 @@ public sealed partial class StampedeCacheTests
     }
 
     [Fact]
+    public async Task GetOrCreateAsync_AsynchronousFactory_LeaderResumesWhereTheRunAnswersWithoutAThreadPoolHop()
+    {
+        using var cache = new StampedeCache(new StampedeCacheOptions()); // no meter listener: a timed wait would be the caller's own
+        var gate = new TaskCompletionSource<string>(); // continuations run where it is completed
+        var call = cache.GetOrCreateAsync("k", async _ => await gate.Task.ConfigureAwait(false)).AsTask(); // a ValueTask is consumed once
+        int? resumedOn = null;
+        var resumed = call.ContinueWith(_ => resumedOn = Environment.CurrentManagedThreadId, TaskContinuationOptions.ExecuteSynchronously);
+
+        var opener = new Thread(() => gate.SetResult("v"));
+        opener.Start();
+        opener.Join();
+        await resumed;
+
+        (await call, resumedOn).Should().Be(("v", opener.ManagedThreadId), "the leader waits on the flight itself and resumes on the thread that answered (the old shared task queued it to the thread pool)");
+    }
+
+    [Fact]
     public async Task GetOrCreateAsync_SynchronousFactoryThrowsWithoutTimeouts_FailureReachesCallerOnce()
     {
         using var h = new CacheHarness();

@@ -1,10 +1,16 @@
 namespace StampedeGuard.Benchmarks.Peers;
 
 /// <summary>StampedeGuard as its docs recommend: <c>GetOrCreateAsync</c>'s <c>TState</c> overload with static lambdas and shared entry options.</summary>
-public sealed class StampedeGuardPeer(Page value) : CachePeer(value)
+/// <param name="value">The value every factory returns.</param>
+/// <param name="localCacheSizeLimit">The private L1's size limit; the default (256 MiB) when null.</param>
+public sealed class StampedeGuardPeer(Page value, long? localCacheSizeLimit = null) : CachePeer(value)
 {
     private static readonly StampedeCacheEntryOptions EntryOptions = new() { Duration = Lifetime };
-    private readonly StampedeCache _cache = new(new StampedeCacheOptions { DefaultEntryOptions = EntryOptions });
+    private readonly StampedeCache _cache = new(new StampedeCacheOptions
+    {
+        DefaultEntryOptions = EntryOptions,
+        LocalCacheSizeLimit = localCacheSizeLimit ?? StampedeCacheOptions.DefaultLocalCacheSizeLimit,
+    });
 
     /// <inheritdoc />
     protected override int Index => 3;

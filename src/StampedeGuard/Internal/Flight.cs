@@ -1,3 +1,5 @@
+using System.Threading.Tasks.Sources;
+
 namespace StampedeGuard.Internal;
 
 /// <summary>One run of a key's factory and everyone waiting for it (single-flight).</summary>
@@ -115,7 +117,7 @@ internal abstract class Flight
 /// </summary>
 /// <typeparam name="T">The value type.</typeparam>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The token source has no timer; a flight's token may be cancelled after it completes, so it is never disposed.")]
-internal sealed class Flight<T> : Flight
+internal sealed class Flight<T> : Flight, IValueTaskSource<T>
 {
     private const int Pending = 0;
     private const int HasValue = 1;
@@ -129,6 +131,10 @@ internal sealed class Flight<T> : Flight
     private int _waiters;
     private bool _keepRunning;
     private volatile ITimer? _takeover;
+
+    // The leader's own wait (one consumer, no task): completed with the answer, its continuation runs where the run
+    // answers (no thread-pool hop). A mutable struct: used in place, never copied.
+    private ManualResetValueTaskSourceCore<T> _leader;
 
     /// <summary>Creates a flight.</summary>
     /// <param name="stale">The previous value, if any.</param>
@@ -192,6 +198,12 @@ internal sealed class Flight<T> : Flight
             }
         }
     }
+
+    /// <summary>
+    /// The leader's wait for this run's answer when it has nothing of its own to bound: no task is made for it, and
+    /// it resumes on the thread that answers (the run's own, after its store). Awaited once, by the leader only.
+    /// </summary>
+    public ValueTask<T> LeaderAnswer => new(this, _leader.Version);
 
     /// <summary>The answer of a run that has answered, without a task: the value, or the failure to throw.</summary>
     public ValueTask<T> AnsweredValue() => _state == HasValue ? new ValueTask<T>(_value) : ValueTask.FromException<T>(_error!);
@@ -338,6 +350,7 @@ internal sealed class Flight<T> : Flight
 
         answer?.TrySetResult(value);
         DisarmTakeover();
+        _leader.SetResult(value); // last: the leader may resume right here
         return true;
     }
 
@@ -363,5 +376,13 @@ internal sealed class Flight<T> : Flight
         }
 
         DisarmTakeover();
+        _leader.SetException(exception); // last: the leader may resume right here
     }
+
+    T IValueTaskSource<T>.GetResult(short token) => _leader.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<T>.GetStatus(short token) => _leader.GetStatus(token);
+
+    void IValueTaskSource<T>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _leader.OnCompleted(continuation, state, token, flags);
 }

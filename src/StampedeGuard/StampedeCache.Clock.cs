@@ -51,9 +51,19 @@ public sealed partial class StampedeCache
         }
 
         var coarse = Environment.TickCount64; // read first: a lag here only makes the deadline earlier
-        var left = (ticks - Now()) / TimeSpan.TicksPerMillisecond;
-        var margin = 16 + (left / 8192);
-        return left <= margin ? long.MinValue : coarse + left - margin;
+        return CoarseHitDeadline(coarse, (ticks - Now()) / TimeSpan.TicksPerMillisecond);
+    }
+
+    /// <summary>
+    /// The coarse clock's deadline for an entry fresh for <paramref name="millisecondsLeft"/> more, read at
+    /// <paramref name="coarseNow"/>: early by 16 ms (the coarse clock may lag by up to a timer tick, 16 ms at most on
+    /// any platform .NET runs on, when the entry is stored and when it is read) plus 1/8192 of the time left (drift
+    /// between the coarse and the precise clock); <see cref="long.MinValue"/> (no fast hit) inside the margin.
+    /// </summary>
+    internal static long CoarseHitDeadline(long coarseNow, long millisecondsLeft)
+    {
+        var margin = 16 + (millisecondsLeft / 8192);
+        return millisecondsLeft <= margin ? long.MinValue : coarseNow + millisecondsLeft - margin;
     }
 
     /// <summary>

@@ -289,6 +289,9 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         return WaitAsync(flight, stale, options, started, cancellationToken);
     }
 
+    /// <summary>A factory run as started: what its end needs (its task, the context, the stale value, the span, its start, the task a timeout may abandon).</summary>
+    private readonly record struct FactoryStart<T>(ValueTask<T> Running, StampedeFactoryContext<T> Context, CacheEntry<T>? Stale, Activity? Activity, long Started, Task<T>? Pending, bool Bounded);
+
     /// <summary>Arms the flight's one LockTimeout timer (a method of its own: the closure exists only for the waiter that arms it).</summary>
     private void ArmTakeover<TState, T>(Call<TState, T> call, Flight<T> flight, TimeSpan lockTimeout) =>
         flight.ArmTakeover(_time, lockTimeout, () => TakeOver(call, flight));
@@ -458,7 +461,27 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
                 }
             }
 
-            (hasValue, value, error) = await RunFactoryAsync(call, flight).ConfigureAwait(false);
+            // The factory, awaited here (one state machine for the whole run, however the factory completes).
+            var run = StartFactory(call, flight);
+            try
+            {
+                T produced;
+                try
+                {
+                    produced = run.Running.IsCompletedSuccessfully ? run.Running.Result : await run.Running.ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    (hasValue, value, error) = FactoryFailed(key, options, flight, run, ex);
+                    return;
+                }
+
+                (hasValue, value, error) = await StoreResultAsync(key, flight, run, produced).ConfigureAwait(false);
+            }
+            finally
+            {
+                run.Activity?.Dispose();
+            }
         }
         catch (Exception ex)
         {
@@ -490,94 +513,95 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         }
     }
 
-    private async ValueTask<(bool HasValue, T Value, Exception? Error)> RunFactoryAsync<TState, T>(Call<TState, T> call, Flight<T> flight)
+    /// <summary>
+    /// Starts the factory: inline on the leader when no timeout bounds it (no thread-pool hop; a factory that blocks
+    /// synchronously holds its caller until it returns, which is the caller's or FactoryHardTimeout's to bound), else
+    /// on the thread pool, so a factory that blocks before its first await escapes neither timeout. Never throws: a
+    /// factory that throws at once gives a failed <see cref="FactoryStart{T}.Running"/>.
+    /// </summary>
+    private FactoryStart<T> StartFactory<TState, T>(Call<TState, T> call, Flight<T> flight)
     {
         var (key, state, factory, options) = call;
         var stale = flight.Stale;
         var context = NewContext(key, options, stale, flight.Lease);
-        using var activity = StampedeMetrics.ActivitySource.StartActivity("stampedeguard.factory");
+        var activity = StampedeMetrics.ActivitySource.StartActivity("stampedeguard.factory");
         activity?.SetTag("stampedeguard.refresh", flight.IsBackground);
         _metrics.FactoryRun();
         var started = Timestamp();
-        var runStartedAt = TicksAt(started);
-        T value;
-        Task<T>? pending = null;
         var hard = TimerBound(options.FactoryHardTimeout);
-        var bounded = hard != Timeout.InfiniteTimeSpan || TimerBound(options.FactorySoftTimeout) != Timeout.InfiniteTimeSpan;
+        var token = flight.Token;
+        if (hard != Timeout.InfiniteTimeSpan || TimerBound(options.FactorySoftTimeout) != Timeout.InfiniteTimeSpan)
+        {
+            var pending = StartOnThreadPool(call, flight, context, token);
+            var running = hard == Timeout.InfiniteTimeSpan ? pending : pending.WaitAsync(hard, _time);
+            return new FactoryStart<T>(new ValueTask<T>(running), context, stale, activity, started, pending, Bounded: true);
+        }
+
+        var computing = ComputingKey.Enter(flight, this, key);
         try
         {
-            var token = flight.Token;
-            if (bounded)
-            {
-                // A timeout bounds this run: off the caller's thread, so a factory that blocks before its first await
-                // can escape neither the hard nor the soft timeout.
-                pending = StartOnThreadPool(call, flight, context, token);
-                value = hard == Timeout.InfiniteTimeSpan
-                    ? await pending.ConfigureAwait(false)
-                    : await pending.WaitAsync(hard, _time).ConfigureAwait(false);
-            }
-            else
-            {
-                // No timeout to enforce: inline on the leader, no thread-pool hop. A factory that blocks synchronously
-                // holds its caller until it returns; bounding that is the caller's (or FactoryHardTimeout's) job.
-                var computing = ComputingKey.Enter(flight, this, key);
-                ValueTask<T> running;
-                try
-                {
-                    running = factory(state, context, token);
-                }
-                finally
-                {
-                    ComputingKey.Exit(computing); // the factory's own continuations keep the mark; the leader does not
-                }
-
-                value = running.IsCompletedSuccessfully ? running.Result : await running.ConfigureAwait(false);
-            }
-        }
-        catch (Exception ex) when (flight.Token.IsCancellationRequested)
-        {
-            // Every waiter went away (or the cache was disposed): nobody wants this value. Whatever the factory made of
-            // its cancelled token, it is not an origin failure (no fail-safe, no negative entry, no throttle).
-            _metrics.RecordFactoryDuration(TicksBetween(started, Timestamp()));
-            return (false, default!, ex);
+            return new FactoryStart<T>(factory(state, context, token), context, stale, activity, started, null, Bounded: false);
         }
         catch (Exception ex)
         {
-            var elapsed = TimeSpan.FromTicks(TicksBetween(started, Timestamp()));
-            _metrics.RecordFactoryDuration(elapsed.Ticks);
-            _metrics.FactoryErrors.Add(1);
-            activity?.SetStatus(ActivityStatusCode.Error, ex.GetType().Name);
-            if (ex is TimeoutException && bounded && !IsFactorysOwn(pending, ex))
-            {
-                // Our hard timeout fired (even if the factory completed at that very instant): always this type.
-                flight.CancelFactory();
-                ObserveAbandoned(key, pending);
-                Log.FactoryHardTimeout(_logger, key, options.FactoryHardTimeout.TotalSeconds);
-                ex = new StampedeFactoryTimeoutException($"The factory for key '{key}' did not complete within {options.FactoryHardTimeout}.", ex);
-            }
+            return new FactoryStart<T>(ValueTask.FromException<T>(ex), context, stale, activity, started, null, Bounded: false);
+        }
+        finally
+        {
+            ComputingKey.Exit(computing); // the factory's own continuations keep the mark; the leader does not
+        }
+    }
 
-
-            return FailSafe(key, context.EffectiveOptions, flight, ex, elapsed);
+    /// <summary>The factory failed or timed out: a cancellation nobody waits for, a hard timeout, or fail-safe.</summary>
+    private (bool HasValue, T Value, Exception? Error) FactoryFailed<T>(string key, StampedeCacheEntryOptions options, Flight<T> flight, in FactoryStart<T> run, Exception ex)
+    {
+        var elapsed = TimeSpan.FromTicks(TicksBetween(run.Started, Timestamp()));
+        _metrics.RecordFactoryDuration(elapsed.Ticks);
+        if (flight.Token.IsCancellationRequested)
+        {
+            // Every waiter went away (or the cache was disposed): nobody wants this value. Whatever the factory made of
+            // its cancelled token, it is not an origin failure (no fail-safe, no negative entry, no throttle).
+            return (false, default!, ex);
         }
 
+        _metrics.FactoryErrors.Add(1);
+        run.Activity?.SetStatus(ActivityStatusCode.Error, ex.GetType().Name);
+        if (ex is TimeoutException && run.Bounded && !IsFactorysOwn(run.Pending, ex))
+        {
+            // Our hard timeout fired (even if the factory completed at that very instant): always this type.
+            flight.CancelFactory();
+            ObserveAbandoned(key, run.Pending);
+            Log.FactoryHardTimeout(_logger, key, options.FactoryHardTimeout.TotalSeconds);
+            ex = new StampedeFactoryTimeoutException($"The factory for key '{key}' did not complete within {options.FactoryHardTimeout}.", ex);
+        }
+
+        return FailSafe(key, run.Context.EffectiveOptions, flight, ex, elapsed);
+    }
+
+    /// <summary>
+    /// The factory's value: stored in L2 (fenced) then L1, unless the factory said DoNotCache or an invalidation
+    /// superseded the run while it ran. Completes synchronously for a local-only cache.
+    /// </summary>
+    private async ValueTask<(bool HasValue, T Value, Exception? Error)> StoreResultAsync<T>(string key, Flight<T> flight, FactoryStart<T> run, T value)
+    {
         var ended = Timestamp();
-        var duration = TicksBetween(started, ended);
+        var duration = TicksBetween(run.Started, ended);
         _metrics.RecordFactoryDuration(duration);
-        if (context.IsCachingDisabled)
+        var entryOptions = run.Context.EffectiveOptions;
+        if (run.Context.IsCachingDisabled)
         {
             return (true, value, null);
         }
 
-        if (flight.IsSuperseded || _invalidations.InvalidatedSince(context.EffectiveOptions.Tags, runStartedAt))
+        if (flight.IsSuperseded || _invalidations.InvalidatedSince(entryOptions.Tags, TicksAt(run.Started)))
         {
             // A newer run, SetAsync, RemoveAsync, or an invalidation of one of its tags happened while it ran: the
             // result may predate the invalidation, so answer this run's waiters but don't store it.
             return (true, value, null);
         }
 
-        var entryOptions = context.EffectiveOptions;
         var times = EntryTimes.From(TicksAt(ended), entryOptions, duration);
-        var entry = NewEntry(value, null, times, entryOptions, previousFactoryTicks: stale?.Times.FactoryTicks ?? -1);
+        var entry = NewEntry(value, null, times, entryOptions, previousFactoryTicks: run.Stale?.Times.FactoryTicks ?? -1);
         if (!flight.TryBeginStore())
         {
             return (true, value, null); // superseded while it finished: answer the waiters, store nothing.

@@ -42,6 +42,31 @@ public sealed partial class StampedeCacheTests
         (await call, resumedOn).Should().Be(("v", opener.ManagedThreadId), "the leader waits on the flight itself and resumes on the thread that answered (the old shared task queued it to the thread pool)");
     }
 
+    [Theory]
+    [InlineData("GetAwaiter().GetResult()")]
+    [InlineData("Result")]
+    public async Task GetOrCreateAsync_CallerBlocksOnThePendingValueTask_WaitsAndGetsTheValue(string how)
+    {
+        // Sync over async, as legacy code does: blocking on a ValueTask that is not complete yet must wait for it, as it
+        // does on a task-backed one (HybridCache's), not throw because the leader's wait has no task behind it.
+        using var cache = new StampedeCache(new StampedeCacheOptions());
+        var gate = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var blocked = Task.Run(() =>
+        {
+            var call = cache.GetOrCreateAsync("k", async _ =>
+            {
+                started.SetResult();
+                return await gate.Task.ConfigureAwait(false);
+            });
+            return how == "Result" ? call.Result : call.GetAwaiter().GetResult();
+        });
+        await Poll.Within(started.Task, "the factory started");
+        gate.SetResult("v");
+
+        (await Poll.Within(blocked, "the blocked caller")).Should().Be("v");
+    }
+
     [Fact]
     public async Task GetOrCreateAsync_SynchronousFactoryThrowsWithoutTimeouts_FailureReachesCallerOnce()
     {

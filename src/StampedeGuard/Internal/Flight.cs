@@ -379,7 +379,10 @@ internal sealed class Flight<T> : Flight, IValueTaskSource<T>
         _leader.SetException(exception); // last: the leader may resume right here
     }
 
-    T IValueTaskSource<T>.GetResult(short token) => _leader.GetResult(token);
+    T IValueTaskSource<T>.GetResult(short token) =>
+        _leader.GetStatus(token) == ValueTaskSourceStatus.Pending
+            ? Answer.GetAwaiter().GetResult() // a caller blocking on the ValueTask (sync over async): it waits, as on a task
+            : _leader.GetResult(token);
 
     ValueTaskSourceStatus IValueTaskSource<T>.GetStatus(short token) => _leader.GetStatus(token);
 

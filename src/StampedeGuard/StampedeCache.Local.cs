@@ -53,19 +53,23 @@ public sealed partial class StampedeCache
     /// <summary>Stores an entry in L1 until <paramref name="expiresAt"/>: a read is a plain hit until its refresh point (or that end).</summary>
     private void StoreLocal(string key, CacheEntry entry, long expiresAt, long now)
     {
-        entry.HitDeadline = HitDeadlineFor(Math.Min(entry.HotUntil, expiresAt));
+        SetHitDeadline(entry, expiresAt);
         _local.Store(key, entry, entry.Bytes, expiresAt, now);
     }
 
+    /// <summary>Until when a read of <paramref name="entry"/> is a plain hit: its <see cref="CacheEntry.HotUntil"/>, capped by the local copy's end.</summary>
+    private void SetHitDeadline(CacheEntry entry, long expiresAt) => entry.HitDeadline = HitDeadlineFor(Math.Min(entry.HotUntil, expiresAt));
+
     private void ExpireLocal(string key, long now)
     {
-        var found = _local.Find(key, Now());
+        var localNow = Now(); // `now` may be another node's instant (a backplane message)
+        var found = _local.Find(key, localNow);
         if (found is CacheEntry entry)
         {
             if (now < entry.Times.FreshUntil)
             {
                 // Same local lifetime (its LocalDuration too); stale from now on, so no read is a plain hit.
-                StoreLocal(key, entry.WithTimes(Expired(entry.Times, now)), entry.ExpiresAt, Now());
+                StoreLocal(key, entry.WithTimes(Expired(entry.Times, now)), entry.ExpiresAt, localNow);
             }
         }
         else if (found is not null)

@@ -289,9 +289,6 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         return WaitAsync(flight, stale, options, started, cancellationToken);
     }
 
-    /// <summary>A factory run as started: what its end needs (its task, the context, the stale value, the span, its start, the task a timeout may abandon).</summary>
-    private readonly record struct FactoryStart<T>(ValueTask<T> Running, StampedeFactoryContext<T> Context, CacheEntry<T>? Stale, Activity? Activity, long Started, Task<T>? Pending, bool Bounded);
-
     /// <summary>Arms the flight's one LockTimeout timer (a method of its own: the closure exists only for the waiter that arms it).</summary>
     private void ArmTakeover<TState, T>(Call<TState, T> call, Flight<T> flight, TimeSpan lockTimeout) =>
         flight.ArmTakeover(_time, lockTimeout, () => TakeOver(call, flight));
@@ -386,9 +383,9 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
     {
         if (!entry.IsRefreshClaimed && entry.ShouldRefreshEarly(now) && entry.TryClaimRefresh())
         {
-            // The refresh is claimed: nothing is left to decide until the entry's freshness ends, so hits are plain
-            // again until then (set before the refresh starts, so the refresh's own entry always replaces this one).
-            entry.HitDeadline = HitDeadlineFor(Math.Min(entry.Times.FreshUntil, entry.ExpiresAt));
+            // The refresh is claimed: hits are plain again until the entry's freshness ends (set before the refresh
+            // starts, so the refresh's own entry always replaces this one).
+            SetHitDeadline(entry, entry.ExpiresAt);
 
             StartBackgroundRefresh(new Call<TState, T>(key, state, factory, options), entry, early: true);
         }
@@ -512,6 +509,9 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             }
         }
     }
+
+    /// <summary>A factory run as started: what its end needs (its task, the context, the stale value, the span, its start, the task a timeout may abandon).</summary>
+    private readonly record struct FactoryStart<T>(ValueTask<T> Running, StampedeFactoryContext<T> Context, CacheEntry<T>? Stale, Activity? Activity, long Started, Task<T>? Pending, bool Bounded);
 
     /// <summary>
     /// Starts the factory: inline on the leader when no timeout bounds it (no thread-pool hop; a factory that blocks

@@ -25,13 +25,16 @@ internal abstract class CacheEntry : LocalEntry
 
     public EntryTimes Times { get; }
 
-    /// <summary>Until when a hit needs no check but the clock: the earlier of the refresh point and the end of freshness.</summary>
-    public long HotUntil => Math.Min(RefreshCheckAt, Times.FreshUntil);
+    /// <summary>
+    /// Until when a hit needs no check but the clock: the earlier of the refresh point and the end of freshness, or
+    /// the end of freshness once the early refresh is claimed (nothing is left to decide until then).
+    /// </summary>
+    public long HotUntil => IsRefreshClaimed ? Times.FreshUntil : Math.Min(RefreshCheckAt, Times.FreshUntil);
 
     /// <summary>
     /// Gets or sets until when a read is a plain fresh hit, on the engine's hit clock (so a hit compares one cheap
     /// clock read, no conversion): <see cref="HotUntil"/> capped by the local copy's end, set when the entry is stored
-    /// locally and moved to the end of freshness once its early refresh is claimed.
+    /// locally and again once its early refresh is claimed.
     /// </summary>
     public long HitDeadline { get; set; } = long.MinValue;
 

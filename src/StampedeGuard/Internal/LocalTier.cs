@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Caching.Memory;
@@ -107,6 +108,8 @@ internal sealed class LocalTier : IDisposable
     /// <summary>
     /// Stores an entry until <paramref name="expiresAt"/> (nothing, and the key's old entry gone, when that has passed),
     /// charged its key, our overhead and <paramref name="payloadBytes"/>. A private tier over its size limit evicts.
+    /// Every store is of a new entry object (a changed entry is a copy: see <see cref="CacheEntry.WithTimes"/>), so
+    /// the charge an entry carries is the one the tier gives back when it goes.
     /// </summary>
     public void Store(string key, LocalEntry entry, long payloadBytes, long expiresAt, long now)
     {
@@ -125,7 +128,7 @@ internal sealed class LocalTier : IDisposable
             return;
         }
 
-        var previousCharge = entry.Charged;
+        Debug.Assert(entry.Charged == 0, "an entry object is stored once");
         entry.Charged = charged;
         entry.Referenced = false; // earns its place by being read: a flood of one-time keys goes before a hot key
         if (entries.TryAdd(key, entry))
@@ -134,7 +137,7 @@ internal sealed class LocalTier : IDisposable
         }
         else
         {
-            Replace(entries, key, entry, charged, previousCharge);
+            Replace(entries, key, entry, charged);
         }
 
         if (Volatile.Read(ref _size) > _sizeLimit)
@@ -143,18 +146,12 @@ internal sealed class LocalTier : IDisposable
         }
     }
 
-    private void Replace(ConcurrentDictionary<string, LocalEntry> entries, string key, LocalEntry entry, long charged, long previousCharge)
+    private void Replace(ConcurrentDictionary<string, LocalEntry> entries, string key, LocalEntry entry, long charged)
     {
         while (true)
         {
             if (entries.TryGetValue(key, out var old))
             {
-                if (ReferenceEquals(old, entry))
-                {
-                    Interlocked.Add(ref _size, charged - previousCharge); // stored again: only its charge changes
-                    return;
-                }
-
                 if (entries.TryUpdate(key, entry, old))
                 {
                     Interlocked.Add(ref _size, charged - old.Charged);

@@ -57,37 +57,13 @@ internal sealed class StampedeMetrics : IDisposable
 
     public Histogram<double> WaitDuration { get; }
 
-    public void Hit()
-    {
-        if (Requests.Enabled)
-        {
-            Requests.Add(1, HitTag);
-        }
-    }
+    public void Hit() => Request(HitTag);
 
-    public void Stale()
-    {
-        if (Requests.Enabled)
-        {
-            Requests.Add(1, StaleTag);
-        }
-    }
+    public void Stale() => Request(StaleTag);
 
-    public void Miss()
-    {
-        if (Requests.Enabled)
-        {
-            Requests.Add(1, MissTag);
-        }
-    }
+    public void Miss() => Request(MissTag);
 
-    public void Collapsed()
-    {
-        if (Requests.Enabled)
-        {
-            Requests.Add(1, CollapsedTag);
-        }
-    }
+    public void Collapsed() => Request(CollapsedTag);
 
     public void FactoryRun()
     {
@@ -103,6 +79,15 @@ internal sealed class StampedeMetrics : IDisposable
         if (FactoryDuration.Enabled)
         {
             FactoryDuration.Record((double)ticks / TimeSpan.TicksPerSecond);
+        }
+    }
+
+    /// <summary>Counts a request while someone listens (a hit must write no shared counter otherwise).</summary>
+    private void Request(KeyValuePair<string, object?> result)
+    {
+        if (Requests.Enabled)
+        {
+            Requests.Add(1, result);
         }
     }
 

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using StackExchange.Redis;
 using StampedeGuard.Distributed;
 using StampedeGuard.Locking;
@@ -9,37 +11,41 @@ using Xunit.Abstractions;
 namespace StampedeGuard.Redis.Tests;
 
 /// <summary>The caller's code cannot stall Redis or lose the lease; the tier never disposes a connection it does not own.</summary>
-[Collection("redis")]
+[Collection("redis-alone")]
 public sealed class RedisThreadingAndOwnershipTests(RedisFixture redis, ITestOutputHelper output) : RedisTierTestBase(redis)
 {
     [Fact]
     public async Task AcquireAsync_SynchronousCriticalSectionLongerThanLease_LeaseKeptAndOtherConnectionCannotAcquire()
     {
-        // Two tiers, two multiplexers: as two processes would have.
-        var holderTier = await TierAsync();
+        // Two tiers, two multiplexers: as two processes would have. The holder's log shows when the watchdog extended.
+        using var logs = new FakeLoggerProvider();
+        using var loggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(logs));
+        var holderTier = await TierAsync(loggers: loggers);
         var holder = new RedisStampedeLock(holderTier);
         var other = new RedisStampedeLock(await TierAsync());
         var lease = TimeSpan.FromSeconds(2);
-        var acquired = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var acquired = new TaskCompletionSource<DateTimeOffset>(TaskCreationOptions.RunContinuationsAsynchronously);
         var critical = Task.Run(async () =>
         {
             await using var held = await holder.AcquireAsync("report", new StampedeLockOptions { LeaseDuration = lease }).ConfigureAwait(false);
-            acquired.SetResult();
+            acquired.SetResult(DateTimeOffset.UtcNow);
 
             // The scenario itself, not a wait for an ordering: the caller's 6 s of synchronous work, three leases long,
             // on whatever thread the await above resumed on.
             Thread.Sleep(TimeSpan.FromSeconds(6));
             return held.LeaseLost.IsCancellationRequested;
         });
-        await acquired.Task;
+        var heldSince = await acquired.Task;
 
         var ping = await holderTier.Connection!.GetDatabase().PingAsync();
         var contender = Stopwatch.StartNew();
         var act = () => other.AcquireAsync("report", new StampedeLockOptions { LeaseDuration = lease, WaitTimeout = TimeSpan.FromSeconds(3) }).AsTask();
-        await act.Should().ThrowAsync<StampedeLockTimeoutException>("the watchdog kept extending the lease while the holder's code ran");
+        var contention = await Record.ExceptionAsync(act);
         var contended = contender.Elapsed;
+        string Extensions() => string.Join(", ", logs.Collector.GetSnapshot().Where(r => r.Id.Id == 106).Select(r => $"{(r.Timestamp - heldSince).TotalMilliseconds:F0} ms"));
+        contention.Should().BeOfType<StampedeLockTimeoutException>("the watchdog kept extending the lease while the holder's code ran (a {0} ms lease, extended at [{1}] after it was taken)", lease.TotalMilliseconds, Extensions());
         var lost = await critical;
-        output.WriteLine($"PING on the holder's connection during the critical section: {ping.TotalMilliseconds:F1} ms; contender gave up after {contended.TotalMilliseconds:F0} ms");
+        output.WriteLine($"PING on the holder's connection during the critical section: {ping.TotalMilliseconds:F1} ms; contender gave up after {contended.TotalMilliseconds:F0} ms; lease extended at [{Extensions()}] after it was taken");
 
         lost.Should().BeFalse("the lease was never lost");
         ping.Should().BeLessThan(TimeSpan.FromSeconds(1), "the holder's code does not run on the thread that reads Redis replies");

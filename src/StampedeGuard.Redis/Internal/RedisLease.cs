@@ -5,7 +5,10 @@ namespace StampedeGuard.Redis.Internal;
 /// <summary>
 /// A held Redis lock. A watchdog extends it at a third of its length (compare-and-extend in Lua); a local timer,
 /// started from the moment the acquire was sent (so it fires no later than Redis expires the key), cancels
-/// <see cref="LeaseLost"/> if the lease runs out unextended. An extension refused by Redis also cancels it.
+/// <see cref="LeaseLost"/> if the lease runs out unextended. An extension refused by Redis also cancels it. One attempt
+/// runs at a time; a tick that comes while one is still waiting for Redis is not dropped: if that attempt ends without
+/// extending (timed out, Redis unreachable), the next starts at once instead of a period later, so one slow reply costs
+/// a short lease (shorter than three operation timeouts) no more than the time it took.
 /// </summary>
 internal sealed class RedisLease : StampedeLease
 {
@@ -22,6 +25,7 @@ internal sealed class RedisLease : StampedeLease
     private readonly ITimer? _watchdog;
     private int _state;
     private int _extending;
+    private int _tickMissed; // a watchdog tick came while an attempt was in flight
     private long _expiresAt; // GetTimestamp() at which the lease runs out unless extended
 
     public RedisLease(RedisStampedeTier tier, string name, string redisKey, string token, TimeSpan lease, bool autoExtend, long sentTimestamp)
@@ -110,14 +114,24 @@ internal sealed class RedisLease : StampedeLease
 
     private void OnWatchdog()
     {
-        if (IsHeld && Interlocked.CompareExchange(ref _extending, 1, 0) == 0)
+        if (!IsHeld)
+        {
+            return;
+        }
+
+        if (Interlocked.CompareExchange(ref _extending, 1, 0) == 0)
         {
             _ = ExtendAsync();
+        }
+        else
+        {
+            Volatile.Write(ref _tickMissed, 1);
         }
     }
 
     private async Task ExtendAsync()
     {
+        var extended = false;
         try
         {
             var sent = _time.GetTimestamp();
@@ -127,6 +141,7 @@ internal sealed class RedisLease : StampedeLease
                 var left = _lease - _time.GetElapsedTime(sent);
                 Volatile.Write(ref _expiresAt, DeadlineFrom(sent));
                 _expiry.Change(left > TimeSpan.Zero ? left : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+                extended = true;
                 Log.LeaseExtended(_tier.Logger, RedisKey, (long)_lease.TotalMilliseconds);
             }
             else if (outcome == 0)
@@ -143,6 +158,11 @@ internal sealed class RedisLease : StampedeLease
         finally
         {
             Volatile.Write(ref _extending, 0);
+            if (Interlocked.Exchange(ref _tickMissed, 0) == 1 && !extended)
+            {
+                // A tick passed while this attempt waited; waiting for the next one could outlast the lease.
+                OnWatchdog();
+            }
         }
     }
 

@@ -56,7 +56,10 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
 
     /// <summary>Creates a cache. Everything but <paramref name="options"/> is optional.</summary>
     /// <param name="options">Cache-wide options; defaults when null.</param>
-    /// <param name="memoryCache">The local tier (L1); a private <see cref="MemoryCache"/> when null.</param>
+    /// <param name="memoryCache">
+    /// The local tier (L1) when the application shares its own; when null the engine keeps its own, bounded by
+    /// <see cref="StampedeCacheOptions.LocalCacheSizeLimit"/> (faster: one slot per key, no MemoryCache entry per hit).
+    /// </param>
     /// <param name="distributedStore">The distributed tier (L2) and barrier, if any.</param>
     /// <param name="backplane">Keeps other nodes' L1 coherent, if any.</param>
     /// <param name="loggerFactory">Logging; none when null.</param>

@@ -74,8 +74,8 @@ public sealed class KeyAndSizeTests
     }
 
     [Theory]
-    [Both(false)]
-    [Both(true)]
+    [Both(false, NeedsRegisteredMemoryCache = true)]
+    [Both(true, NeedsRegisteredMemoryCache = true)]
     public async Task GetOrCreateAsync_ValueLargerThanSizeLimit_NotKept(Implementation implementation, bool mutable)
     {
         using var host = Host(implementation, sizeLimit: 8, maximumPayloadBytes: null, maximumKeyLength: null);

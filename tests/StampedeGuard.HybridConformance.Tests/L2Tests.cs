@@ -78,7 +78,7 @@ public sealed class L2Tests
     }
 
     [Theory]
-    [Both]
+    [Both(NeedsRegisteredMemoryCache = true)]
     public async Task GetOrCreateAsync_L2ReadsFail_L1StillServesAndAFreshValueIsComputed(Implementation implementation)
     {
         var l2 = new SharedL2();

@@ -18,7 +18,10 @@ public static class StampedeGuardServiceCollectionExtensions
     /// <summary>
     /// Registers <see cref="IStampedeCache"/> (and <see cref="StampedeCache"/>), Microsoft's <see cref="HybridCache"/>
     /// backed by it (so code written against HybridCache gets every protection here, tags included), and an in-process
-    /// <see cref="IStampedeLock"/>. The registered <see cref="IMemoryCache"/> is the local tier (one is added if absent);
+    /// <see cref="IStampedeLock"/>. The local tier (L1) is the engine's own, bounded by
+    /// <see cref="StampedeCacheOptions.LocalCacheSizeLimit"/>; <see cref="UseRegisteredMemoryCache"/> puts it in the
+    /// registered <see cref="IMemoryCache"/> instead (an <see cref="IMemoryCache"/> is registered if absent, as
+    /// <c>AddHybridCache()</c> does, for code that injects one);
     /// a registered <see cref="IStampedeDistributedStore"/> and <see cref="IStampedeBackplane"/> are used when present.
     /// A registered <see cref="IDistributedCache"/> becomes the distributed tier only with <see cref="UseDistributedCache"/>.
     /// </summary>
@@ -64,7 +67,7 @@ public static class StampedeGuardServiceCollectionExtensions
 
             return new StampedeCache(
                 options,
-                sp.GetRequiredService<IMemoryCache>(),
+                sp.GetService<RegisteredMemoryCache>() is null ? null : sp.GetRequiredService<IMemoryCache>(),
                 sp.GetService<IStampedeDistributedStore>(),
                 sp.GetService<IStampedeBackplane>(),
                 sp.GetService<ILoggerFactory>(),
@@ -97,6 +100,25 @@ public static class StampedeGuardServiceCollectionExtensions
         builder.Services.AddSingleton<IStampedeDistributedStore>(static sp => new DistributedCacheStore(sp.GetRequiredService<IDistributedCache>()));
         return builder;
     }
+
+    /// <summary>
+    /// Keeps the local tier (L1) in the registered <see cref="IMemoryCache"/>, as Microsoft's HybridCache does, instead
+    /// of the engine's own: for an application that bounds, compacts, clears or watches that cache and wants cached
+    /// values counted there. Entries are then sized for its <c>SizeLimit</c> in the units of
+    /// <see cref="StampedeCacheOptions.LocalCacheSizeLimit"/> (which no longer applies), and a hit costs a
+    /// <see cref="MemoryCache"/> lookup: about 2.5 times the engine's own L1 hit (docs/benchmarks.md).
+    /// </summary>
+    /// <param name="builder">The builder.</param>
+    /// <returns>The builder.</returns>
+    public static IStampedeGuardBuilder UseRegisteredMemoryCache(this IStampedeGuardBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.TryAddSingleton<RegisteredMemoryCache>();
+        return builder;
+    }
+
+    /// <summary>Marks a registration whose engine keeps its L1 in the registered <see cref="IMemoryCache"/>.</summary>
+    private sealed class RegisteredMemoryCache;
 
     private sealed class Builder(IServiceCollection services) : IStampedeGuardBuilder
     {

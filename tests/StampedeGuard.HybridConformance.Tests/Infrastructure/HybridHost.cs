@@ -8,7 +8,8 @@ namespace StampedeGuard.HybridConformance.Tests.Infrastructure;
 /// <summary>
 /// One HybridCache of the chosen implementation, configured the way each documents: Microsoft's with
 /// <c>AddHybridCache(options)</c>; StampedeGuard's with <c>Configure&lt;HybridCacheOptions&gt;</c> +
-/// <c>AddStampedeGuard()</c>, and <c>.UseDistributedCache()</c> when the test registers an <see cref="IDistributedCache"/>.
+/// <c>AddStampedeGuard()</c>, and <c>.UseDistributedCache()</c> when the test registers an <see cref="IDistributedCache"/>
+/// (<c>.UseRegisteredMemoryCache()</c> too for <see cref="Implementation.StampedeGuardRegisteredMemoryCache"/>).
 /// Both see the same <see cref="TestClock"/> (registered as <see cref="TimeProvider"/>; MemoryCache uses it too unless
 /// the test registers its own <see cref="IMemoryCache"/>).
 /// </summary>
@@ -47,6 +48,11 @@ public sealed class HybridHost : IDisposable
             if (collection.Any(d => d.ServiceType == typeof(IDistributedCache)))
             {
                 builder.UseDistributedCache();
+            }
+
+            if (implementation == Implementation.StampedeGuardRegisteredMemoryCache)
+            {
+                builder.UseRegisteredMemoryCache();
             }
         }
 

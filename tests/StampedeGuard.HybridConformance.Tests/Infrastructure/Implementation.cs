@@ -6,6 +6,9 @@ public enum Implementation
     /// <summary>Microsoft.Extensions.Caching.Hybrid's <c>AddHybridCache()</c>: the calibration.</summary>
     Microsoft,
 
-    /// <summary>StampedeGuard's <c>AddStampedeGuard()</c>.</summary>
+    /// <summary>StampedeGuard's <c>AddStampedeGuard()</c>: the engine's own L1.</summary>
     StampedeGuard,
+
+    /// <summary>StampedeGuard's <c>AddStampedeGuard().UseRegisteredMemoryCache()</c>: the L1 in the registered IMemoryCache, as Microsoft's.</summary>
+    StampedeGuardRegisteredMemoryCache,
 }

@@ -11,7 +11,8 @@ namespace StampedeGuard.Benchmarks;
 /// cached, minus the heap before (the keys and the one shared value exist before, so only the library's bytes count).
 /// StampedeGuard runs twice: with its defaults (a 256 MiB L1 limit, which 1,000,000 entries of an unsized value
 /// exceed, so it evicts) and with the limit raised so that nothing is evicted, as in the other libraries, which
-/// bound nothing by default. Only the second keeps the same entries as they do.
+/// bound nothing by default. Only the second keeps the same entries as they do. A last row calls StampedeGuard through
+/// the HybridCache abstraction from DI (<c>AddStampedeGuard()</c>), as HybridCache's own row does, limit raised too.
 /// </summary>
 public static class MissRunner
 {
@@ -20,8 +21,13 @@ public static class MissRunner
     {
         var page = new Page("<html>miss</html>");
         var keys = Enumerable.Range(0, keyCount).Select(i => "key:" + i.ToString(CultureInfo.InvariantCulture)).ToArray();
-        var names = CachePeer.Names.Append("StampedeGuard, L1 limit 2 GiB (nothing evicted)").ToArray();
-        CachePeer Create(int i) => i < CachePeer.Names.Length ? CachePeer.Create(i, page) : new StampedeGuardPeer(page, 2L << 30);
+        var names = CachePeer.Names.Append("StampedeGuard, L1 limit 2 GiB (nothing evicted)").Append("StampedeGuard as HybridCache (AddStampedeGuard, L1 limit 2 GiB)").ToArray();
+        CachePeer Create(int i) => i switch
+        {
+            _ when i < CachePeer.Names.Length => CachePeer.Create(i, page),
+            4 => new StampedeGuardPeer(page, 2L << 30),
+            _ => new StampedeGuardHybridPeer(page, 2L << 30),
+        };
         foreach (var asyncFactory in new[] { false, true })
         {
             var rates = names.Select(_ => new List<double>()).ToArray();

@@ -13,7 +13,7 @@ public abstract class CachePeer : IDisposable
     protected CachePeer(Page value) => Value = value;
 
     /// <summary>The name in tables.</summary>
-    public string Name => Names[Index];
+    public virtual string Name => Names[Index];
 
     /// <summary>This library's place in <see cref="Names"/>.</summary>
     protected abstract int Index { get; }

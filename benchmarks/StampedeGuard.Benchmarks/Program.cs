@@ -18,8 +18,11 @@ using StampedeGuard.Benchmarks;
 //   Only the misses and bytes-per-entry part of --peers (default 1,000,000 keys, 3 rounds).
 // dotnet run -c Release --project benchmarks/StampedeGuard.Benchmarks -- --alloc [keys]
 //   Bytes per miss by type for each library (the runtime's allocation sampling through an EventListener).
+// Add --listen to any runner: a MeterListener enables every instrument of every meter (as an OpenTelemetry SDK with
+//   AddMeter("*") would) and drops the measurements, so each library pays for the metrics it records.
 var quick = args.Contains("--quick");
-args = [.. args.Where(a => a != "--quick")];
+using var listener = args.Contains("--listen") ? MeterListening.EnableAll() : null;
+args = [.. args.Where(a => a is not "--quick" and not "--listen")];
 int Arg(int index, int fallback) => args.Length > index ? int.Parse(args[index], CultureInfo.InvariantCulture) : fallback;
 
 switch (args.FirstOrDefault())

@@ -280,12 +280,18 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             }
         }
 
-        if (!cancellationToken.CanBeCanceled && TimerBound(options.FactorySoftTimeout) == Timeout.InfiniteTimeSpan && !_metrics.WaitDuration.Enabled)
+        if (!cancellationToken.CanBeCanceled && TimerBound(options.FactorySoftTimeout) == Timeout.InfiniteTimeSpan)
         {
-            // Nothing of the caller's own to bound or time: it awaits the run's one shared answer (no task, timer or
-            // state machine per waiter). Such a caller never gives up early, so it never leaves the flight either:
-            // the factory is cancelled only when every waiter is gone, and this one never goes. The leader does not
-            // even need the shared task: it waits on the flight itself and resumes where the run answers.
+            // Nothing of the caller's own to bound: it awaits the run's one shared answer (no task, timer or state
+            // machine per waiter; a timed wait is one slot in the flight, recorded at the answer). Such a caller never
+            // gives up early, so it never leaves the flight either: the factory is cancelled only when every waiter is
+            // gone, and this one never goes. The leader does not even need the shared task: it waits on the flight
+            // itself and resumes where the run answers.
+            if (started != 0 && !flight.TimeWait(started, _metrics.WaitDuration, _time))
+            {
+                RecordWait(started);
+            }
+
             return leader ? flight.LeaderAnswer : new ValueTask<T>(flight.Answer);
         }
 
@@ -332,6 +338,11 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             cancelled = true;
+            throw;
+        }
+        catch (Exception)
+        {
+            RecordWait(started); // the run's failure is its answer: waited for, as on the shared answer
             throw;
         }
         finally

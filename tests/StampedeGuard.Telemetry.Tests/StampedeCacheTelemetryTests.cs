@@ -61,6 +61,41 @@ public sealed class StampedeCacheTelemetryTests : IDisposable
         metrics["stampedeguard.wait.duration"].Histogram().Count.Should().Be(callers);
     }
 
+    [Fact]
+    public async Task Meter_ThousandUncancellableWaitersOnOneRun_NoTaskOrStateMachinePerWaiterAndEveryWaitRecorded()
+    {
+        // With OpenTelemetry listening, timing a wait must not give each waiter a path of its own (a state machine box
+        // and a task continuation per waiter, ~160 B): the shared answer costs a waiter an 8-byte slot in the flight,
+        // and the flight records every wait when the run answers. (This project runs without tiered compilation, so
+        // the bytes are those of optimised code.)
+        var gate = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var warmGate = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Func<CancellationToken, ValueTask<int>> factory = async _ => await gate.Task;
+        Func<CancellationToken, ValueTask<int>> warmFactory = async _ => await warmGate.Task;
+        var warm = new[] { _cache.GetOrCreateAsync("warm", warmFactory).AsTask(), _cache.GetOrCreateAsync("warm", warmFactory).AsTask() };
+        var leader = _cache.GetOrCreateAsync("k", factory).AsTask();
+        var first = _cache.GetOrCreateAsync("k", factory).AsTask(); // makes the shared answer task
+
+        var waiters = new Task<int>[1000];
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < waiters.Length; i++)
+        {
+            waiters[i] = _cache.GetOrCreateAsync("k", factory).AsTask(); // the shared task itself: AsTask allocates nothing
+        }
+
+        var perWaiter = (GC.GetAllocatedBytesForCurrentThread() - before) / (double)waiters.Length;
+        _time.Advance(TimeSpan.FromMilliseconds(30));
+        warmGate.SetResult(1);
+        gate.SetResult(7);
+        (await Task.WhenAll(warm).WaitAsync(Poll.Timeout)).Should().OnlyContain(v => v == 1);
+        (await Task.WhenAll(waiters.Append(leader).Append(first)).WaitAsync(Poll.Timeout)).Should().OnlyContain(v => v == 7);
+
+        perWaiter.Should().BeLessThan(40, "a waiter costs its slot in the flight's wait times (8 B in a doubling array), nothing of its own");
+        var (count, buckets) = _otel.CollectMetrics()["stampedeguard.wait.duration"].Histogram();
+        count.Should().Be(1004, "the leaders and waiters of both keys");
+        buckets.Single(b => b.Bound == 0.05).Count.Should().Be(1004, "every caller waited the 30 ms its run took (the 25-50 ms bucket)");
+    }
+
     [Theory]
     [InlineData("stampedeguard.factory.duration")]
     [InlineData("stampedeguard.wait.duration")]

@@ -20,6 +20,37 @@ public sealed partial class StampedeCacheTests
         h.Metrics.Recorded("stampedeguard.wait.duration").Should().HaveCount(3).And.OnlyContain(s => Math.Abs(s - 2.0) < 1e-9);
     }
 
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public async Task GetOrCreateAsync_ListenedTo_EveryCallerOfTheRunRecordsItsWaitWhetherItCanCancelOrNot(bool cancellable, bool runFails)
+    {
+        // Callers that cannot cancel wait on the shared answer (their waits recorded by the flight when it answers);
+        // cancellable ones take their own timed wait. Both are counted, with a value and with a failure alike.
+        using var h = new CacheHarness();
+        using var cts = new CancellationTokenSource();
+        var token = cancellable ? cts.Token : CancellationToken.None;
+        var factory = new GatedFactory<string>();
+        var calls = Enumerable.Range(0, 50).Select(_ => h.Cache.GetOrCreateAsync("k", factory.InvokeAsync, cancellationToken: token).AsTask()).ToList();
+        await Poll.UntilAsync(() => factory.Calls == 1 && h.Metrics.TotalRequests == 50, "fifty callers on one flight");
+
+        h.Clock.Advance(TimeSpan.FromSeconds(3));
+        if (runFails)
+        {
+            factory.Fail(new InvalidOperationException("origin down"));
+        }
+        else
+        {
+            factory.Release("v");
+        }
+
+        await Poll.Within(Task.WhenAll(calls).ContinueWith(_ => 0, TaskScheduler.Default), "the callers");
+        calls.Should().OnlyContain(c => runFails ? c.IsFaulted : c.IsCompletedSuccessfully);
+        h.Metrics.Recorded("stampedeguard.wait.duration").Should().HaveCount(50).And.OnlyContain(s => Math.Abs(s - 3.0) < 1e-9);
+    }
+
     [Fact]
     public async Task GetOrCreateAsync_SkipDistributedCache_NothingWrittenToL2()
     {

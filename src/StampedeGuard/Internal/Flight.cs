@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Threading.Tasks.Sources;
 
 namespace StampedeGuard.Internal;
@@ -107,6 +108,37 @@ internal abstract class Flight
 
         waiting?.TrySetResult();
     }
+
+    /// <summary>
+    /// The join times of the callers waiting on the shared answer while the wait histogram is listened to: recorded
+    /// all at once when the run answers, so timing a wait costs a slot here, not a task and state machine per caller.
+    /// </summary>
+    protected sealed class WaitTimes(Histogram<double> histogram, TimeProvider time)
+    {
+        private long[] _started = new long[4];
+        private int _count;
+
+        /// <summary>Adds a caller that joined at <paramref name="started"/> (under the flight's lock).</summary>
+        public void Add(long started)
+        {
+            if (_count == _started.Length)
+            {
+                Array.Resize(ref _started, _count * 2);
+            }
+
+            _started[_count++] = started;
+        }
+
+        /// <summary>Records every caller's wait, up to now (the answer).</summary>
+        public void Record()
+        {
+            var now = time.GetTimestamp();
+            for (var i = 0; i < _count; i++)
+            {
+                histogram.Record(time.GetElapsedTime(_started[i], now).TotalSeconds);
+            }
+        }
+    }
 }
 
 /// <summary>
@@ -131,6 +163,7 @@ internal sealed class Flight<T> : Flight, IValueTaskSource<T>
     private int _waiters;
     private bool _keepRunning;
     private volatile ITimer? _takeover;
+    private WaitTimes? _waitTimes;
 
     // The leader's own wait (one consumer, no task): completed with the answer, its continuation runs where the run
     // answers (no thread-pool hop). A mutable struct: used in place, never copied.
@@ -209,6 +242,25 @@ internal sealed class Flight<T> : Flight, IValueTaskSource<T>
     public ValueTask<T> AnsweredValue() => _state == HasValue ? new ValueTask<T>(_value) : ValueTask.FromException<T>(_error!);
 
     public CancellationToken Token { get; }
+
+    /// <summary>
+    /// Times a caller that waits on the shared answer (or <see cref="LeaderAnswer"/>): its wait, from
+    /// <paramref name="started"/> to the answer, is recorded when the run answers. False when the run has answered
+    /// already (the caller records its own, near-zero wait).
+    /// </summary>
+    public bool TimeWait(long started, Histogram<double> histogram, TimeProvider time)
+    {
+        lock (Sync)
+        {
+            if (_state != Pending)
+            {
+                return false;
+            }
+
+            (_waitTimes ??= new WaitTimes(histogram, time)).Add(started);
+            return true;
+        }
+    }
 
     public bool TryJoin()
     {
@@ -350,6 +402,7 @@ internal sealed class Flight<T> : Flight, IValueTaskSource<T>
 
         answer?.TrySetResult(value);
         DisarmTakeover();
+        _waitTimes?.Record(); // no caller is added once answered
         _leader.SetResult(value); // last: the leader may resume right here
         return true;
     }
@@ -376,6 +429,7 @@ internal sealed class Flight<T> : Flight, IValueTaskSource<T>
         }
 
         DisarmTakeover();
+        _waitTimes?.Record();
         _leader.SetException(exception); // last: the leader may resume right here
     }
 

@@ -19,10 +19,11 @@ using StampedeGuard.Benchmarks;
 // dotnet run -c Release --project benchmarks/StampedeGuard.Benchmarks -- --alloc [keys]
 //   Bytes per miss by type for each library (the runtime's allocation sampling through an EventListener).
 // Add --listen to any runner: a MeterListener enables every instrument of every meter (as an OpenTelemetry SDK with
-//   AddMeter("*") would) and drops the measurements, so each library pays for the metrics it records.
+//   AddMeter("*") would) and drops the measurements, so each library pays for the metrics it records; or --otel: the
+//   OpenTelemetry SDK itself over every meter (aggregation included).
 var quick = args.Contains("--quick");
-using var listener = args.Contains("--listen") ? MeterListening.EnableAll() : null;
-args = [.. args.Where(a => a is not "--quick" and not "--listen")];
+using var listener = args.Contains("--listen") ? MeterListening.EnableAll() : args.Contains("--otel") ? MeterListening.OpenTelemetryAll() : null;
+args = [.. args.Where(a => a is not "--quick" and not "--listen" and not "--otel")];
 int Arg(int index, int fallback) => args.Length > index ? int.Parse(args[index], CultureInfo.InvariantCulture) : fallback;
 
 switch (args.FirstOrDefault())

@@ -31,6 +31,35 @@ public sealed class StampedeCacheTelemetryTests : IDisposable
     }
 
     [Fact]
+    public async Task Meter_HitsOnEveryCoreAtOnce_ExportsTheExactCount()
+    {
+        // Hits count into one slot per core (no shared write per hit); no increment may be lost between threads
+        // that share a core or move between cores while counting.
+        const int threads = 8, hitsEach = 20_000;
+        await _cache.GetOrCreateAsync("k", _ => ValueTask.FromResult(1));
+        using var start = new Barrier(threads);
+        var hitters = Enumerable.Range(0, threads).Select(_ => Task.Factory.StartNew(() =>
+        {
+            start.SignalAndWait();
+            for (var i = 0; i < hitsEach; i++)
+            {
+                var hit = _cache.GetOrCreateAsync("k", static _ => ValueTask.FromResult(2));
+                if (!hit.IsCompletedSuccessfully || hit.Result != 1)
+                {
+                    throw new InvalidOperationException("not a synchronous hit");
+                }
+            }
+        }, TaskCreationOptions.LongRunning)).ToArray();
+        await Task.WhenAll(hitters).WaitAsync(Poll.Timeout);
+
+        _otel.CollectMetrics()["stampedeguard.cache.requests"].SumsByTags().Should().BeEquivalentTo(new Dictionary<string, long>
+        {
+            ["stampedeguard.result=miss"] = 1,
+            ["stampedeguard.result=hit"] = threads * hitsEach,
+        });
+    }
+
+    [Fact]
     public async Task Meter_ConcurrentMisses_ExportsOneMissOneRunAndCollapsedWaiters()
     {
         const int callers = 20;

@@ -76,6 +76,7 @@ public sealed class StampedeCacheTelemetryTests : IDisposable
         await Poll.UntilAsync(() => joined["miss"] + joined["collapsed"] == callers, "every caller joined the one run");
         gate.SetResult(7);
         (await Task.WhenAll(calls)).Should().AllBeEquivalentTo(7);
+        await WaitsRecordedAsync(callers);
 
         var metrics = _otel.CollectMetrics();
 
@@ -120,10 +121,15 @@ public sealed class StampedeCacheTelemetryTests : IDisposable
         (await Task.WhenAll(waiters.Append(leader).Append(first)).WaitAsync(Poll.Timeout)).Should().OnlyContain(v => v == 7);
 
         perWaiter.Should().BeLessThan(40, "a waiter costs its slot in the flight's wait times (8 B in a doubling array), nothing of its own");
+        await WaitsRecordedAsync(1004);
         var (count, buckets) = _otel.CollectMetrics()["stampedeguard.wait.duration"].Histogram();
         count.Should().Be(1004, "the leaders and waiters of both keys");
         buckets.Single(b => b.Bound == 0.05).Count.Should().Be(1004, "every caller waited the 30 ms its run took (the 25-50 ms bucket)");
     }
+
+    /// <summary>Waits until the wait histogram holds <paramref name="count"/> records (a run records its waiters' on the thread pool).</summary>
+    private Task WaitsRecordedAsync(long count) =>
+        Poll.UntilAsync(() => _otel.CollectMetrics().TryGetValue("stampedeguard.wait.duration", out var waits) && waits.Histogram().Count >= count, $"{count} waits recorded");
 
     [Theory]
     [InlineData("stampedeguard.factory.duration")]

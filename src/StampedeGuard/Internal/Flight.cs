@@ -110,13 +110,16 @@ internal abstract class Flight
     }
 
     /// <summary>
-    /// The join times of the callers waiting on the shared answer while the wait histogram is listened to: recorded
-    /// all at once when the run answers, so timing a wait costs a slot here, not a task and state machine per caller.
+    /// The join times of the callers waiting on the shared answer while the wait histogram is listened to: timing a
+    /// wait costs a slot here, not a task and state machine per caller. The answer's time is taken when the run
+    /// answers; the records are made on the thread pool after that, behind the waiters' resumptions, so a metrics SDK's
+    /// per-record cost (bucket search, aggregation) does not delay the callers it measures.
     /// </summary>
-    protected sealed class WaitTimes(Histogram<double> histogram, TimeProvider time)
+    protected sealed class WaitTimes(Histogram<double> histogram, TimeProvider time) : IThreadPoolWorkItem
     {
         private long[] _started = new long[4];
         private int _count;
+        private long _answeredAt;
 
         /// <summary>Adds a caller that joined at <paramref name="started"/> (under the flight's lock).</summary>
         public void Add(long started)
@@ -129,13 +132,18 @@ internal abstract class Flight
             _started[_count++] = started;
         }
 
-        /// <summary>Records every caller's wait, up to now (the answer).</summary>
-        public void Record()
+        /// <summary>Takes the answer's time now and records every caller's wait up to it soon, on the thread pool.</summary>
+        public void RecordFromNow()
         {
-            var now = time.GetTimestamp();
+            _answeredAt = time.GetTimestamp();
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+
+        void IThreadPoolWorkItem.Execute()
+        {
             for (var i = 0; i < _count; i++)
             {
-                histogram.Record(time.GetElapsedTime(_started[i], now).TotalSeconds);
+                histogram.Record(time.GetElapsedTime(_started[i], _answeredAt).TotalSeconds);
             }
         }
     }
@@ -402,7 +410,7 @@ internal sealed class Flight<T> : Flight, IValueTaskSource<T>
 
         answer?.TrySetResult(value);
         DisarmTakeover();
-        _waitTimes?.Record(); // no caller is added once answered
+        _waitTimes?.RecordFromNow(); // no caller is added once answered
         _leader.SetResult(value); // last: the leader may resume right here
         return true;
     }
@@ -429,7 +437,7 @@ internal sealed class Flight<T> : Flight, IValueTaskSource<T>
         }
 
         DisarmTakeover();
-        _waitTimes?.Record();
+        _waitTimes?.RecordFromNow();
         _leader.SetException(exception); // last: the leader may resume right here
     }
 

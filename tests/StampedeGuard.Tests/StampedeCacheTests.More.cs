@@ -54,6 +54,38 @@ public sealed partial class StampedeCacheTests
     }
 
     [Fact]
+    public async Task GetOrCreateAsync_WaitHistogramListenerThrows_CallersGetTheirValueAndTheProcessGoesOn()
+    {
+        // The run records its waiters' waits on the thread pool: an exception there would end the process.
+        using var cache = UnobservedCache();
+        var recorded = 0;
+        using var listener = new System.Diagnostics.Metrics.MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (ReferenceEquals(instrument.Meter, cache.Meter) && instrument.Name == "stampedeguard.wait.duration")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<double>((_, _, _, _) =>
+        {
+            Interlocked.Increment(ref recorded);
+            throw new InvalidOperationException("a broken metrics listener");
+        });
+        listener.Start();
+        var factory = new GatedFactory<string>();
+        var calls = Enumerable.Range(0, 10).Select(_ => cache.GetOrCreateAsync("k", factory.InvokeAsync).AsTask()).ToArray();
+
+        factory.Release("v");
+
+        (await Poll.Within(Task.WhenAll(calls), "the callers")).Should().OnlyContain(v => v == "v");
+        await Poll.UntilAsync(() => Volatile.Read(ref recorded) >= 1, "the recording ran (and threw)");
+        (await cache.GetOrCreateAsync("k", factory.InvokeAsync)).Should().Be("v", "the cache goes on");
+    }
+
+    [Fact]
     public async Task GetOrCreateAsync_SkipDistributedCache_NothingWrittenToL2()
     {
         var l2 = CacheHarness.NewL2();

@@ -141,9 +141,16 @@ internal abstract class Flight
 
         void IThreadPoolWorkItem.Execute()
         {
-            for (var i = 0; i < _count; i++)
+            try
             {
-                histogram.Record(time.GetElapsedTime(_started[i], _answeredAt).TotalSeconds);
+                for (var i = 0; i < _count; i++)
+                {
+                    histogram.Record(time.GetElapsedTime(_started[i], _answeredAt).TotalSeconds);
+                }
+            }
+            catch (Exception)
+            {
+                // A listener's callback threw: on a thread-pool work item that would end the process. Metrics never may.
             }
         }
     }

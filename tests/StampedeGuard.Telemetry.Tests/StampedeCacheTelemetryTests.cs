@@ -33,8 +33,7 @@ public sealed class StampedeCacheTelemetryTests : IDisposable
     [Fact]
     public async Task Meter_HitsOnEveryCoreAtOnce_ExportsTheExactCount()
     {
-        // Hits count into one slot per core (no shared write per hit); no increment may be lost between threads
-        // that share a core or move between cores while counting.
+        // Hits from every core at once: none may be lost, whatever the counting does to avoid contention.
         const int threads = 8, hitsEach = 20_000;
         await _cache.GetOrCreateAsync("k", _ => ValueTask.FromResult(1));
         using var start = new Barrier(threads);
@@ -56,6 +55,28 @@ public sealed class StampedeCacheTelemetryTests : IDisposable
         {
             ["stampedeguard.result=miss"] = 1,
             ["stampedeguard.result=hit"] = threads * hitsEach,
+        });
+    }
+
+    [Fact]
+    public async Task Meter_TwoCachesOnOneMeterFactoryAndOneWithoutAny_ExportedCountsAreTheirSum()
+    {
+        // Several caches in one process report under the same meter name and instrument: the exported request count
+        // must be their sum (a per-cache observable total would make the last one reported win).
+        using var second = new StampedeCache(new StampedeCacheOptions { TimeProvider = _time }, meterFactory: _services.GetRequiredService<IMeterFactory>());
+        using var third = new StampedeCache(new StampedeCacheOptions { TimeProvider = _time });
+        foreach (var (cache, hits) in new[] { (_cache, 3), (second, 5), (third, 7) })
+        {
+            for (var i = 0; i <= hits; i++)
+            {
+                await cache.GetOrCreateAsync("k", _ => ValueTask.FromResult(1)); // one miss, then the hits
+            }
+        }
+
+        _otel.CollectMetrics()["stampedeguard.cache.requests"].SumsByTags().Should().BeEquivalentTo(new Dictionary<string, long>
+        {
+            ["stampedeguard.result=miss"] = 3,
+            ["stampedeguard.result=hit"] = 15,
         });
     }
 

@@ -51,7 +51,7 @@ internal sealed class MetricsRecorder : IDisposable
 
     /// <summary>
     /// The sum of a counter, e.g. <c>stampedeguard.factory.runs</c>, or of one result (<c>name/result</c>). Observable
-    /// counters (<c>stampedeguard.cache.requests</c>) are collected first, so the value is current when read.
+    /// counters, if any, are collected first, so the value is current when read.
     /// </summary>
     public long Counter(string name)
     {

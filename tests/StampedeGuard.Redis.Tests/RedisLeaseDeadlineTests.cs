@@ -50,7 +50,7 @@ public sealed class RedisLeaseDeadlineTests(RedisFixture redis) : RedisTierTestB
         using var loggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(logs));
         var tier = await TierAsync(o => o.OperationTimeout = TimeSpan.FromSeconds(15), loggers, clock);
         await using var lease = await new RedisStampedeLock(tier).AcquireAsync("job", new StampedeLockOptions { LeaseDuration = TimeSpan.FromSeconds(30) });
-        int Extensions() => logs.Collector.GetSnapshot().Count(r => r.Id.Id == 106);
+        int Extensions() => LeaseExtensions(logs).Count;
 
         await Redis.Server.CliAsync("client", "pause", "60000", "write");
         try

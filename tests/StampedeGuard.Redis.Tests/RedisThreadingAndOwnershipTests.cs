@@ -42,7 +42,7 @@ public sealed class RedisThreadingAndOwnershipTests(RedisFixture redis, ITestOut
         var act = () => other.AcquireAsync("report", new StampedeLockOptions { LeaseDuration = lease, WaitTimeout = TimeSpan.FromSeconds(3) }).AsTask();
         var contention = await Record.ExceptionAsync(act);
         var contended = contender.Elapsed;
-        string Extensions() => string.Join(", ", logs.Collector.GetSnapshot().Where(r => r.Id.Id == 106).Select(r => $"{(r.Timestamp - heldSince).TotalMilliseconds:F0} ms"));
+        string Extensions() => string.Join(", ", LeaseExtensions(logs).Select(r => $"{(r.Timestamp - heldSince).TotalMilliseconds:F0} ms"));
         contention.Should().BeOfType<StampedeLockTimeoutException>("the watchdog kept extending the lease while the holder's code ran (a {0} ms lease, extended at [{1}] after it was taken)", lease.TotalMilliseconds, Extensions());
         var lost = await critical;
         output.WriteLine($"PING on the holder's connection during the critical section: {ping.TotalMilliseconds:F1} ms; contender gave up after {contended.TotalMilliseconds:F0} ms; lease extended at [{Extensions()}] after it was taken");

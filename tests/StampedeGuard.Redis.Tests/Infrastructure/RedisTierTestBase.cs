@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace StampedeGuard.Redis.Tests.Infrastructure;
 
@@ -20,6 +21,10 @@ public abstract class RedisTierTestBase(RedisFixture redis) : IAsyncLifetime
             await tier.DisposeAsync();
         }
     }
+
+    /// <summary>The tier's "lease extended" log records (event 106), oldest first.</summary>
+    protected static IReadOnlyList<FakeLogRecord> LeaseExtensions(FakeLoggerProvider logs) =>
+        [.. logs.Collector.GetSnapshot().Where(r => r.Id.Id == 106)];
 
     /// <summary>A tier on its own connection (as another process would have), disposed with the test.</summary>
     protected async Task<RedisStampedeTier> TierAsync(Action<RedisStampedeOptions>? configure = null, ILoggerFactory? loggers = null, TimeProvider? time = null)

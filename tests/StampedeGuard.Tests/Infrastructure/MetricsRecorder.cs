@@ -8,7 +8,6 @@ internal sealed class MetricsRecorder : IDisposable
 {
     private readonly MeterListener _listener = new();
     private readonly ConcurrentDictionary<string, long> _sums = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, long> _observed = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ConcurrentQueue<double>> _histograms = new(StringComparer.Ordinal);
 
     public MetricsRecorder(Meter meter)
@@ -31,13 +30,6 @@ internal sealed class MetricsRecorder : IDisposable
                 }
             }
 
-            if (instrument.IsObservable)
-            {
-                // An observable counter reports its running total per tag set each time it is collected.
-                _observed[instrument.Name + "/" + result] = value;
-                return;
-            }
-
             _sums.AddOrUpdate(instrument.Name, value, (_, old) => old + value);
             if (result is not null)
             {
@@ -49,25 +41,8 @@ internal sealed class MetricsRecorder : IDisposable
         _listener.Start();
     }
 
-    /// <summary>
-    /// The sum of a counter, e.g. <c>stampedeguard.factory.runs</c>, or of one result (<c>name/result</c>). Observable
-    /// counters, if any, are collected first, so the value is current when read.
-    /// </summary>
-    public long Counter(string name)
-    {
-        _listener.RecordObservableInstruments();
-        var observed = 0L;
-        var any = false;
-        foreach (var (key, value) in _observed)
-        {
-            if (key == name || key.StartsWith(name + "/", StringComparison.Ordinal))
-            {
-                (observed, any) = (observed + value, true);
-            }
-        }
-
-        return any ? observed : _sums.TryGetValue(name, out var sum) ? sum : 0;
-    }
+    /// <summary>The sum of a counter, e.g. <c>stampedeguard.factory.runs</c>.</summary>
+    public long Counter(string name) => _sums.TryGetValue(name, out var value) ? value : 0;
 
     /// <summary>Requests with the given result: hit, stale, miss, collapsed.</summary>
     public long Requests(string result) => Counter("stampedeguard.cache.requests/" + result);

@@ -65,7 +65,7 @@ public sealed class RedisStampedeLock : IStampedeLock
                 // Wake on the release notification, or when the holder's lease would run out; with Redis unreachable, retry later.
                 var pause = heldFor ?? _tier.Options.LockRetryInterval;
                 pause = pause < left ? pause : left;
-                if (!waits.Check(slot, baseline, out _, out var next))
+                if (!waits.Check(slot, baseline, out _, out _, out var next))
                 {
                     try
                     {

@@ -17,6 +17,9 @@ public sealed class RedisStampedeOptions
     private int _maximumNotificationPayloadBytes = 64 * 1024;
     private TimeSpan _lockRetryInterval = TimeSpan.FromMilliseconds(250);
     private int _database = -1;
+    private TimeSpan _versionRetention = TimeSpan.FromMinutes(10);
+    private TimeSpan _tagRetention = TimeSpan.FromDays(7);
+    private TimeSpan _heartbeatInterval = TimeSpan.FromMilliseconds(500);
 
     /// <summary>
     /// Gets or sets a StackExchange.Redis configuration string (for example <c>"127.0.0.1:6379"</c>), used when
@@ -123,6 +126,45 @@ public sealed class RedisStampedeOptions
     {
         get => _lockRetryInterval;
         set => _lockRetryInterval = value > TimeSpan.Zero ? value : throw new ArgumentOutOfRangeException(nameof(LockRetryInterval), value, "LockRetryInterval must be positive.");
+    }
+
+    /// <summary>
+    /// Gets or sets how long Redis remembers a key's latest change (its version) after the change. A run stores its
+    /// value only if the key did not change since the run read it, and only within this long of that read: a run whose
+    /// factory took longer answers its callers but stores nothing (so a forgotten invalidation can never be undone).
+    /// </summary>
+    /// <value>Default 10 minutes. Must be at least 1 second.</value>
+    public TimeSpan VersionRetention
+    {
+        get => _versionRetention;
+        set => _versionRetention = value >= TimeSpan.FromSeconds(1) ? value : throw new ArgumentOutOfRangeException(nameof(VersionRetention), value, "VersionRetention must be at least 1 second.");
+    }
+
+    /// <summary>
+    /// Gets or sets how long Redis keeps a tag invalidation (<c>RemoveByTagAsync</c>, <c>"*"</c> too), so nodes that
+    /// start later or missed the message honour it. No entry lives in Redis longer than this (its lifetime there is
+    /// capped), so an invalidation always outlives the entries it invalidates.
+    /// </summary>
+    /// <value>Default 7 days. Must be at least 1 minute.</value>
+    public TimeSpan TagRetention
+    {
+        get => _tagRetention;
+        set => _tagRetention = value >= TimeSpan.FromMinutes(1) ? value : throw new ArgumentOutOfRangeException(nameof(TagRetention), value, "TagRetention must be at least 1 minute.");
+    }
+
+    /// <summary>
+    /// Gets or sets how often a node sends itself a heartbeat through Redis. A node that has not seen its own heartbeat
+    /// for two intervals (its subscription stopped delivering, or Redis is unreachable) drops its in-memory copies, and
+    /// keeps dropping them every interval until it hears itself again; a heartbeat that finds Redis's epoch counter went
+    /// back (a restart, a restore from an older snapshot, a failover to a lagging replica) invalidates everything stored
+    /// before it. This bounds how long another node's invalidation can go unseen under faults: about three intervals.
+    /// <see cref="Timeout.InfiniteTimeSpan"/> turns heartbeats off (copies are then dropped only on connection events).
+    /// </summary>
+    /// <value>Default 500 milliseconds. Must be at least 50 milliseconds, or infinite.</value>
+    public TimeSpan HeartbeatInterval
+    {
+        get => _heartbeatInterval;
+        set => _heartbeatInterval = value >= TimeSpan.FromMilliseconds(50) || value == Timeout.InfiniteTimeSpan ? value : throw new ArgumentOutOfRangeException(nameof(HeartbeatInterval), value, "HeartbeatInterval must be at least 50 milliseconds, or infinite.");
     }
 
     /// <summary>Gets or sets the meter factory for the <c>StampedeGuard.Redis</c> meter.</summary>

@@ -60,7 +60,10 @@ public sealed partial class RedisStampedeTier
         {
             try
             {
-                await multiplexer.GetSubscriber().UnsubscribeAsync(_channel, _onMessage).WaitAsync(_options.OperationTimeout, TimeProvider.System).ConfigureAwait(false);
+                if (Interlocked.Exchange(ref _queue, null) is { } queue)
+                {
+                    await queue.UnsubscribeAsync().WaitAsync(_options.OperationTimeout, TimeProvider.System).ConfigureAwait(false);
+                }
             }
             catch (Exception ex) when (ex is RedisException or TimeoutException)
             {
@@ -89,7 +92,7 @@ public sealed partial class RedisStampedeTier
             return;
         }
 
-        _connection.Current?.GetSubscriber().Unsubscribe(_channel, _onMessage, CommandFlags.FireAndForget);
+        Interlocked.Exchange(ref _queue, null)?.Unsubscribe(CommandFlags.FireAndForget);
         if (_connection.OwnsMultiplexer && _connection.Current is { } owned)
         {
             owned.Dispose();
@@ -118,6 +121,8 @@ public sealed partial class RedisStampedeTier
         {
             return false;
         }
+
+        _heartbeat?.Dispose();
 
         if (_connection.Current is { } multiplexer)
         {

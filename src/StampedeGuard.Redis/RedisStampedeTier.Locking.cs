@@ -51,7 +51,7 @@ public sealed partial class RedisStampedeTier
     internal async ValueTask ReleaseLockAsync(string redisKey, string token)
     {
         var keys = new RedisKey[] { redisKey };
-        var message = Notification.Encode(Notification.Released, InstanceId, TimeProvider.GetUtcNow().UtcTicks, redisKey, null);
+        var message = Notification.Encode(Notification.Released, InstanceId, 0, TimeProvider.GetUtcNow().UtcTicks, redisKey, null);
         var args = new RedisValue[] { token, _keys.Channel, message };
         await EvaluateAsync("release", RedisScripts.Release, keys, args, CancellationToken.None).ConfigureAwait(false);
     }

@@ -13,7 +13,7 @@ public sealed partial class RedisStampedeTier
     {
         ArgumentNullException.ThrowIfNull(message);
         var payload = message.Envelope is { } e && e.Length > _options.MaximumNotificationPayloadBytes ? null : message.Envelope;
-        RedisValue bytes = Notification.Encode((byte)message.Kind, InstanceId, message.Timestamp, message.Key, payload);
+        RedisValue bytes = Notification.Encode((byte)message.Kind, InstanceId, message.Version, message.Timestamp, message.Key, payload);
         await _guard.RunAsync("publish", (channel: _channel, bytes), static (m, s) => m.GetSubscriber().PublishAsync(s.channel, s.bytes), 0L, cancellationToken).ConfigureAwait(false);
     }
 
@@ -51,6 +51,7 @@ public sealed partial class RedisStampedeTier
         multiplexer.ConnectionRestored += OnConnectionRestored;
         multiplexer.ConnectionFailed += OnConnectionFailed;
         await SubscribeAsync(multiplexer).ConfigureAwait(false);
+        StartHeartbeat();
     }
 
     private async Task SubscribeAsync(IConnectionMultiplexer multiplexer)
@@ -59,13 +60,17 @@ public sealed partial class RedisStampedeTier
         {
             var subscriber = multiplexer.GetSubscriber();
 
-            // Re-subscribing after a failed attempt: drop any handler that attempt left registered, so it runs once.
-            if (Interlocked.Exchange(ref _subscribeFailed, 0) == 1)
+            // Re-subscribing after a failed attempt: drop any queue that attempt left registered, so messages come once.
+            if (Interlocked.Exchange(ref _subscribeFailed, 0) == 1 && Interlocked.Exchange(ref _queue, null) is { } stale)
             {
-                await subscriber.UnsubscribeAsync(_channel, _onMessage, CommandFlags.FireAndForget).ConfigureAwait(false);
+                await stale.UnsubscribeAsync(CommandFlags.FireAndForget).ConfigureAwait(false);
             }
 
-            await subscriber.SubscribeAsync(_channel, _onMessage).WaitAsync(_options.OperationTimeout, TimeProvider.System).ConfigureAwait(false);
+            // A message queue, not a handler: the client then delivers the channel's messages one at a time, in the
+            // order Redis published them (a handler may run them concurrently, so a Remove could overtake a Set).
+            var queue = await subscriber.SubscribeAsync(_channel).WaitAsync(_options.OperationTimeout, TimeProvider.System).ConfigureAwait(false);
+            queue.OnMessage(_onMessage);
+            Volatile.Write(ref _queue, queue);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
@@ -74,9 +79,9 @@ public sealed partial class RedisStampedeTier
         }
     }
 
-    private void OnMessage(RedisChannel channel, RedisValue value)
+    private void OnMessage(ChannelMessage received)
     {
-        if (!Notification.TryDecode((byte[]?)value, out var message))
+        if (!Notification.TryDecode((byte[]?)received.Message, out var message))
         {
             return;
         }
@@ -88,6 +93,16 @@ public sealed partial class RedisStampedeTier
             return;
         }
 
+        if (message.Kind == Notification.Heartbeat)
+        {
+            if (message.Sender == InstanceId)
+            {
+                Volatile.Write(ref _heartbeatSeen, TimeProvider.System.GetTimestamp());
+            }
+
+            return;
+        }
+
         if (message.Kind > (byte)BackplaneMessageKind.RemoveByTag)
         {
             return;
@@ -96,7 +111,7 @@ public sealed partial class RedisStampedeTier
         var kind = (BackplaneMessageKind)message.Kind;
         if (kind != BackplaneMessageKind.RemoveByTag)
         {
-            _waits.Notify(_keys.Lock(message.Key), kind == BackplaneMessageKind.Set ? message.Envelope : null);
+            _waits.Notify(_keys.Lock(message.Key), kind == BackplaneMessageKind.Set ? message.Envelope : null, message.Version);
         }
 
         if (message.Sender == InstanceId)
@@ -104,7 +119,11 @@ public sealed partial class RedisStampedeTier
             return;
         }
 
-        var backplaneMessage = new BackplaneMessage(kind, message.Key, message.Envelope, message.Timestamp);
+        Deliver(new BackplaneMessage { Kind = kind, Key = message.Key, Envelope = message.Envelope, Version = message.Version, Timestamp = kind == BackplaneMessageKind.RemoveByTag ? StampFromMicroseconds(message.Version) : message.Timestamp });
+    }
+
+    private void Deliver(BackplaneMessage backplaneMessage)
+    {
         foreach (var handler in Volatile.Read(ref _handlers))
         {
             try
@@ -130,8 +149,10 @@ public sealed partial class RedisStampedeTier
 
             if (Interlocked.Exchange(ref _subscriptionBroken, 0) == 1)
             {
-                // Messages published while the subscription was down are gone: every waiter re-checks the store now.
+                // Messages published while the subscription was down are gone: every waiter re-checks the store now,
+                // and the node drops what it holds in memory (it may have missed invalidations).
                 _waits.NotifyAll();
+                Reset(storeRolledBack: false);
             }
         }
     }
@@ -141,6 +162,7 @@ public sealed partial class RedisStampedeTier
         if (e.ConnectionType == ConnectionType.Subscription)
         {
             Volatile.Write(ref _subscriptionBroken, 1);
+            Reset(storeRolledBack: false); // from now on invalidations may go unheard
         }
 
         Log.ConnectionFailed(Logger, e.ConnectionType.ToString(), e.EndPoint?.ToString() ?? "?", e.FailureType.ToString(), e.Exception);
@@ -149,6 +171,71 @@ public sealed partial class RedisStampedeTier
         // No push will come while the connection is down: waiters re-check now (a miss if Redis is gone, so the
         // engine goes on locally) instead of sleeping out the holder's lease.
         _waits.NotifyAll();
+    }
+
+    /// <summary>Tells the node to drop its in-memory copies: messages may have been lost, or Redis lost or rolled back data.</summary>
+    private void Reset(bool storeRolledBack)
+    {
+        Metrics.Resets.Add(1);
+        Deliver(new BackplaneMessage { Kind = BackplaneMessageKind.Reset, Key = storeRolledBack ? "*" : string.Empty });
+    }
+
+    private void StartHeartbeat()
+    {
+        if (_options.HeartbeatInterval == Timeout.InfiniteTimeSpan || Volatile.Read(ref _disposed) != 0)
+        {
+            return;
+        }
+
+        Volatile.Write(ref _heartbeatSeen, TimeProvider.System.GetTimestamp());
+        _heartbeat = TimeProvider.System.CreateTimer(static s => _ = ((RedisStampedeTier)s!).HeartbeatAsync(), this, _options.HeartbeatInterval, _options.HeartbeatInterval);
+    }
+
+    /// <summary>
+    /// One heartbeat: count it in Redis's epoch counter and publish it to ourselves. A counter lower than the last one
+    /// seen means Redis lost or rolled back data; our own heartbeat unseen for two intervals means invalidations may
+    /// go unheard: either way the node drops its in-memory copies (on the real clock, whatever clock drives leases).
+    /// </summary>
+    private async Task HeartbeatAsync()
+    {
+        if (Interlocked.Exchange(ref _heartbeating, 1) == 1)
+        {
+            return;
+        }
+
+        try
+        {
+            var silentFor = TimeProvider.System.GetElapsedTime(Volatile.Read(ref _heartbeatSeen));
+            if (silentFor > 2 * _options.HeartbeatInterval)
+            {
+                Log.HeartbeatMissed(Logger, silentFor.TotalMilliseconds);
+                Reset(storeRolledBack: false);
+            }
+
+            var message = Notification.Encode(Notification.Heartbeat, InstanceId, 0, 0, string.Empty, null);
+            var keys = new RedisKey[] { _keys.Epoch };
+            var args = new RedisValue[] { _keys.Channel, message };
+            var reply = await _guard.RunAsync("heartbeat", (database: _options.Database, keys, args), static (m, s) => m.GetDatabase(s.database).ScriptEvaluateAsync(RedisScripts.Heartbeat, s.keys, s.args)!, null, CancellationToken.None).ConfigureAwait(false);
+            if (reply is { IsNull: false })
+            {
+                var epoch = (long)reply;
+                var last = Volatile.Read(ref _epoch);
+                Volatile.Write(ref _epoch, epoch);
+                if (epoch <= last)
+                {
+                    Log.StoreRolledBack(Logger, last, epoch);
+                    Reset(storeRolledBack: true);
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            Log.OperationFailed(Logger, "heartbeat", ex);
+        }
+        finally
+        {
+            Volatile.Write(ref _heartbeating, 0);
+        }
     }
 
     private void Unsubscribe(Action<BackplaneMessage> handler)

@@ -32,13 +32,18 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
     private readonly RedisKeys _keys;
     private readonly RedisGuard _guard;
     private readonly WaitRegistry _waits;
-    private readonly Action<RedisChannel, RedisValue> _onMessage;
+    private readonly Action<ChannelMessage> _onMessage;
     private readonly object _handlersGate = new();
     private readonly RedisChannel _channel;
     private Action<BackplaneMessage>[] _handlers = [];
     private int _disposed;
     private int _subscriptionBroken;
     private int _subscribeFailed;
+    private ChannelMessageQueue? _queue;
+    private ITimer? _heartbeat;
+    private long _heartbeatSeen;
+    private long _epoch;
+    private int _heartbeating;
 
     /// <summary>Creates the tier over the application's connection (which it uses and never disposes), of any supported client version.</summary>
     /// <param name="connection">The connection.</param>
@@ -113,12 +118,12 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
         var sent = TimeProvider.GetTimestamp();
         try
         {
-            var keys = new RedisKey[] { _keys.Value(key), lockKey };
+            var keys = new RedisKey[] { _keys.Value(key), lockKey, _keys.Version(key) };
             var args = new RedisValue[] { acquire ? 1 : 0, acquire ? options.Now.ToUnixTimeMilliseconds() : 0, token, Milliseconds(lease), Deadline() };
             var reply = await EvaluateAsync("read", RedisScripts.Read, keys, args, cancellationToken).ConfigureAwait(false);
             if (reply is null || reply.IsNull)
             {
-                return default;
+                return new DistributedReadResult { Outcome = DistributedOutcome.Unavailable };
             }
 
             var parts = (RedisResult[])reply!;
@@ -129,6 +134,13 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
                 Log.CorruptValue(Logger, keys[0]!);
             }
 
+            var result = new DistributedReadResult
+            {
+                Envelope = envelope,
+                Version = (long)parts[3],
+                Stamp = StampFromMicroseconds((long)parts[4]),
+                Expired = (long)parts[5] == 1,
+            };
             var code = (long)parts[2];
             if (code == RedisScripts.Stale)
             {
@@ -136,7 +148,7 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
             }
             else if (code == RedisScripts.Acquired)
             {
-                return new DistributedReadResult(envelope, new RedisLease(this, key, lockKey, token, lease, autoExtend: true, sent));
+                return result with { Lease = new RedisLease(this, key, lockKey, token, lease, autoExtend: true, sent) };
             }
 
             if (code > 0 && slot is not null)
@@ -144,10 +156,10 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
                 var heldFor = TimeSpan.FromMilliseconds(code);
                 _waits.KeepHint(slot, sequence, heldFor);
                 slot = null;
-                return new DistributedReadResult(envelope, null, heldFor);
+                return result with { LockHeldFor = heldFor };
             }
 
-            return new DistributedReadResult(envelope);
+            return result;
         }
         finally
         {
@@ -169,45 +181,143 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
         var lockKey = _keys.Lock(key);
         var now = TimeProvider.GetUtcNow().UtcTicks;
         var carry = bytes.Length <= _options.MaximumNotificationPayloadBytes;
-        var setMessage = options.Notify ? Notification.EncodeHeader((byte)BackplaneMessageKind.Set, InstanceId, now, key, carry) : [];
-        var releaseMessage = lease is not null ? Notification.Encode(Notification.Released, InstanceId, now, lockKey, null) : [];
-        var keys = new RedisKey[] { _keys.Value(key), lockKey };
+        var releaseMessage = lease is not null ? Notification.Encode(Notification.Released, InstanceId, 0, now, lockKey, null) : [];
+        var keys = new RedisKey[] { _keys.Value(key), lockKey, _keys.Version(key) };
         var args = new RedisValue[]
         {
             bytes,
             FreshUntilMilliseconds(options.FreshUntil),
-            Milliseconds(options.TimeToLive),
+            Milliseconds(options.TimeToLive < _options.TagRetention ? options.TimeToLive : _options.TagRetention), // a tag record outlives every entry it invalidates
             lease?.Token ?? string.Empty,
             _keys.Channel,
-            setMessage,
+            options.Notify ? Notification.Prefix((byte)BackplaneMessageKind.Set, carry) : [],
+            options.Notify ? Notification.Rest(InstanceId, now, key) : [],
             carry ? "1" : "0",
             releaseMessage,
             Deadline(),
+            options.ExpectedVersion is { } expected ? expected : string.Empty,
+            MicrosecondsFromStamp(options.ReadStamp),
+            Milliseconds(_options.VersionRetention),
         };
         var reply = await EvaluateAsync("write", RedisScripts.Write, keys, args, cancellationToken).ConfigureAwait(false);
         if (reply is null || reply.IsNull)
         {
             // Redis could not be asked: the lease is not known to be lost (it is kept until it expires or is released).
-            return new DistributedWriteResult(false, false, Unavailable: true);
+            return new DistributedWriteResult { Outcome = DistributedOutcome.Unavailable };
         }
 
-        var code = (long)reply;
-        if (code == RedisScripts.Stale)
+        var parts = (RedisResult[])reply!;
+        var code = (long)parts[0];
+        var version = (long)parts[1];
+        switch (code)
         {
-            Log.StaleRequestRefused(Logger, "write");
-            return new DistributedWriteResult(false, false, Unavailable: true);
-        }
-
-        if (code < 0)
-        {
-            Metrics.FencedWrites.Add(1);
-            Log.FencedWriteRefused(Logger, keys[0]!);
-            (lease as RedisLease)?.MarkLost("a fenced write found another owner");
-            return new DistributedWriteResult(false, false);
+            case RedisScripts.Stale:
+                Log.StaleRequestRefused(Logger, "write");
+                return new DistributedWriteResult { Outcome = DistributedOutcome.Unavailable };
+            case RedisScripts.Fenced:
+                Metrics.FencedWrites.Add(1);
+                Log.FencedWriteRefused(Logger, keys[0]!);
+                (lease as RedisLease)?.MarkLost("a fenced write found another owner");
+                return new DistributedWriteResult { Outcome = DistributedOutcome.LeaseLost };
+            case RedisScripts.Superseded:
+                // The lock (if any) is still ours: released when the run ends.
+                return new DistributedWriteResult { Outcome = DistributedOutcome.Superseded, Version = version };
         }
 
         (lease as RedisLease)?.MarkReleased();
-        return new DistributedWriteResult(true, code == 1);
+        return new DistributedWriteResult { Outcome = DistributedOutcome.Done, Version = version, Notified = code == 1 };
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<DistributedInvalidationResult> InvalidateAsync(DistributedInvalidation invalidation, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(invalidation.Key, nameof(invalidation));
+        var now = TimeProvider.GetUtcNow().UtcTicks;
+        RedisResult? reply;
+        if (invalidation.Kind == DistributedInvalidationKind.Tag)
+        {
+            var keys = new RedisKey[] { _keys.Tag(invalidation.Key) };
+            var args = new RedisValue[]
+            {
+                _keys.Channel,
+                Notification.Prefix((byte)BackplaneMessageKind.RemoveByTag, false),
+                Notification.Rest(InstanceId, now, invalidation.Key),
+                Milliseconds(_options.TagRetention),
+                Deadline(),
+            };
+            reply = await _guard.RunAsync("invalidate tag", (database: _options.Database, keys, args), static (m, s) => m.GetDatabase(s.database).ScriptEvaluateAsync(RedisScripts.InvalidateTag, s.keys, s.args)!, null, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            var remove = invalidation.Kind == DistributedInvalidationKind.Remove;
+            var keys = new RedisKey[] { _keys.Value(invalidation.Key), _keys.Version(invalidation.Key) };
+            var args = new RedisValue[]
+            {
+                remove ? "r" : "e",
+                _keys.Channel,
+                Notification.Prefix((byte)(remove ? BackplaneMessageKind.Remove : BackplaneMessageKind.Expire), false),
+                Notification.Rest(InstanceId, now, invalidation.Key),
+                Milliseconds(_options.VersionRetention),
+                Deadline(),
+            };
+            reply = await _guard.RunAsync(remove ? "remove" : "expire", (database: _options.Database, keys, args), static (m, s) => m.GetDatabase(s.database).ScriptEvaluateAsync(RedisScripts.Invalidate, s.keys, s.args)!, null, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (reply is null || reply.IsNull || (long)((RedisResult[])reply!)[0] != 1)
+        {
+            if (reply is { IsNull: false })
+            {
+                Log.StaleRequestRefused(Logger, invalidation.Kind.ToString());
+            }
+
+            return new DistributedInvalidationResult { Outcome = DistributedOutcome.Unavailable };
+        }
+
+        var parts = (RedisResult[])reply!;
+        var version = (long)parts[1];
+        return new DistributedInvalidationResult
+        {
+            Outcome = DistributedOutcome.Done,
+            Version = version,
+            Stamp = invalidation.Kind == DistributedInvalidationKind.Tag ? StampFromMicroseconds(version) : StampFromMicroseconds((long)parts[2]),
+            Notified = true,
+        };
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<DistributedTagsResult> ReadTagInvalidationsAsync(IReadOnlyList<string> tags, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(tags);
+        var keys = new RedisKey[tags.Count];
+        for (var i = 0; i < keys.Length; i++)
+        {
+            keys[i] = _keys.Tag(tags[i]);
+        }
+
+        // One round trip: the reads are pipelined (each tag's record lives in its own slot on a cluster).
+        var values = await _guard.RunAsync("read tags", (database: _options.Database, keys), static async (m, s) =>
+        {
+            var database = m.GetDatabase(s.database);
+            var pending = new Task<RedisValue>[s.keys.Length];
+            for (var i = 0; i < pending.Length; i++)
+            {
+                pending[i] = database.StringGetAsync(s.keys[i]);
+            }
+
+            return (RedisValue[]?)await Task.WhenAll(pending).ConfigureAwait(false);
+        }, null, cancellationToken).ConfigureAwait(false);
+        if (values is null)
+        {
+            return new DistributedTagsResult { Outcome = DistributedOutcome.Unavailable };
+        }
+
+        var stamps = new long[values.Length];
+        for (var i = 0; i < stamps.Length; i++)
+        {
+            stamps[i] = values[i].TryParse(out long microseconds) && microseconds > 0 ? StampFromMicroseconds(microseconds) : 0;
+        }
+
+        return new DistributedTagsResult { Outcome = DistributedOutcome.Done, Stamps = stamps };
     }
 
     /// <inheritdoc />
@@ -229,11 +339,11 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
 
             while (true)
             {
-                if (_waits.Check(slot, baseline, out var carried, out var next))
+                if (_waits.Check(slot, baseline, out var carried, out var version, out var next))
                 {
                     if (carried is not null)
                     {
-                        return new DistributedReadResult(carried);
+                        return new DistributedReadResult { Envelope = carried, Version = version };
                     }
 
                     break;
@@ -264,14 +374,6 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
         return await ReadAsync(key, default, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <inheritdoc />
-    public async ValueTask RemoveAsync(string key, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(key);
-        RedisKey valueKey = _keys.Value(key);
-        await _guard.RunAsync("remove", (database: _options.Database, valueKey), static (m, s) => m.GetDatabase(s.database).KeyDeleteAsync(s.valueKey), false, cancellationToken).ConfigureAwait(false);
-    }
-
     private static string NewToken() => Guid.NewGuid().ToString("N");
 
     /// <summary>
@@ -285,6 +387,11 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
         _guard.RunAsync(operation, (database: _options.Database, script, keys, args), static (m, s) => m.GetDatabase(s.database).ScriptEvaluateAsync(s.script, s.keys, s.args)!, null, cancellationToken);
 
     private static long Milliseconds(TimeSpan value) => Math.Max(1, (long)Math.Ceiling(value.TotalMilliseconds));
+
+    /// <summary>Redis's clock (microseconds since the Unix epoch) as UTC ticks.</summary>
+    internal static long StampFromMicroseconds(long microseconds) => microseconds <= 0 ? 0 : DateTime.UnixEpoch.Ticks + (microseconds * 10);
+
+    private static long MicrosecondsFromStamp(long stamp) => stamp <= DateTime.UnixEpoch.Ticks ? 0 : (stamp - DateTime.UnixEpoch.Ticks) / 10;
 
     private static long FreshUntilMilliseconds(DateTimeOffset value) =>
         value == DateTimeOffset.MaxValue ? long.MaxValue / 2 : Math.Max(0, value.ToUnixTimeMilliseconds());

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Caching.Hybrid;
 using StampedeGuard.Distributed;
 using StampedeGuard.Internal;
@@ -6,13 +7,28 @@ using static StampedeGuard.Shared.OptionGuard;
 
 namespace StampedeGuard;
 
-/// <summary>The distributed tier (L2) and the backplane: the barrier read, fenced writes, envelopes, other nodes' messages.</summary>
+/// <summary>
+/// The distributed tier (L2) and the backplane: the barrier read, versioned and fenced writes, durable invalidations,
+/// envelopes, other nodes' messages applied in version order, and the store's clock that orders invalidations.
+/// </summary>
 public sealed partial class StampedeCache
 {
+    /// <summary>How often an invalidation is tried before it throws: a store that could not be asked may not have applied it.</summary>
+    private const int InvalidationAttempts = 3;
+
+    private static readonly TimeSpan InvalidationRetryDelay = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>Tags whose store record this node has read since the backplane last reset it (then messages keep it current).</summary>
+    private readonly ConcurrentDictionary<string, byte> _knownTags = new(StringComparer.Ordinal);
+    private long _tagKnowledgeEpoch;
+    private bool _clearAllKnown;
+    private long _stampOffset; // the store's clock minus the engine's, learned from the store's replies
+
     /// <summary>
     /// Reads L2 through the barrier: one round trip that returns the value or takes the lock. If another node holds
     /// the lock, waits for its value (push, bounded by its lease and LockTimeout). Returns done=true when no factory
-    /// run is needed here.
+    /// run is needed here. Every read leaves the key's version and the store's clock on the flight: the run's write is
+    /// conditional on that version, and the run began at that instant on the clock invalidations are ordered by.
     /// </summary>
     private async ValueTask<(CacheEntry<T>? Found, StampedeLease? Lease, bool Done)> ReadThroughBarrierAsync<T>(string key, StampedeCacheEntryOptions options, Flight<T> flight)
     {
@@ -25,22 +41,23 @@ public sealed partial class StampedeCache
         var replacing = flight.IsBackground ? flight.Stale : null;
         var judgeAt = new DateTimeOffset(replacing is null ? Now() : Math.Max(Now(), replacing.Times.FreshUntil), TimeSpan.Zero);
         ValueTask<DistributedReadResult> ReadOrAcquireAsync() => SafeL2Async(key, "read", (store, k, t) =>
-            store.ReadAsync(k, new DistributedReadOptions(mode, replacing is null ? new DateTimeOffset(Now(), TimeSpan.Zero) : judgeAt, _options.DistributedLockLease), t), flight.Token);
+            store.ReadAsync(k, new DistributedReadOptions { LockMode = mode, Now = replacing is null ? new DateTimeOffset(Now(), TimeSpan.Zero) : judgeAt, LeaseDuration = _options.DistributedLockLease }, t), flight.Token);
 
         var read = await ReadOrAcquireAsync().ConfigureAwait(false);
         while (true)
         {
+            NoteRead(flight, read);
             var now = Now();
-            var found = await DecodeAsync<T>(key, read.Envelope, options).ConfigureAwait(false);
+            var found = await DecodeReadAsync<T>(key, read, options).ConfigureAwait(false);
             if (found is not null)
             {
-                if (now < found.Times.KeepUntil && (flight.Stale is null || found.Times.Created > flight.Stale.Times.Created))
+                if (now < found.Times.KeepUntil && (flight.Stale is null || IsNewer(found, flight.Stale)))
                 {
                     flight.Stale = found;
                     StoreLocallyForRun(flight, key, found, options);
                 }
 
-                if (now < found.Times.FreshUntil && (replacing is null || found.Times.Created > replacing.Times.Created))
+                if (now < found.Times.FreshUntil && (replacing is null || IsNewer(found, replacing)))
                 {
                     return (found, read.Lease, true); // a lease taken anyway is released when the run ends
                 }
@@ -74,7 +91,7 @@ public sealed partial class StampedeCache
 
             var maxWait = read.LockHeldFor.Value + TimeSpan.FromMilliseconds(50);
             var waitedRead = await SafeL2Async(key, "wait", (store, k, t) => store.WaitForValueAsync(k, maxWait < left ? maxWait : left, t), flight.Token).ConfigureAwait(false);
-            var arrived = await DecodeAsync<T>(key, waitedRead.Envelope, options).ConfigureAwait(false);
+            var arrived = await DecodeReadAsync<T>(key, waitedRead, options).ConfigureAwait(false);
             if (arrived is not null && Now() < arrived.Times.FreshUntil)
             {
                 StoreLocallyForRun(flight, key, arrived, options);
@@ -85,6 +102,19 @@ public sealed partial class StampedeCache
         }
     }
 
+    /// <summary>Keeps a read's version and clock on the run: what its write is conditional on, and when it began.</summary>
+    private void NoteRead(Flight flight, in DistributedReadResult read)
+    {
+        flight.ReadDistributed = read.Outcome == DistributedOutcome.Done;
+        flight.ReadVersion = read.Version;
+        flight.ReadStamp = read.Stamp > 0 ? read.Stamp : StampNow();
+        LearnStamp(read.Stamp);
+    }
+
+    /// <summary>Whether <paramref name="candidate"/> is a later state of the key than <paramref name="current"/>: by the store's versions where both have one.</summary>
+    private static bool IsNewer(CacheEntry candidate, CacheEntry current) =>
+        candidate.Version != 0 && current.Version != 0 ? candidate.Version > current.Version : candidate.Times.Created > current.Times.Created;
+
     private bool UsesL2(StampedeCacheEntryOptions options) => _l2 is not null && !options.SkipDistributedCache;
 
     private string DistributedKey(string key) => _prefix.Length == 0 ? key : _prefix + key;
@@ -93,45 +123,167 @@ public sealed partial class StampedeCache
         (IHybridCacheSerializer<T>)_serializers.GetOrAdd(typeof(T), static (_, factory) =>
             factory.TryCreateSerializer<T>(out var serializer) ? serializer : throw new InvalidOperationException($"No serializer for {typeof(T)}."), _serializerFactory);
 
-    /// <summary>
-    /// Writes an entry to L2 (fenced by <paramref name="lease"/> if any) and tells other nodes. An entry that is not
-    /// written (L2 skipped, payload too large, not serializable) still tells them to drop their older copy.
-    /// </summary>
-    /// <returns>Whether the write consumed <paramref name="lease"/> (the store released it with the write) or was refused.</returns>
-    private ValueTask<DistributedWrite> WriteDistributedAsync<T>(string key, CacheEntry<T> entry, StampedeCacheEntryOptions options, StampedeLease? lease, CancellationToken cancellationToken = default) =>
-        _l2 is null && _backplane is null
-            ? new ValueTask<DistributedWrite>(DistributedWrite.NotConsumed) // a local-only cache: nothing to write, nobody to tell
-            : WriteDistributedCoreAsync(key, entry, options, lease, cancellationToken);
+    /// <summary>The engine's time on the clock invalidations are ordered by (the store's, where it has one).</summary>
+    private long StampNow() => Now() + Volatile.Read(ref _stampOffset);
 
-    private async ValueTask<DistributedWrite> WriteDistributedCoreAsync<T>(string key, CacheEntry<T> entry, StampedeCacheEntryOptions options, StampedeLease? lease, CancellationToken cancellationToken)
+    /// <summary>Learns the store's clock from a reply: invalidations and run origins are then comparable across nodes.</summary>
+    private void LearnStamp(long storeStamp)
+    {
+        if (storeStamp > 0)
+        {
+            Volatile.Write(ref _stampOffset, storeStamp - Now());
+        }
+    }
+
+    /// <summary>
+    /// A run's value written to L2: conditional on the version its read returned (an invalidation or another write
+    /// since then wins), fenced by the run's lease if any; the store tells other nodes in the same step. An
+    /// entry that is not written (L2 skipped, payload too large, not serializable) still tells them to drop their
+    /// older copy.
+    /// </summary>
+    private ValueTask<WriteOutcome> WriteRunAsync<T>(string key, CacheEntry<T> entry, StampedeCacheEntryOptions options, Flight<T> flight) =>
+        _l2 is null && _backplane is null
+            ? new ValueTask<WriteOutcome>(WriteOutcome.Skipped) // a local-only cache: nothing to write, nobody to tell
+            : WriteDistributedCoreAsync(key, entry, options, flight.Lease, flight.ReadDistributed ? flight.ReadVersion : null, flight.ReadStamp, conditional: true, CancellationToken.None);
+
+    private async ValueTask<WriteOutcome> WriteDistributedCoreAsync<T>(string key, CacheEntry<T> entry, StampedeCacheEntryOptions options, StampedeLease? lease, long? expectedVersion, long readStamp, bool conditional, CancellationToken cancellationToken)
     {
         var envelope = UsesL2(options) ? SerializeEnvelope(key, entry) : null;
         if (envelope is null)
         {
-            await PublishAsync(new BackplaneMessage(BackplaneMessageKind.Remove, key, null, entry.Times.Created), cancellationToken).ConfigureAwait(false);
-            return DistributedWrite.NotConsumed;
+            if (!conditional)
+            {
+                await PublishInvalidationAsync(new BackplaneMessage { Kind = BackplaneMessageKind.Remove, Key = key, Timestamp = StampNow() }, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await PublishAsync(new BackplaneMessage { Kind = BackplaneMessageKind.Remove, Key = key, Timestamp = StampNow() }, cancellationToken).ConfigureAwait(false);
+            }
+
+            return WriteOutcome.Skipped;
+        }
+
+        if (conditional && expectedVersion is null)
+        {
+            // The run never read the store (it was unreachable): whatever changed there meanwhile is unknown, so an
+            // unconditional write could undo an invalidation. The value stays local.
+            return WriteOutcome.Skipped;
         }
 
         var now = Now();
         var ttl = EntryTimes.Lifetime(Math.Max(entry.Times.KeepUntil, now + TimeSpan.TicksPerMillisecond), now);
-        var writeOptions = new DistributedWriteOptions(ttl, new DateTimeOffset(entry.Times.FreshUntil, TimeSpan.Zero), lease, Notify: true);
-        // Null when the store failed (logged, counted), Unavailable when it could not be asked: neither is a refusal,
-        // the lease is released when the run ends.
-        var attempt = await SafeL2Async<DistributedWriteResult?>(key, "write", async (store, k, t) => await store.WriteAsync(k, envelope, writeOptions, t).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
-        if (lease is not null && attempt is { Written: false, Unavailable: false })
+        var writeOptions = new DistributedWriteOptions
         {
-            Log.FencedWriteRefused(_logger, key);
-            return DistributedWrite.Refused;
+            TimeToLive = ttl,
+            FreshUntil = new DateTimeOffset(entry.Times.FreshUntil, TimeSpan.Zero),
+            ExpectedVersion = expectedVersion,
+            ReadStamp = readStamp,
+            Lease = lease,
+            Notify = true,
+        };
+        var attempts = conditional ? 1 : InvalidationAttempts;
+        for (var attempt = 1; ; attempt++)
+        {
+            Exception? failure = null;
+            DistributedWriteResult result = default;
+            try
+            {
+                result = await _l2!.WriteAsync(DistributedKey(key), envelope, writeOptions, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
+            {
+                failure = ex;
+                _metrics.DistributedErrors.Add(1);
+                if (conditional)
+                {
+                    if (_options.ThrowOnDistributedCacheErrors)
+                    {
+                        throw;
+                    }
+
+                    Log.DistributedError(_logger, "write", key, ex);
+                }
+            }
+
+            if (failure is null && result.Outcome != DistributedOutcome.Unavailable)
+            {
+                if (result.Outcome == DistributedOutcome.Done && !result.Notified)
+                {
+                    var message = new BackplaneMessage { Kind = BackplaneMessageKind.Set, Key = key, Envelope = envelope.Length <= 64 * 1024 ? envelope : null, Version = result.Version, Timestamp = StampNow() };
+                    if (conditional)
+                    {
+                        await PublishAsync(message, cancellationToken).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await PublishInvalidationAsync(message, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+
+                return new WriteOutcome(result.Outcome, result.Version);
+            }
+
+            if (conditional)
+            {
+                return WriteOutcome.Unavailable;
+            }
+
+            Log.InvalidationNotConfirmed(_logger, "Set", key, attempt, attempts, failure);
+            if (attempt >= attempts)
+            {
+                throw new StampedeInvalidationException($"Setting key '{key}' could not be confirmed by the distributed tier; it may not have applied there, and other nodes may not have been told.", failure ?? new TimeoutException("The distributed tier could not be asked."));
+            }
+
+            await Task.Delay(InvalidationRetryDelay, _time, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// An explicit invalidation in the distributed tier, tried up to <see cref="InvalidationAttempts"/> times: it never
+    /// reports success unless the store confirmed it, and throws <see cref="StampedeInvalidationException"/> when it may
+    /// not have applied. The store tells other nodes in the same step where it can; else the backplane does.
+    /// </summary>
+    private async ValueTask<DistributedInvalidationResult> InvalidateDistributedAsync(DistributedInvalidationKind kind, string key, BackplaneMessageKind messageKind, TimeSpan timeToLive, CancellationToken cancellationToken)
+    {
+        var stamp = StampNow();
+        if (_l2 is null)
+        {
+            await PublishInvalidationAsync(new BackplaneMessage { Kind = messageKind, Key = key, Timestamp = stamp }, cancellationToken).ConfigureAwait(false);
+            return new DistributedInvalidationResult { Outcome = DistributedOutcome.Done, Stamp = stamp };
         }
 
-        var result = attempt.GetValueOrDefault();
-
-        if (!result.Notified && result.Written)
+        var invalidation = new DistributedInvalidation { Kind = kind, Key = DistributedKey(key), Notify = true, Timestamp = stamp, TimeToLive = timeToLive };
+        for (var attempt = 1; ; attempt++)
         {
-            await PublishAsync(new BackplaneMessage(BackplaneMessageKind.Set, key, envelope.Length <= 64 * 1024 ? envelope : null, entry.Times.Created), cancellationToken).ConfigureAwait(false);
-        }
+            Exception? failure = null;
+            try
+            {
+                var result = await _l2.InvalidateAsync(invalidation, cancellationToken).ConfigureAwait(false);
+                if (result.Outcome == DistributedOutcome.Done)
+                {
+                    LearnStamp(result.Stamp);
+                    if (!result.Notified)
+                    {
+                        await PublishInvalidationAsync(new BackplaneMessage { Kind = messageKind, Key = key, Version = result.Version, Timestamp = result.Stamp > 0 ? result.Stamp : stamp }, cancellationToken).ConfigureAwait(false);
+                    }
 
-        return lease is not null && result.Written ? DistributedWrite.ConsumedLease : DistributedWrite.NotConsumed;
+                    return result;
+                }
+            }
+            catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
+            {
+                failure = ex;
+            }
+
+            _metrics.DistributedErrors.Add(1);
+            Log.InvalidationNotConfirmed(_logger, messageKind.ToString(), key, attempt, InvalidationAttempts, failure);
+            if (attempt >= InvalidationAttempts)
+            {
+                throw new StampedeInvalidationException($"{messageKind} of '{key}' could not be confirmed by the distributed tier; it may not have applied there, and other nodes may not have been told.", failure ?? new TimeoutException("The distributed tier could not be asked."));
+            }
+
+            await Task.Delay(InvalidationRetryDelay, _time, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>The entry's envelope, or null (logged) when the payload is over MaximumPayloadBytes or cannot be serialized.</summary>
@@ -142,7 +294,7 @@ public sealed partial class StampedeCache
             if (entry.Value is null)
             {
                 entry.PayloadBytes = 0;
-                return Envelope.Write(entry.Times, entry.Tags, default, Envelope.NullValue);
+                return Envelope.Write(entry.Times, entry.Origin, entry.Tags, default, Envelope.NullValue);
             }
 
             var buffer = new ArrayBufferWriter<byte>();
@@ -154,7 +306,7 @@ public sealed partial class StampedeCache
                 return null;
             }
 
-            return Envelope.Write(entry.Times, entry.Tags, buffer.WrittenSpan);
+            return Envelope.Write(entry.Times, entry.Origin, entry.Tags, buffer.WrittenSpan);
         }
         catch (Exception ex) when (!_options.ThrowOnDistributedCacheErrors)
         {
@@ -164,44 +316,101 @@ public sealed partial class StampedeCache
         }
     }
 
-    private async ValueTask<CacheEntry<T>?> DecodeAsync<T>(string key, byte[]? envelope, StampedeCacheEntryOptions options)
+    /// <summary>
+    /// The entry a read returned, as this node may use it: marked stale if it was expired, carrying the key's version,
+    /// and null if an invalidation of one of its tags (or of everything) came after its run began: the tags' records
+    /// are read from the store the first time this node meets them (then the backplane keeps them current).
+    /// </summary>
+    private async ValueTask<CacheEntry<T>?> DecodeReadAsync<T>(string key, DistributedReadResult read, StampedeCacheEntryOptions options)
     {
-        if (envelope is null)
+        if (read.Envelope is null)
         {
             return null;
         }
 
-        var entry = Decode<T>(key, envelope, options);
-        if (entry?.Tags is { } tags && _backplane is null && _l2 is not null)
+        var entry = Decode<T>(key, read.Envelope, options, read.Version, read.Expired);
+        if (entry is not null && await EnsureTagsKnownAsync(entry.Tags).ConfigureAwait(false) && IsInvalidated(entry))
         {
-            // No backplane to tell us about other nodes' tag invalidations: ask the shared tier.
-            foreach (var tag in tags)
-            {
-                var marker = await SafeL2Async(TagMarkerPrefix + tag, "read", static (store, k, t) => store.ReadAsync(k, default, t), CancellationToken.None).ConfigureAwait(false);
-                if (marker.Envelope is { Length: 8 } bytes)
-                {
-                    InvalidateTag(tag, BitConverter.ToInt64(bytes));
-                }
-            }
-
-            if (IsInvalidated(entry))
-            {
-                return null;
-            }
+            return null;
         }
 
         return entry;
     }
 
-    private CacheEntry<T>? Decode<T>(string key, byte[] envelope, StampedeCacheEntryOptions options)
+    /// <summary>Reads the store's records of tags (and of "*") this node does not know yet; true when it learned something.</summary>
+    private async ValueTask<bool> EnsureTagsKnownAsync(string[]? tags)
+    {
+        var remember = _backplane is not null;
+        var askAll = !remember || !Volatile.Read(ref _clearAllKnown);
+        List<string>? ask = askAll ? [StampedeKeys.AllTag] : null;
+        if (tags is not null)
+        {
+            foreach (var tag in tags)
+            {
+                if (!remember || !_knownTags.ContainsKey(tag))
+                {
+                    (ask ??= []).Add(tag);
+                }
+            }
+        }
+
+        if (ask is null)
+        {
+            return false;
+        }
+
+        var epoch = Volatile.Read(ref _tagKnowledgeEpoch);
+        var prefixed = ask.ConvertAll(DistributedKey);
+        var read = await SafeL2Async(StampedeKeys.AllTag, "read tags", (store, _, t) => store.ReadTagInvalidationsAsync(prefixed, t), CancellationToken.None).ConfigureAwait(false);
+        if (read.Outcome != DistributedOutcome.Done || read.Stamps is not { } stamps || stamps.Count != ask.Count)
+        {
+            return false;
+        }
+
+        var learned = false;
+        for (var i = 0; i < ask.Count; i++)
+        {
+            if (stamps[i] > 0)
+            {
+                InvalidateTag(ask[i], stamps[i]);
+                learned = true;
+            }
+        }
+
+        if (remember && Volatile.Read(ref _tagKnowledgeEpoch) == epoch)
+        {
+            foreach (var tag in ask)
+            {
+                if (tag == StampedeKeys.AllTag)
+                {
+                    Volatile.Write(ref _clearAllKnown, true);
+                }
+                else if (_knownTags.Count < MaximumKnownTags)
+                {
+                    _knownTags.TryAdd(tag, 0);
+                }
+            }
+        }
+
+        return learned || tags is not null || askAll;
+    }
+
+    private const int MaximumKnownTags = 100_000;
+
+    private CacheEntry<T>? Decode<T>(string key, byte[] envelope, StampedeCacheEntryOptions options, long version, bool expired)
     {
         try
         {
-            if (!Envelope.TryRead(envelope, out var times, out var tags, out var payload, out var flags))
+            if (!Envelope.TryRead(envelope, out var times, out var origin, out var tags, out var payload, out var flags))
             {
                 _metrics.DistributedErrors.Add(1);
                 Log.CorruptEnvelope(_logger, key, null);
                 return null;
+            }
+
+            if (expired)
+            {
+                times = times.MarkedStale();
             }
 
             if (tags is not null)
@@ -210,7 +419,12 @@ public sealed partial class StampedeCache
             }
 
             var value = (flags & Envelope.NullValue) != 0 ? default! : Serializer<T>().Deserialize(new ReadOnlySequence<byte>(payload));
-            var entry = new CacheEntry<T>(value, null, times, tags, CacheEntry.ComputeRefreshCheckAt(times, times.FactoryTicks, options.EarlyRefresh, options.EarlyRefreshBeta), options.EarlyRefresh, options.EarlyRefreshBeta) { PayloadBytes = payload.Length };
+            var entry = new CacheEntry<T>(value, null, times, tags, CacheEntry.ComputeRefreshCheckAt(times, times.FactoryTicks, options.EarlyRefresh, options.EarlyRefreshBeta), options.EarlyRefresh, options.EarlyRefreshBeta)
+            {
+                PayloadBytes = payload.Length,
+                Origin = origin,
+            };
+            entry.Version = version;
             return IsInvalidated(entry) ? null : entry;
         }
         catch (Exception ex)
@@ -221,6 +435,7 @@ public sealed partial class StampedeCache
         }
     }
 
+    /// <summary>A store call whose failure is answered as "nothing there" (logged, counted) unless ThrowOnDistributedCacheErrors.</summary>
     private async ValueTask<TResult> SafeL2Async<TResult>(string key, string operation, Func<IStampedeDistributedStore, string, CancellationToken, ValueTask<TResult>> call, CancellationToken cancellationToken)
     {
         try
@@ -248,6 +463,7 @@ public sealed partial class StampedeCache
         }
     }
 
+    /// <summary>Tells other nodes about a run's write, best effort (their copies end anyway; the store has the value).</summary>
     private async ValueTask PublishAsync(BackplaneMessage message, CancellationToken cancellationToken)
     {
         if (_backplane is null)
@@ -257,7 +473,7 @@ public sealed partial class StampedeCache
 
         try
         {
-            await _backplane.PublishAsync(message with { Key = DistributedKey(message.Key) }, cancellationToken).ConfigureAwait(false);
+            await _backplane.PublishAsync(WithDistributedKey(message), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (!_options.ThrowOnDistributedCacheErrors)
         {
@@ -266,50 +482,135 @@ public sealed partial class StampedeCache
         }
     }
 
+    /// <summary>Tells other nodes about an invalidation: retried, and it throws when it could not be sent.</summary>
+    private async ValueTask PublishInvalidationAsync(BackplaneMessage message, CancellationToken cancellationToken)
+    {
+        if (_backplane is null)
+        {
+            return;
+        }
+
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await _backplane.PublishAsync(WithDistributedKey(message), cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
+            {
+                _metrics.DistributedErrors.Add(1);
+                Log.InvalidationNotConfirmed(_logger, message.Kind.ToString(), message.Key, attempt, InvalidationAttempts, ex);
+                if (attempt >= InvalidationAttempts)
+                {
+                    throw new StampedeInvalidationException($"{message.Kind} of '{message.Key}' could not be sent to other nodes.", ex);
+                }
+            }
+
+            await Task.Delay(InvalidationRetryDelay, _time, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private BackplaneMessage WithDistributedKey(BackplaneMessage message) =>
+        _prefix.Length == 0 ? message : new BackplaneMessage { Kind = message.Kind, Key = DistributedKey(message.Key), Envelope = message.Envelope, Version = message.Version, Timestamp = message.Timestamp };
+
+    /// <summary>
+    /// Another node's change, applied in the key's version order: a message older than what this node already holds
+    /// for the key changes nothing; a removal leaves a tombstone so a late message or read cannot bring the value back.
+    /// </summary>
     private void OnBackplaneMessage(BackplaneMessage message)
     {
+        if (message.Kind == BackplaneMessageKind.Reset)
+        {
+            ResetLocal();
+            if (message.Key == StampedeKeys.AllTag && _l2 is not null)
+            {
+                // The store lost or rolled back data: what it holds from before now may resurrect removed values.
+                _ = InvalidateEverythingStoredAsync();
+            }
+
+            return;
+        }
+
         if (!message.Key.StartsWith(_prefix, StringComparison.Ordinal))
         {
             return; // another application sharing the channel.
         }
 
-        message = message with { Key = message.Key[_prefix.Length..] };
+        var key = message.Key[_prefix.Length..];
         try
         {
+            var now = Now();
             switch (message.Kind)
             {
                 case BackplaneMessageKind.Set when message.Envelope is { } envelope && Envelope.TryRead(envelope, out var times, out _, out _):
-                    var now = Now();
-                    if (_local.Find(message.Key, now) is CacheEntry current && current.Times.Created >= times.Created)
+                    if (_local.Find(key, now) is CacheEntry current && (message.Version == 0 ? current.Times.Created >= times.Created : current.Version >= message.Version))
                     {
                         break;
                     }
 
-                    _local.Store(message.Key, new RawEnvelope(envelope), envelope.Length, Math.Max(times.KeepUntil, now + 1), now);
+                    _local.Store(key, new RawEnvelope(envelope) { Version = message.Version }, envelope.Length, Math.Max(times.KeepUntil, now + 1), now);
                     break;
                 case BackplaneMessageKind.Set:
                 case BackplaneMessageKind.Remove:
-                    _local.Remove(message.Key);
+                    StoreTombstone(key, message.Version, now);
                     break;
                 case BackplaneMessageKind.Expire:
-                    ExpireLocal(message.Key, message.Timestamp > 0 ? message.Timestamp : Now());
+                    ExpireLocal(key, message.Version);
                     break;
                 case BackplaneMessageKind.RemoveByTag:
-                    InvalidateTag(message.Key, message.Timestamp > 0 ? message.Timestamp : Now());
+                    InvalidateTag(key, message.Timestamp > 0 ? message.Timestamp : StampNow());
                     break;
             }
         }
         catch (Exception ex)
         {
-            Log.BackplaneError(_logger, message.Key, ex);
+            Log.BackplaneError(_logger, key, ex);
         }
     }
 
-    /// <summary>The outcome of a distributed write for the lease that fenced it.</summary>
-    private enum DistributedWrite
+    private async Task InvalidateEverythingStoredAsync()
     {
-        NotConsumed,
-        ConsumedLease,
-        Refused,
+        try
+        {
+            var result = await InvalidateDistributedAsync(DistributedInvalidationKind.Tag, StampedeKeys.AllTag, BackplaneMessageKind.RemoveByTag, default, _disposing.Token).ConfigureAwait(false);
+            InvalidateTag(StampedeKeys.AllTag, result.Stamp > 0 ? result.Stamp : StampNow());
+        }
+        catch (Exception ex)
+        {
+            Log.DistributedError(_logger, "invalidate everything after a store rollback", StampedeKeys.AllTag, ex);
+        }
+    }
+
+    /// <summary>Drops the key's local copy; with a version, remembers it for a while so older changes cannot bring the value back.</summary>
+    private void StoreTombstone(string key, long version, long now)
+    {
+        if (version == 0)
+        {
+            _local.Remove(key);
+            return;
+        }
+
+        _local.Store(key, new Tombstone { Version = version }, 0, now + Tombstone.LifetimeTicks, now);
+    }
+
+    /// <summary>Messages may have been lost, or the store lost its data: every local copy goes, tag records are read again.</summary>
+    private void ResetLocal()
+    {
+        Interlocked.Increment(ref _tagKnowledgeEpoch);
+        Volatile.Write(ref _clearAllKnown, false);
+        _knownTags.Clear();
+        var count = _local.Count;
+        _local.Clear();
+        _metrics.LocalResets.Add(1);
+        Log.LocalTierReset(_logger, count);
+    }
+
+    /// <summary>How a run's write to the distributed tier ended, and the key's version after it.</summary>
+    private readonly record struct WriteOutcome(DistributedOutcome Outcome, long Version, bool WasSkipped = false)
+    {
+        public static WriteOutcome Skipped => new(DistributedOutcome.Done, 0, WasSkipped: true);
+
+        public static WriteOutcome Unavailable => new(DistributedOutcome.Unavailable, 0);
     }
 }

@@ -15,7 +15,7 @@ public sealed partial class StampedeCache
         var found = options.SkipLocalCacheRead ? null : _local.Find(key, now);
         if (found is RawEnvelope raw)
         {
-            var decoded = Decode<T>(key, raw.Bytes, options);
+            var decoded = Decode<T>(key, raw.Bytes, options, raw.Version, expired: false);
             if (decoded is not null)
             {
                 SetLocal(key, decoded, options, now);
@@ -60,21 +60,30 @@ public sealed partial class StampedeCache
     /// <summary>Until when a read of <paramref name="entry"/> is a plain hit: its <see cref="CacheEntry.HotUntil"/>, capped by the local copy's end.</summary>
     private void SetHitDeadline(CacheEntry entry, long expiresAt) => entry.HitDeadline = HitDeadlineFor(Math.Min(entry.HotUntil, expiresAt));
 
-    private void ExpireLocal(string key, long now)
+    /// <summary>
+    /// Marks the key's local copy stale from this node's now (never from another node's clock), unless it already
+    /// reflects <paramref name="version"/> or later; with a version and no copy, leaves a tombstone so an older write
+    /// delivered late cannot bring a fresh value back.
+    /// </summary>
+    private void ExpireLocal(string key, long version)
     {
-        var localNow = Now(); // `now` may be another node's instant (a backplane message)
-        var found = _local.Find(key, localNow);
+        var now = Now();
+        var found = _local.Find(key, now);
+        if (found is not null && version != 0 && found.Version >= version)
+        {
+            return;
+        }
+
         if (found is CacheEntry entry)
         {
-            if (now < entry.Times.FreshUntil)
-            {
-                // Same local lifetime (its LocalDuration too); stale from now on, so no read is a plain hit.
-                StoreLocal(key, entry.WithTimes(Expired(entry.Times, now)), entry.ExpiresAt, localNow);
-            }
+            // Same local lifetime (its LocalDuration too); stale from now on, so no read is a plain hit.
+            var expired = entry.WithTimes(now < entry.Times.FreshUntil ? Expired(entry.Times, now) : entry.Times);
+            expired.Version = version != 0 ? version : entry.Version;
+            StoreLocal(key, expired, entry.ExpiresAt, now);
         }
-        else if (found is not null)
+        else if (found is not null || version != 0)
         {
-            _local.Remove(key);
+            StoreTombstone(key, version, now);
         }
     }
 
@@ -82,7 +91,7 @@ public sealed partial class StampedeCache
     private static EntryTimes Expired(in EntryTimes times, long now) =>
         times with { FreshUntil = now, StaleUntil = Math.Max(times.StaleUntil, times.FreshUntil), KeepUntil = Math.Max(times.KeepUntil, times.FreshUntil) };
 
-    private CacheEntry<T> NewEntry<T>(T value, ExceptionDispatchInfo? error, in EntryTimes times, StampedeCacheEntryOptions options, long previousFactoryTicks)
+    private CacheEntry<T> NewEntry<T>(T value, ExceptionDispatchInfo? error, in EntryTimes times, StampedeCacheEntryOptions options, long previousFactoryTicks, long origin = 0)
     {
         var tags = options.Tags is { Count: > 0 } list ? [.. list] : (string[]?)null;
         if (tags is not null)
@@ -90,7 +99,10 @@ public sealed partial class StampedeCache
             _invalidations.NoteTaggedEntry(times);
         }
 
-        return new CacheEntry<T>(value, error, times, tags, CacheEntry.ComputeRefreshCheckAt(times, previousFactoryTicks, options.EarlyRefresh, options.EarlyRefreshBeta), options.EarlyRefresh, options.EarlyRefreshBeta);
+        return new CacheEntry<T>(value, error, times, tags, CacheEntry.ComputeRefreshCheckAt(times, previousFactoryTicks, options.EarlyRefresh, options.EarlyRefreshBeta), options.EarlyRefresh, options.EarlyRefreshBeta)
+        {
+            Origin = origin != 0 ? origin : times.Created + Volatile.Read(ref _stampOffset),
+        };
     }
 
     private StampedeFactoryContext<T> NewContext<T>(string key, StampedeCacheEntryOptions options, CacheEntry<T>? stale, StampedeLease? lease) =>

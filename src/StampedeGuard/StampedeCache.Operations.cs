@@ -28,7 +28,8 @@ public sealed partial class StampedeCache
         if (entry is null && UsesL2(options))
         {
             var read = await SafeL2Async(key, "read", static (store, k, t) => store.ReadAsync(k, default, t), cancellationToken).ConfigureAwait(false);
-            entry = await DecodeAsync<T>(key, read.Envelope, options).ConfigureAwait(false);
+            LearnStamp(read.Stamp);
+            entry = await DecodeReadAsync<T>(key, read, options).ConfigureAwait(false);
         }
 
         var now = Now();
@@ -44,10 +45,16 @@ public sealed partial class StampedeCache
         options ??= _options.DefaultEntryOptions;
         await SupersedeAsync(key).ConfigureAwait(false);
         var entry = NewEntry(value, null, EntryTimes.From(Now(), options, 0), options, 0);
-        await WriteDistributedAsync(key, entry, options, lease: null, cancellationToken).ConfigureAwait(false);
+        if (_l2 is not null || _backplane is not null)
+        {
+            // An explicit write is itself an invalidation: unconditional, retried, and it throws unless confirmed.
+            var written = await WriteDistributedCoreAsync(key, entry, options, lease: null, expectedVersion: null, readStamp: 0, conditional: false, cancellationToken).ConfigureAwait(false);
+            entry.Version = written.Version;
+        }
+
         if (options.SkipLocalCacheWrite && !options.SkipLocalCacheRead)
         {
-            _local.Remove(key); // an older local copy must not shadow the value just written to L2.
+            StoreTombstone(key, entry.Version, Now()); // an older local copy must not shadow the value just written to L2.
         }
 
         SetLocal(key, entry, options);
@@ -59,12 +66,8 @@ public sealed partial class StampedeCache
         ValidateKey(key);
         await SupersedeAsync(key).ConfigureAwait(false);
         _local.Remove(key);
-        if (_l2 is not null)
-        {
-            await SafeL2Async(key, "remove", static async (store, k, t) => { await store.RemoveAsync(k, t).ConfigureAwait(false); return true; }, cancellationToken).ConfigureAwait(false);
-        }
-
-        await PublishAsync(new BackplaneMessage(BackplaneMessageKind.Remove, key, null, Now()), cancellationToken).ConfigureAwait(false);
+        var result = await InvalidateDistributedAsync(DistributedInvalidationKind.Remove, key, BackplaneMessageKind.Remove, default, cancellationToken).ConfigureAwait(false);
+        StoreTombstone(key, result.Version, Now());
     }
 
     /// <inheritdoc />
@@ -72,21 +75,12 @@ public sealed partial class StampedeCache
     {
         ValidateKey(key);
         await SupersedeAsync(key).ConfigureAwait(false);
-        var now = Now();
-        ExpireLocal(key, now);
-        if (_l2 is not null)
+        ExpireLocal(key, 0);
+        if (_l2 is not null || _backplane is not null)
         {
-            var read = await SafeL2Async(key, "read", static (store, k, t) => store.ReadAsync(k, default, t), cancellationToken).ConfigureAwait(false);
-            if (read.Envelope is { } envelope && Envelope.TryRead(envelope, out var times, out _, out _) && now < times.FreshUntil)
-            {
-                var expired = Expired(times, now);
-                Envelope.PatchTimes(envelope, expired);
-                var ttl = EntryTimes.Lifetime(Math.Max(expired.KeepUntil, now + TimeSpan.TicksPerMillisecond), now);
-                await SafeL2Async(key, "write", (store, k, t) => store.WriteAsync(k, envelope, new DistributedWriteOptions(ttl, new DateTimeOffset(expired.FreshUntil, TimeSpan.Zero), null, Notify: false), t), cancellationToken).ConfigureAwait(false);
-            }
+            var result = await InvalidateDistributedAsync(DistributedInvalidationKind.Expire, key, BackplaneMessageKind.Expire, ExpiredTimeToLive(key), cancellationToken).ConfigureAwait(false);
+            ExpireLocal(key, result.Version);
         }
-
-        await PublishAsync(new BackplaneMessage(BackplaneMessageKind.Expire, key, null, now), cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -101,15 +95,24 @@ public sealed partial class StampedeCache
             }
         }
 
-        var now = Now();
-        InvalidateTag(tag, now);
-        if (_l2 is not null && tag != "*")
+        InvalidateTag(tag, StampNow());
+        if (_l2 is not null || _backplane is not null)
         {
-            var marker = BitConverter.GetBytes(now);
-            await SafeL2Async(TagMarkerPrefix + tag, "write", (store, k, t) => store.WriteAsync(k, marker, new DistributedWriteOptions(TagMarkerLifetime, DateTimeOffset.MaxValue, null, Notify: false), t), cancellationToken).ConfigureAwait(false);
+            var result = await InvalidateDistributedAsync(DistributedInvalidationKind.Tag, tag, BackplaneMessageKind.RemoveByTag, default, cancellationToken).ConfigureAwait(false);
+            if (result.Stamp > 0)
+            {
+                InvalidateTag(tag, result.Stamp);
+            }
         }
+    }
 
-        await PublishAsync(new BackplaneMessage(BackplaneMessageKind.RemoveByTag, tag, null, now), cancellationToken).ConfigureAwait(false);
+    /// <summary>How long a store that rewrites an expired entry keeps it: the local copy's remaining life, at least a minute.</summary>
+    private TimeSpan ExpiredTimeToLive(string key)
+    {
+        var now = Now();
+        return _local.Find(key, now) is CacheEntry entry
+            ? EntryTimes.Lifetime(Math.Max(entry.Times.KeepUntil, now + TimeSpan.TicksPerMinute), now)
+            : TimeSpan.FromMinutes(1);
     }
 
     /// <summary>
@@ -147,7 +150,7 @@ public sealed partial class StampedeCache
 
     private bool IsInvalidated(CacheEntry entry) => _invalidations.IsInvalidated(entry);
 
-    private void InvalidateTag(string tag, long at) => _invalidations.Invalidate(tag, at, Now(), _oldestRunStart);
+    private void InvalidateTag(string tag, long at) => _invalidations.Invalidate(tag, at, StampNow(), _oldestRunStart);
 
     /// <summary>When the oldest run still going started (tag invalidations since then are kept for its check).</summary>
     private long OldestRunStart()
@@ -158,6 +161,6 @@ public sealed partial class StampedeCache
             oldest = Math.Min(oldest, flight.StartedAt);
         }
 
-        return oldest;
+        return oldest == long.MaxValue ? oldest : oldest + Volatile.Read(ref _stampOffset);
     }
 }

@@ -28,11 +28,6 @@ namespace StampedeGuard;
 /// </summary>
 public sealed partial class StampedeCache : IStampedeCache, IDisposable
 {
-    private const string TagMarkerPrefix = "\u0001tag:";
-
-    /// <summary>How long a tag invalidation is remembered in the distributed tier: entries living longer than this in L2 outlive it.</summary>
-    private static readonly TimeSpan TagMarkerLifetime = TimeSpan.FromDays(365);
-
     private readonly StampedeCacheOptions _options;
     private readonly TimeProvider _time;
     private readonly long _anchorTicks;
@@ -438,13 +433,13 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
                     return;
                 }
 
-                if (flight.IsBackground && flight.Stale is not null && local.Times.Created > flight.Stale.Times.Created)
+                if (flight.IsBackground && flight.Stale is not null && IsNewer(local, flight.Stale))
                 {
                     (hasValue, value) = (true, local.Value); // already refreshed by someone else.
                     return;
                 }
 
-                if (now < local.Times.KeepUntil && (flight.Stale is null || local.Times.Created > flight.Stale.Times.Created))
+                if (now < local.Times.KeepUntil && (flight.Stale is null || IsNewer(local, flight.Stale)))
                 {
                     flight.Stale = local;
                 }
@@ -607,7 +602,9 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             return (true, value, null);
         }
 
-        if (flight.IsSuperseded || _invalidations.InvalidatedSince(entryOptions.Tags, TicksAt(run.Started)))
+        // The run began at its distributed read (on the store's clock) or, without one, when its factory started.
+        var origin = flight.ReadStamp > 0 ? flight.ReadStamp : TicksAt(run.Started) + Volatile.Read(ref _stampOffset);
+        if (flight.IsSuperseded || _invalidations.InvalidatedSince(entryOptions.Tags, origin))
         {
             // A newer run, SetAsync, RemoveAsync, or an invalidation of one of its tags happened while it ran: the
             // result may predate the invalidation, so answer this run's waiters but don't store it.
@@ -615,7 +612,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         }
 
         var times = EntryTimes.From(TicksAt(ended), entryOptions, duration);
-        var entry = NewEntry(value, null, times, entryOptions, previousFactoryTicks: run.Stale?.Times.FactoryTicks ?? -1);
+        var entry = NewEntry(value, null, times, entryOptions, previousFactoryTicks: run.Stale?.Times.FactoryTicks ?? -1, origin: flight.ReadStamp > 0 ? origin : times.Created);
         if (!flight.TryBeginStore())
         {
             return (true, value, null); // superseded while it finished: answer the waiters, store nothing.
@@ -623,29 +620,47 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
 
         try
         {
-            // A lease already known lost is a refused write without the round trip: another node may own the key now.
-            var write = flight.Lease is { LeaseLost.IsCancellationRequested: true }
-                ? DistributedWrite.Refused
-                : await WriteDistributedAsync(key, entry, entryOptions, flight.Lease).ConfigureAwait(false);
-            if (write == DistributedWrite.ConsumedLease)
+            WriteOutcome write;
+            if (flight.Lease is { LeaseLost.IsCancellationRequested: true })
+            {
+                // A lease already known lost (a pause or partition outlasted it): refused without the round trip.
+                write = new WriteOutcome(DistributedOutcome.LeaseLost, 0);
+            }
+            else
+            {
+                write = await WriteRunAsync(key, entry, entryOptions, flight).ConfigureAwait(false);
+            }
+
+            if (write.Outcome == DistributedOutcome.Done && !write.WasSkipped && flight.Lease is not null)
             {
                 flight.Lease = null; // the fenced write released it
             }
 
-            if (write == DistributedWrite.Refused)
+            switch (write.Outcome)
             {
-                // Another node owns the key now (our lease expired and it wrote): keep nothing of ours locally, take
-                // the winner's value if it is there. Our waiters still get our result.
-                _local.Remove(key);
-                var winner = await SafeL2Async(key, "read", static (s, k, t) => s.ReadAsync(k, default, t), CancellationToken.None).ConfigureAwait(false);
-                if (await DecodeAsync<T>(key, winner.Envelope, entryOptions).ConfigureAwait(false) is { } found)
-                {
-                    SetLocal(key, found, entryOptions);
-                }
-            }
-            else
-            {
-                SetLocal(key, entry, entryOptions, times.Created);
+                case DistributedOutcome.Superseded:
+                    // An invalidation (or a newer write) changed the key after this run read it: it wins everywhere.
+                    _metrics.RefusedWrites.Add(1, new KeyValuePair<string, object?>("stampedeguard.reason", "superseded"));
+                    Log.RunSuperseded(_logger, key);
+                    break;
+                case DistributedOutcome.LeaseLost:
+                    // Another node owns the key now (our lease expired and it may have written): keep nothing of ours
+                    // locally, take the winner's value if it is there. Our waiters still get our result.
+                    _metrics.RefusedWrites.Add(1, new KeyValuePair<string, object?>("stampedeguard.reason", "lease_lost"));
+                    Log.LateWriteRefused(_logger, key);
+                    _local.Remove(key);
+                    var winner = await SafeL2Async(key, "read", static (s, k, t) => s.ReadAsync(k, default, t), CancellationToken.None).ConfigureAwait(false);
+                    if (await DecodeReadAsync<T>(key, winner, entryOptions).ConfigureAwait(false) is { } found)
+                    {
+                        SetLocal(key, found, entryOptions);
+                    }
+
+                    break;
+                default:
+                    // Written (at its new version), or kept local only (L2 skipped or unreachable).
+                    entry.Version = write.Version;
+                    SetLocal(key, entry, entryOptions, times.Created);
+                    break;
             }
         }
         finally
@@ -683,7 +698,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             if (throttleUntil > stale.Times.FreshUntil)
             {
                 var throttled = new EntryTimes(stale.Times.Created, throttleUntil, Math.Max(throttleUntil, stale.Times.StaleUntil), stale.Times.KeepUntil, stale.Times.FactoryTicks);
-                StoreLocallyForRun(flight, key, new CacheEntry<T>(stale.Value, null, throttled, stale.Tags, long.MaxValue, stale.Mode, stale.Beta) { IsFailSafe = true, PayloadBytes = stale.PayloadBytes }, options);
+                StoreLocallyForRun(flight, key, new CacheEntry<T>(stale.Value, null, throttled, stale.Tags, long.MaxValue, stale.Mode, stale.Beta) { IsFailSafe = true, PayloadBytes = stale.PayloadBytes, Origin = stale.Origin }, options);
             }
 
             return (true, stale.Value, null);

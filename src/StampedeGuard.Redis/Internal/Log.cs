@@ -56,4 +56,10 @@ internal static partial class Log
 
     [LoggerMessage(116, LogLevel.Debug, "Redis {Operation} timed out on a live connection; answering without Redis.")]
     public static partial void OperationTimedOut(ILogger logger, string operation);
+
+    [LoggerMessage(117, LogLevel.Warning, "No heartbeat of this node came back through Redis for {SilentMilliseconds:F0} ms: invalidations may go unheard, so the in-memory copies are dropped.")]
+    public static partial void HeartbeatMissed(ILogger logger, double silentMilliseconds);
+
+    [LoggerMessage(118, LogLevel.Warning, "Redis's epoch counter went back from {Last} to {Current}: Redis restarted, was restored from an older snapshot, or failed over to a lagging replica. Everything stored before now is invalidated and the in-memory copies are dropped.")]
+    public static partial void StoreRolledBack(ILogger logger, long last, long current);
 }

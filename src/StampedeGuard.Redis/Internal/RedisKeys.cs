@@ -3,8 +3,8 @@ using System.Text;
 namespace StampedeGuard.Redis.Internal;
 
 /// <summary>
-/// Key layout. A cache key <c>k</c> maps to <c>{prefix}{{esc(k)}}:v</c> (value hash) and <c>{prefix}{{esc(k)}}:l</c>
-/// (lock); a named lock <c>n</c> to <c>{prefix}lock:{{esc(n)}}</c>. The braces are the Redis Cluster hash tag, so a
+/// Key layout. A cache key <c>k</c> maps to <c>{prefix}{{esc(k)}}:v</c> (value hash), <c>{prefix}{{esc(k)}}:l</c>
+/// (lock) and <c>{prefix}{{esc(k)}}:g</c> (version); a named lock <c>n</c> to <c>{prefix}lock:{{esc(n)}}</c>. The braces are the Redis Cluster hash tag, so a
 /// key's value and lock share a slot. <c>esc</c> escapes <c>\</c> and <c>}</c> so a user's braces can neither end the
 /// tag early nor leave it empty (an empty tag would hash the whole key and split value and lock), and it is injective.
 /// </summary>
@@ -17,6 +17,12 @@ internal sealed class RedisKeys(string prefix)
     public string Value(string key) => Prefix + "{" + Escape(key) + "}:v";
 
     public string Lock(string key) => Prefix + "{" + Escape(key) + "}:l";
+
+    public string Version(string key) => Prefix + "{" + Escape(key) + "}:g";
+
+    public string Tag(string tag) => Prefix + "__tag:{" + Escape(tag) + "}";
+
+    public string Epoch { get; } = prefix + "__epoch";
 
     public string NamedLock(string name) => Prefix + "lock:{" + Escape(name) + "}";
 

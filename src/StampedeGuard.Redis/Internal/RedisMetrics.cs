@@ -19,6 +19,7 @@ internal sealed class RedisMetrics : IDisposable
         CorruptValues = _meter.CreateCounter<long>("stampedeguard.redis.corrupt_values", "{value}", "Values under our keys that were not ours (treated as misses).");
         FencedWrites = _meter.CreateCounter<long>("stampedeguard.redis.fenced_writes_refused", "{write}", "Writes refused because the writer's lease was lost.");
         LeasesLost = _meter.CreateCounter<long>("stampedeguard.redis.leases_lost", "{lease}", "Leases lost (expired or taken over) while held.");
+        Resets = _meter.CreateCounter<long>("stampedeguard.redis.resets", "{reset}", "Times the node was told to drop its in-memory copies: the subscription broke, a heartbeat went missing, or Redis's epoch went back.");
         Notifications = _meter.CreateCounter<long>("stampedeguard.redis.notifications", "{message}", "Notifications received on the channel.");
     }
 
@@ -35,6 +36,8 @@ internal sealed class RedisMetrics : IDisposable
     public Counter<long> LeasesLost { get; }
 
     public Counter<long> Notifications { get; }
+
+    public Counter<long> Resets { get; }
 
     public void Dispose()
     {

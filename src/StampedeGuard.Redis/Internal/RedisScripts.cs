@@ -1,6 +1,10 @@
 namespace StampedeGuard.Redis.Internal;
 
-/// <summary>The Lua scripts: each is one atomic round trip. Values are hashes {v = envelope, f = freshUntil (Unix ms)}.</summary>
+/// <summary>
+/// The Lua scripts: each is one atomic round trip. Values are hashes {v = envelope, f = freshUntil (Unix ms), e = "1" once
+/// expired}; a key's version (its latest change, on Redis's clock in microseconds) is a string beside it, kept for the
+/// version retention; a tag's record is its latest invalidation on the same clock.
+/// </summary>
 internal static class RedisScripts
 {
     /// <summary>Lock outcome codes in a read's third element; a positive number is the holder's remaining lease in ms (a lock about to expire reports 1 ms, one without expiry reports our lease length).</summary>
@@ -11,52 +15,133 @@ internal static class RedisScripts
     /// <summary>The request reached Redis after its deadline (replayed from a client backlog after a reconnect): nothing was taken or written.</summary>
     public const long Stale = -4;
 
-    /// <summary>
-    /// Read, and with mode 1 take the lock when the value is missing or not fresh.
-    /// KEYS: value, lock. ARGV: mode, now (ms), token, lease (ms), deadline (Unix ms, compared with Redis's TIME).
-    /// Returns {envelope|nil, corrupt(0/1), lockCode}. A value of another Redis type, or an envelope whose fields are
-    /// inconsistent (a payload without a numeric, finite, non-negative fresh-until, or the reverse), is a miss flagged
-    /// corrupt: the caller recomputes it and the write replaces it. A lock request past its deadline takes nothing ({.., .., -4}).
-    /// </summary>
-    public const string Read = """
-        local ok, r = pcall(redis.call, 'HMGET', KEYS[1], 'v', 'f')
-        local v, f, bad = false, nil, 0
-        if ok then
-          v = r[1]; f = tonumber(r[2])
-          if (v or r[2]) and not (v and f and f == f and f >= 0 and f < math.huge) then v = false; f = nil; bad = 1 end
-        else bad = 1 end
-        if ARGV[1] == '0' then return {v, bad, 0} end
-        if v and f > tonumber(ARGV[2]) then return {v, bad, 0} end
-        local t = redis.call('TIME')
-        if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > tonumber(ARGV[5]) then return {v, bad, -4} end
-        if redis.call('SET', KEYS[2], ARGV[3], 'NX', 'PX', ARGV[4]) then return {v, bad, -3} end
-        local ttl = redis.call('PTTL', KEYS[2])
-        if ttl == -1 then ttl = tonumber(ARGV[4]) elseif ttl < 1 then ttl = 1 end
-        return {v, bad, ttl}
+    /// <summary>A fenced write found another owner of the lock.</summary>
+    public const long Fenced = -1;
+
+    /// <summary>A conditional write found the key changed since the read it was based on.</summary>
+    public const long Superseded = -2;
+
+    /// <summary>The Redis clock in microseconds since the Unix epoch: the one clock versions and invalidations are ordered by.</summary>
+    private const string Clock = """
+        local function clock_us()
+          local t = redis.call('TIME')
+          return tonumber(t[1]) * 1000000 + tonumber(t[2])
+        end
+        local function bump(gkey, now, retention)
+          local cur = tonumber(redis.call('GET', gkey) or '0') or 0
+          local nv = now
+          if nv <= cur then nv = cur + 1 end
+          redis.call('SET', gkey, string.format('%.0f', nv), 'PX', retention)
+          return nv
+        end
+        local function message(prefix, version, rest)
+          return prefix .. struct.pack('<d', version) .. rest
+        end
+
         """;
 
     /// <summary>
-    /// Write, fenced by the lock token when one is given (refused with -1 unless the token still owns the lock), release
-    /// the lock, and publish. KEYS: value, lock. ARGV: envelope, freshUntil (ms), ttl (ms), token ('' = unfenced),
-    /// channel, set-message header ('' = none), append envelope ('1'/'0'), release message ('' = none), deadline (Unix ms).
-    /// Returns -1 refused, -4 past its deadline (nothing done), 1 written and the set message published, 0 written without it.
+    /// Read, and with mode 1 take the lock when the value is missing, expired or not fresh.
+    /// KEYS: value, lock, version. ARGV: mode, now (ms), token, lease (ms), deadline (Unix ms, compared with Redis's TIME).
+    /// Returns {envelope|nil, corrupt(0/1), lockCode, version, clock (us), expired(0/1)}. A value of another Redis type,
+    /// or an envelope whose fields are inconsistent (a payload without a numeric, finite, non-negative fresh-until, or the
+    /// reverse), is a miss flagged corrupt: the caller recomputes it and the write replaces it. A lock request past its
+    /// deadline takes nothing ({.., .., -4, ..}). The version is the key's latest change (0 if none is remembered).
     /// </summary>
-    public const string Write = """
-        local t = redis.call('TIME')
-        if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > tonumber(ARGV[9]) then return -4 end
-        if ARGV[4] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[4] then return -1 end
+    public const string Read = Clock + """
+        local ok, r = pcall(redis.call, 'HMGET', KEYS[1], 'v', 'f', 'e')
+        local v, f, bad, e = false, nil, 0, 0
+        if ok then
+          v = r[1]; f = tonumber(r[2])
+          if (v or r[2]) and not (v and f and f == f and f >= 0 and f < math.huge) then v = false; f = nil; bad = 1 end
+          if v and r[3] == '1' then e = 1 end
+        else bad = 1 end
+        local g = tonumber(redis.call('GET', KEYS[3]) or '0') or 0
+        local now = clock_us()
+        if ARGV[1] == '0' then return {v, bad, 0, g, now, e} end
+        if v and e == 0 and f > tonumber(ARGV[2]) then return {v, bad, 0, g, now, e} end
+        if math.floor(now / 1000) > tonumber(ARGV[5]) then return {v, bad, -4, g, now, e} end
+        if redis.call('SET', KEYS[2], ARGV[3], 'NX', 'PX', ARGV[4]) then return {v, bad, -3, g, now, e} end
+        local ttl = redis.call('PTTL', KEYS[2])
+        if ttl == -1 then ttl = tonumber(ARGV[4]) elseif ttl < 1 then ttl = 1 end
+        return {v, bad, ttl, g, now, e}
+        """;
+
+    /// <summary>
+    /// Write a value, as one atomic step: refused past its deadline (-4); fenced by the lock token when one is given
+    /// (-1 unless the token still owns the lock); conditional on the key's version when one is expected (-2 if the key
+    /// changed since the read that returned it, or if that read is older than the version retention, when a change
+    /// could have been forgotten). Then the key gets a new version, the lock is released, and the set message (with the
+    /// version) is published. KEYS: value, lock, version. ARGV: envelope, freshUntil (ms), ttl (ms), token ('' =
+    /// unfenced), channel, message prefix ('' = none), message rest, append envelope ('1'/'0'), release message ('' =
+    /// none), deadline (Unix ms), expected version ('' = unconditional), read clock (us), version retention (ms).
+    /// Returns {code, version}: 1 written and published, 0 written without a message, or a refusal code.
+    /// </summary>
+    public const string Write = Clock + """
+        local now = clock_us()
+        if math.floor(now / 1000) > tonumber(ARGV[10]) then return {-4, 0} end
+        if ARGV[4] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[4] then return {-1, 0} end
+        if ARGV[11] ~= '' then
+          local cur = tonumber(redis.call('GET', KEYS[3]) or '0') or 0
+          if cur ~= tonumber(ARGV[11]) then return {-2, cur} end
+          if now - tonumber(ARGV[12]) > tonumber(ARGV[13]) * 1000 then return {-2, cur} end
+        end
+        local nv = bump(KEYS[3], now, ARGV[13])
         redis.call('DEL', KEYS[1])
         redis.call('HSET', KEYS[1], 'v', ARGV[1], 'f', ARGV[2])
         redis.call('PEXPIRE', KEYS[1], ARGV[3])
         if ARGV[4] ~= '' then redis.call('DEL', KEYS[2]) end
         if ARGV[6] ~= '' then
-          local m = ARGV[6]
-          if ARGV[7] == '1' then m = m .. ARGV[1] end
+          local m = message(ARGV[6], nv, ARGV[7])
+          if ARGV[8] == '1' then m = m .. ARGV[1] end
           redis.call('PUBLISH', ARGV[5], m)
-          return 1
+          return {1, nv}
         end
-        if ARGV[8] ~= '' then redis.call('PUBLISH', ARGV[5], ARGV[8]) end
-        return 0
+        if ARGV[9] ~= '' then redis.call('PUBLISH', ARGV[5], ARGV[9]) end
+        return {0, nv}
+        """;
+
+    /// <summary>
+    /// Remove ('r') or expire ('e') a key, give it a new version (so a run that read an older one cannot store), and
+    /// publish the message with that version, as one atomic step; refused past its deadline (-4). An expired value keeps
+    /// its envelope and is flagged (readers judge it stale on their own clock). KEYS: value, version. ARGV: kind,
+    /// channel, message prefix, message rest, version retention (ms), deadline (Unix ms). Returns {1, version, clock (us)}.
+    /// </summary>
+    public const string Invalidate = Clock + """
+        local now = clock_us()
+        if math.floor(now / 1000) > tonumber(ARGV[6]) then return {-4, 0, now} end
+        local nv = bump(KEYS[2], now, ARGV[5])
+        if ARGV[1] == 'r' then
+          redis.call('DEL', KEYS[1])
+        elseif redis.call('EXISTS', KEYS[1]) == 1 then
+          redis.call('HSET', KEYS[1], 'e', '1', 'f', '0')
+        end
+        redis.call('PUBLISH', ARGV[2], message(ARGV[3], nv, ARGV[4]))
+        return {1, nv, now}
+        """;
+
+    /// <summary>
+    /// Record a tag invalidation (or "*") on Redis's clock, kept for the tag retention, and publish it, as one atomic
+    /// step. KEYS: tag record. ARGV: channel, message prefix, message rest, retention (ms), deadline (Unix ms).
+    /// Returns {1, stamp (us), clock (us)}.
+    /// </summary>
+    public const string InvalidateTag = Clock + """
+        local now = clock_us()
+        if math.floor(now / 1000) > tonumber(ARGV[5]) then return {-4, 0, now} end
+        local nv = bump(KEYS[1], now, ARGV[4])
+        redis.call('PUBLISH', ARGV[1], message(ARGV[2], nv, ARGV[3]))
+        return {1, nv, now}
+        """;
+
+    /// <summary>
+    /// The heartbeat: count it in the epoch counter (a counter that goes back means Redis lost or rolled back data: a
+    /// restart, a restore, a failover to a lagging replica) and publish it, so the node sees its subscription deliver.
+    /// KEYS: epoch. ARGV: channel, message. Returns the counter.
+    /// </summary>
+    public const string Heartbeat = """
+        local c = redis.call('INCR', KEYS[1])
+        redis.call('PUBLISH', ARGV[1], ARGV[2])
+        return c
         """;
 
     /// <summary>Take a lock. KEYS: lock. ARGV: token, lease (ms), deadline (Unix ms). Returns -3 when taken, -4 past its deadline (nothing taken), else the holder's remaining ms.</summary>

@@ -95,17 +95,18 @@ internal sealed class WaitRegistry(TimeProvider timeProvider)
     }
 
     /// <summary>Whether a notification arrived after <paramref name="baseline"/>; otherwise the task to await for the next.</summary>
-    public bool Check(Slot slot, long baseline, out byte[]? envelope, out Task next)
+    public bool Check(Slot slot, long baseline, out byte[]? envelope, out long version, out Task next)
     {
         lock (_slots)
         {
             envelope = slot.Envelope;
+            version = slot.Version;
             next = slot.Signal.Task;
             return slot.LastSequence > baseline;
         }
     }
 
-    public void Notify(string key, byte[]? envelope)
+    public void Notify(string key, byte[]? envelope, long version = 0)
     {
         TaskCompletionSource? signal = null;
         var sequence = Interlocked.Increment(ref _sequence);
@@ -113,7 +114,7 @@ internal sealed class WaitRegistry(TimeProvider timeProvider)
         {
             if (_slots.TryGetValue(key, out var slot))
             {
-                signal = slot.Fire(sequence, envelope);
+                signal = slot.Fire(sequence, envelope, version);
             }
         }
 
@@ -176,6 +177,8 @@ internal sealed class WaitRegistry(TimeProvider timeProvider)
 
         public byte[]? Envelope { get; private set; }
 
+        public long Version { get; private set; }
+
         public TaskCompletionSource Signal { get; private set; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public long HintSequence { get; set; } = -1;
@@ -184,10 +187,11 @@ internal sealed class WaitRegistry(TimeProvider timeProvider)
 
         public long HintLockExpires { get; set; }
 
-        public TaskCompletionSource Fire(long sequence, byte[]? envelope)
+        public TaskCompletionSource Fire(long sequence, byte[]? envelope, long version = 0)
         {
             LastSequence = sequence;
             Envelope = envelope;
+            Version = version;
             var signal = Signal;
             Signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             return signal;

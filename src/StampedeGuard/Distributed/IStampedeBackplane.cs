@@ -2,7 +2,8 @@ namespace StampedeGuard.Distributed;
 
 /// <summary>
 /// Carries invalidations and refreshed values between nodes so their local tiers stay coherent. An implementation
-/// never delivers a node's own messages back to it.
+/// never delivers a node's own messages back to it, and delivers one sender's messages in the order they were sent
+/// (a node applies a key's changes in version order and ignores older ones).
 /// </summary>
 public interface IStampedeBackplane
 {
@@ -13,7 +14,7 @@ public interface IStampedeBackplane
     ValueTask PublishAsync(BackplaneMessage message, CancellationToken cancellationToken);
 
     /// <summary>Subscribes to messages from other nodes.</summary>
-    /// <param name="handler">Called for each message; must not block.</param>
+    /// <param name="handler">Called for each message, one at a time; must not block.</param>
     /// <returns>Disposing it ends the subscription.</returns>
     IDisposable Subscribe(Action<BackplaneMessage> handler);
 }
@@ -30,13 +31,32 @@ public enum BackplaneMessageKind
     /// <summary>A key was marked stale.</summary>
     Expire = 2,
 
-    /// <summary>Every entry with the tag in <see cref="BackplaneMessage.Key"/> created before <see cref="BackplaneMessage.Timestamp"/> is invalid.</summary>
+    /// <summary>Every entry with the tag in <see cref="BackplaneMessage.Key"/> whose run began before <see cref="BackplaneMessage.Timestamp"/> is invalid.</summary>
     RemoveByTag = 3,
+
+    /// <summary>
+    /// Raised by a backplane to its own node only, never published: messages may have been lost (the subscription
+    /// broke, a heartbeat went missing) or the store lost or rolled back its data (a restart, a failover). The node
+    /// drops its in-memory copies and what it knew of tag invalidations, and reads the store again.
+    /// </summary>
+    Reset = 4,
 }
 
 /// <summary>A backplane message.</summary>
-/// <param name="Kind">What happened.</param>
-/// <param name="Key">The cache key (or the tag, for <see cref="BackplaneMessageKind.RemoveByTag"/>).</param>
-/// <param name="Envelope">For <see cref="BackplaneMessageKind.Set"/>: the new entry, when small enough to carry.</param>
-/// <param name="Timestamp">When it happened (UTC ticks).</param>
-public sealed record BackplaneMessage(BackplaneMessageKind Kind, string Key, byte[]? Envelope = null, long Timestamp = 0);
+public sealed class BackplaneMessage
+{
+    /// <summary>Gets what happened.</summary>
+    public BackplaneMessageKind Kind { get; init; }
+
+    /// <summary>Gets the cache key (or the tag, for <see cref="BackplaneMessageKind.RemoveByTag"/>).</summary>
+    public string Key { get; init; } = string.Empty;
+
+    /// <summary>Gets, for <see cref="BackplaneMessageKind.Set"/>, the new entry when small enough to carry.</summary>
+    public byte[]? Envelope { get; init; }
+
+    /// <summary>Gets the key's version after the change (0 when the store keeps none): older changes are ignored.</summary>
+    public long Version { get; init; }
+
+    /// <summary>Gets when it happened, in UTC ticks on the store's clock where there is one (else the sender's).</summary>
+    public long Timestamp { get; init; }
+}

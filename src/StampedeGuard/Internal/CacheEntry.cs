@@ -17,6 +17,7 @@ internal abstract class CacheEntry : LocalEntry
     protected CacheEntry(in EntryTimes times, string[]? tags, long refreshCheckAt, StampedeEarlyRefresh mode, double beta)
     {
         Times = times;
+        Origin = times.Created;
         Tags = tags;
         RefreshCheckAt = refreshCheckAt;
         _mode = mode;
@@ -24,6 +25,13 @@ internal abstract class CacheEntry : LocalEntry
     }
 
     public EntryTimes Times { get; }
+
+    /// <summary>
+    /// Gets when the value's run began (the read it was computed after, or its explicit write) on the clock
+    /// invalidations are ordered by: the store's where there is one. An invalidation of one of its tags (or of
+    /// everything) at or after this instant makes the entry invalid. Defaults to <see cref="EntryTimes.Created"/>.
+    /// </summary>
+    public long Origin { get; init; }
 
     /// <summary>
     /// Until when a hit needs no check but the clock: the earlier of the refresh point and the end of freshness, or
@@ -128,5 +136,5 @@ internal sealed class CacheEntry<T> : CacheEntry
     public override long Bytes => PayloadBytes >= 0 ? PayloadBytes : LocalTier.EstimateBytes(Value);
 
     public override CacheEntry WithTimes(in EntryTimes times) =>
-        new CacheEntry<T>(Value, Error, times, Tags, ComputeRefreshCheckAt(times, times.FactoryTicks, Mode, Beta), Mode, Beta) { IsFailSafe = IsFailSafe, PayloadBytes = PayloadBytes };
+        new CacheEntry<T>(Value, Error, times, Tags, ComputeRefreshCheckAt(times, times.FactoryTicks, Mode, Beta), Mode, Beta) { IsFailSafe = IsFailSafe, PayloadBytes = PayloadBytes, Origin = Origin };
 }

@@ -14,6 +14,13 @@ internal readonly record struct EntryTimes(long Created, long FreshUntil, long S
     /// </summary>
     public bool IsConsistent => Created > 0 && FreshUntil > 0 && StaleUntil >= FreshUntil && KeepUntil >= StaleUntil && KeepUntil <= DateTime.MaxValue.Ticks && FactoryTicks >= 0;
 
+    /// <summary>
+    /// Marked stale by an expiry, on no clock: not fresh at any instant after its creation, still servable as stale
+    /// until at least its original fresh end (whatever clock a reader judges it by).
+    /// </summary>
+    public EntryTimes MarkedStale() =>
+        this with { FreshUntil = Math.Min(FreshUntil, Created), StaleUntil = Math.Max(StaleUntil, FreshUntil), KeepUntil = Math.Max(KeepUntil, FreshUntil) };
+
     public static EntryTimes From(long now, StampedeCacheEntryOptions options, long factoryTicks)
     {
         var fresh = Add(now, options.Duration.Ticks);

@@ -7,21 +7,24 @@ namespace StampedeGuard.Internal;
 /// The binary form of an entry in the distributed tier:
 /// <code>
 /// "SG" | version:u8 | flags:u8 | created:i64 | freshUntil:i64 | staleUntil:i64 | keepUntil:i64 | factoryTicks:i64
-///      | tagCount:u16 | (tagLength:u16 | tag:utf8)* | payloadLength:i32 | payload
+///      | origin:i64 (version 2) | tagCount:u16 | (tagLength:u16 | tag:utf8)* | payloadLength:i32 | payload
 /// </code>
-/// Times are UTC ticks, integers little-endian. Anything that does not parse exactly is a miss, never an exception.
+/// Times are UTC ticks, integers little-endian. The timeline is the writer's clock; <c>origin</c> is when the value's
+/// run began on the store's clock (the read it was computed after), the one clock every node orders invalidations by.
+/// Version 1 envelopes (no origin) are still read: their origin is their creation. Anything that does not parse exactly is a miss, never an exception.
 /// Flags: bit 0 (<see cref="NullValue"/>) marks a null value (empty payload), so null round-trips as null and not as
 /// whatever the serializer makes of nothing (an empty string, for the raw string serializer).
 /// </summary>
 internal static class Envelope
 {
-    public const byte Version = 1;
+    public const byte Version = 2;
 
     /// <summary>The flag of a null value.</summary>
     public const byte NullValue = 1;
-    private const int FixedHeader = 2 + 1 + 1 + (5 * 8);
+    private const int FixedHeaderV1 = 2 + 1 + 1 + (5 * 8);
+    private const int FixedHeader = FixedHeaderV1 + 8;
 
-    public static byte[] Write(in EntryTimes times, IReadOnlyList<string>? tags, ReadOnlySpan<byte> payload, byte flags = 0)
+    public static byte[] Write(in EntryTimes times, long origin, IReadOnlyList<string>? tags, ReadOnlySpan<byte> payload, byte flags = 0)
     {
         var tagCount = tags?.Count ?? 0;
         var size = FixedHeader + 2 + 4 + payload.Length;
@@ -41,6 +44,7 @@ internal static class Envelope
         BinaryPrimitives.WriteInt64LittleEndian(span[20..], times.StaleUntil);
         BinaryPrimitives.WriteInt64LittleEndian(span[28..], times.KeepUntil);
         BinaryPrimitives.WriteInt64LittleEndian(span[36..], times.FactoryTicks);
+        BinaryPrimitives.WriteInt64LittleEndian(span[44..], origin);
         var offset = FixedHeader;
         BinaryPrimitives.WriteUInt16LittleEndian(span[offset..], checked((ushort)tagCount));
         offset += 2;
@@ -58,16 +62,23 @@ internal static class Envelope
     }
 
     public static bool TryRead(ReadOnlyMemory<byte> envelope, out EntryTimes times, out string[]? tags, out ReadOnlyMemory<byte> payload) =>
-        TryRead(envelope, out times, out tags, out payload, out _);
+        TryRead(envelope, out times, out _, out tags, out payload, out _);
 
-    public static bool TryRead(ReadOnlyMemory<byte> envelope, out EntryTimes times, out string[]? tags, out ReadOnlyMemory<byte> payload, out byte flags)
+    public static bool TryRead(ReadOnlyMemory<byte> envelope, out EntryTimes times, out long origin, out string[]? tags, out ReadOnlyMemory<byte> payload, out byte flags)
     {
         flags = 0;
+        origin = 0;
         times = default;
         tags = null;
         payload = default;
         var span = envelope.Span;
-        if (span.Length < FixedHeader + 6 || span[0] != (byte)'S' || span[1] != (byte)'G' || span[2] != Version)
+        if (span.Length < FixedHeaderV1 + 6 || span[0] != (byte)'S' || span[1] != (byte)'G' || span[2] is not (1 or Version))
+        {
+            return false;
+        }
+
+        var header = span[2] == Version ? FixedHeader : FixedHeaderV1;
+        if (span.Length < header + 6)
         {
             return false;
         }
@@ -83,7 +94,8 @@ internal static class Envelope
             return false;
         }
 
-        var offset = FixedHeader;
+        origin = header == FixedHeader ? BinaryPrimitives.ReadInt64LittleEndian(span[44..]) : times.Created;
+        var offset = header;
         int tagCount = BinaryPrimitives.ReadUInt16LittleEndian(span[offset..]);
         offset += 2;
         if (tagCount > 0)

@@ -41,6 +41,15 @@ internal abstract class Flight
     /// <summary>Gets when the flight was created (engine time ticks).</summary>
     public long StartedAt { get; init; }
 
+    /// <summary>Gets or sets whether the run read the distributed tier successfully (its value may then be written there, conditionally).</summary>
+    public bool ReadDistributed { get; set; }
+
+    /// <summary>Gets or sets the key's version at the run's last distributed read: its write is conditional on it.</summary>
+    public long ReadVersion { get; set; }
+
+    /// <summary>Gets or sets the store's clock at that read (the run's origin on the clock invalidations are ordered by), or 0.</summary>
+    public long ReadStamp { get; set; }
+
     /// <summary>Gets the tags the run started with (a RemoveByTagAsync of one of them supersedes it).</summary>
     public IReadOnlyList<string>? Tags { get; init; }
 

@@ -46,7 +46,7 @@ internal sealed class Invalidations
         }
     }
 
-    public bool IsInvalidated(CacheEntry entry) => InvalidatedSince(entry.Tags, entry.Times.Created);
+    public bool IsInvalidated(CacheEntry entry) => InvalidatedSince(entry.Tags, entry.Origin);
 
     /// <summary>
     /// Whether "everything" or one of <paramref name="tags"/> was invalidated after <paramref name="since"/> (an

@@ -18,4 +18,13 @@ internal abstract class LocalEntry
     /// writes it only when it is clear, so a hot entry costs its readers no shared write.
     /// </summary>
     public bool Referenced { get; set; }
+
+    /// <summary>
+    /// Gets or sets the key's version this entry reflects (assigned by the distributed store; 0 without one). The tier
+    /// never replaces an entry with one of a lower version, so a late message or read reply cannot undo a newer change.
+    /// </summary>
+    public long Version { get; set; }
+
+    /// <summary>Gets or sets the shared-cache generation this entry was stored in (a cleared generation's entries are gone).</summary>
+    public long Generation { get; set; }
 }

@@ -33,6 +33,7 @@ internal sealed class LocalTier : IDisposable
     private static readonly TimeSpan ForeignClockSlack = TimeSpan.FromMinutes(10);
     private readonly ConcurrentDictionary<string, LocalEntry>? _entries;
     private readonly IMemoryCache? _shared;
+    private long _generation; // over a shared cache: entries of an older generation were cleared
     private readonly Func<long> _now;
     private readonly long _sizeLimit;
     private readonly Lock _compacting = new();
@@ -114,6 +115,11 @@ internal sealed class LocalTier : IDisposable
     public void Store(string key, LocalEntry entry, long payloadBytes, long expiresAt, long now)
     {
         var charged = SlotOverheadBytes + (2L * key.Length) + payloadBytes;
+        if (entry.Version != 0 && TryGet(key, out var current) && current.Version > entry.Version && now < current.ExpiresAt)
+        {
+            return; // the key changed since this entry's version (a newer write, removal or expiry): keep the newer state
+        }
+
         if (expiresAt <= now || (_entries is not null && charged > _sizeLimit))
         {
             // Dead on arrival, or larger than the whole tier: keep nothing (not the key's older entry either).
@@ -152,6 +158,11 @@ internal sealed class LocalTier : IDisposable
         {
             if (entries.TryGetValue(key, out var old))
             {
+                if (old.Version > entry.Version && entry.Version != 0 && old.ExpiresAt > entry.ExpiresAt - Tombstone.LifetimeTicks)
+                {
+                    return; // a newer state won the race since the check above
+                }
+
                 if (entries.TryUpdate(key, entry, old))
                 {
                     Interlocked.Add(ref _size, charged - old.Charged);
@@ -183,6 +194,23 @@ internal sealed class LocalTier : IDisposable
             }
 
             _shared.Remove(Slot.Probe(key));
+        }
+    }
+
+    /// <summary>Drops every entry (the node may have missed invalidations: it reads the store again).</summary>
+    public void Clear()
+    {
+        if (_entries is { } entries)
+        {
+            foreach (var (key, _) in entries)
+            {
+                Remove(key);
+            }
+        }
+        else
+        {
+            // A shared cache cannot be enumerated for our entries alone: entries stored before now no longer count.
+            Interlocked.Increment(ref _generation);
         }
     }
 
@@ -299,6 +327,11 @@ internal sealed class LocalTier : IDisposable
 
         // The application's own entry under this key: ours, if any, is under our key object.
         entry = found as LocalEntry ?? (_shared.TryGetValue(Slot.Probe(key), out found) ? found as LocalEntry : null);
+        if (entry is not null && entry.Generation != Volatile.Read(ref _generation))
+        {
+            entry = null; // stored before the last Clear
+        }
+
         return entry is not null;
     }
 
@@ -307,6 +340,7 @@ internal sealed class LocalTier : IDisposable
         // The memory cache may run on another clock than ours: our own checks decide expiry, and the memory is
         // reclaimed with slack.
         object slot = _shared!.TryGetValue(key, out var occupant) && occupant is not LocalEntry ? new Slot(key) : key;
+        entry.Generation = Volatile.Read(ref _generation);
         using var cacheEntry = _shared.CreateEntry(slot);
         cacheEntry.Value = entry;
         cacheEntry.Size = charged;

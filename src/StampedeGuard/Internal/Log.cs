@@ -37,4 +37,16 @@ internal static partial class Log
 
     [LoggerMessage(11, LogLevel.Warning, "Factory for key '{Key}' failed after it was abandoned (hard timeout or cancelled run); nobody waited for it.")]
     public static partial void AbandonedFactoryFailed(ILogger logger, string key, Exception exception);
+
+    [LoggerMessage(12, LogLevel.Information, "The run for key '{Key}' was superseded in the distributed tier (an invalidation or another write changed the key after the run read it): its value answered its callers and was not stored.")]
+    public static partial void RunSuperseded(ILogger logger, string key);
+
+    [LoggerMessage(13, LogLevel.Warning, "Late write for key '{Key}' refused: the run's distributed lease was lost while it ran (a pause or partition outlasted the lease); its value answered its callers and was not stored.")]
+    public static partial void LateWriteRefused(ILogger logger, string key);
+
+    [LoggerMessage(14, LogLevel.Warning, "{Operation} for '{Key}' could not be confirmed by the distributed tier (attempt {Attempt} of {Attempts}).")]
+    public static partial void InvalidationNotConfirmed(ILogger logger, string operation, string key, int attempt, int attempts, Exception? exception);
+
+    [LoggerMessage(15, LogLevel.Information, "The backplane reported that messages may have been lost or the distributed tier was reset: dropped {Entries} local entries; tag invalidations are read again.")]
+    public static partial void LocalTierReset(ILogger logger, int entries);
 }

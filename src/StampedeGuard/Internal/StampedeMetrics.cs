@@ -31,6 +31,8 @@ internal sealed class StampedeMetrics : IDisposable
         FailSafeActivations = Meter.CreateCounter<long>("stampedeguard.fail_safe.activations", "{activation}", "Times a stale value was served because the factory failed.");
         DistributedErrors = Meter.CreateCounter<long>("stampedeguard.distributed.errors", "{error}", "Distributed tier operations that failed (logged, ignored).");
         LockTimeouts = Meter.CreateCounter<long>("stampedeguard.lock_timeouts", "{timeout}", "Waits that gave up on another caller's run after LockTimeout.");
+        RefusedWrites = Meter.CreateCounter<long>("stampedeguard.distributed.refused_writes", "{write}", "Run values the distributed tier refused to store, by reason: superseded (an invalidation or newer write came after the run's read) or lease_lost (a late write after the lease ran out).");
+        LocalResets = Meter.CreateCounter<long>("stampedeguard.local.resets", "{reset}", "Times the local tier was dropped because the backplane may have lost messages or the distributed tier lost or rolled back its data.");
         FactoryDuration = DurationBuckets.CreateHistogram(Meter, "stampedeguard.factory.duration", "Factory run time.");
         WaitDuration = DurationBuckets.CreateHistogram(Meter, "stampedeguard.wait.duration", "Time callers waited for a value (misses and collapsed waiters).");
     }
@@ -52,6 +54,10 @@ internal sealed class StampedeMetrics : IDisposable
     public Counter<long> DistributedErrors { get; }
 
     public Counter<long> LockTimeouts { get; }
+
+    public Counter<long> RefusedWrites { get; }
+
+    public Counter<long> LocalResets { get; }
 
     public Histogram<double> FactoryDuration { get; }
 

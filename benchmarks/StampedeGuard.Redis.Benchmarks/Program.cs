@@ -22,8 +22,8 @@ await using var b = await RedisStampedeTier.ConnectAsync(new RedisStampedeOption
 var envelope = new byte[1024];
 Random.Shared.NextBytes(envelope);
 var lease = TimeSpan.FromSeconds(10);
-DistributedReadOptions Acquire() => new(DistributedLockMode.AcquireIfNotFresh, DateTimeOffset.UtcNow, lease);
-DistributedWriteOptions Write(StampedeLease? l) => new(TimeSpan.FromMinutes(5), DateTimeOffset.UtcNow.AddMinutes(5), l, true);
+DistributedReadOptions Acquire() => new() { LockMode = DistributedLockMode.AcquireIfNotFresh, Now = DateTimeOffset.UtcNow, LeaseDuration = lease };
+DistributedWriteOptions Write(StampedeLease? l, long? version = null) => new() { TimeToLive = TimeSpan.FromMinutes(5), FreshUntil = DateTimeOffset.UtcNow.AddMinutes(5), Lease = l, Notify = true, ExpectedVersion = version };
 
 Console.WriteLine($"# StampedeGuard.Redis measurements ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC)");
 Console.WriteLine();
@@ -228,7 +228,7 @@ async Task DeathToValue(TimeSpan leaseLength, int runs)
         // The doomed leader's clock is frozen: its watchdog never extends, as after a crash.
         await using var doomed = await RedisStampedeTier.ConnectAsync(new RedisStampedeOptions { Configuration = server.Configuration, KeyPrefix = "b:" }, timeProvider: new FakeTimeProvider(DateTimeOffset.UtcNow));
         using var survivor = new StampedeCache(new StampedeCacheOptions { DistributedLockLease = leaseLength }, distributedStore: b, backplane: b);
-        var taken = await doomed.ReadAsync(key, new DistributedReadOptions(DistributedLockMode.AcquireIfNotFresh, DateTimeOffset.UtcNow, leaseLength), default);
+        var taken = await doomed.ReadAsync(key, new DistributedReadOptions { LockMode = DistributedLockMode.AcquireIfNotFresh, Now = DateTimeOffset.UtcNow, LeaseDuration = leaseLength }, default);
         var stopwatch = Stopwatch.StartNew();
         await survivor.GetOrCreateAsync(key, async ct => { await Task.Delay(10, ct); return 1; }, new StampedeCacheEntryOptions { EarlyRefreshBeta = 0 });
         times.Add(stopwatch.Elapsed.TotalMilliseconds);

@@ -647,7 +647,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
                     // Another node owns the key now (our lease expired and it may have written): keep nothing of ours
                     // locally, take the winner's value if it is there. Our waiters still get our result.
                     _metrics.RefusedWrites.Add(1, new KeyValuePair<string, object?>("stampedeguard.reason", "lease_lost"));
-                    Log.LateWriteRefused(_logger, key);
+                    Log.FencedWriteRefused(_logger, key);
                     _local.Remove(key);
                     var winner = await SafeL2Async(key, "read", static (s, k, t) => s.ReadAsync(k, default, t), CancellationToken.None).ConfigureAwait(false);
                     if (await DecodeReadAsync<T>(key, winner, entryOptions).ConfigureAwait(false) is { } found)

@@ -39,7 +39,7 @@ public sealed class ClusterTests(ClusterFixture fixture) : IClassFixture<Cluster
 
     private static byte[] Bytes(string text) => Encoding.UTF8.GetBytes(text);
 
-    private static DistributedReadOptions Acquire => new(DistributedLockMode.AcquireIfNotFresh, DateTimeOffset.UtcNow, TimeSpan.FromSeconds(10));
+    private static DistributedReadOptions Acquire => new() { LockMode = DistributedLockMode.AcquireIfNotFresh, Now = DateTimeOffset.UtcNow, LeaseDuration = TimeSpan.FromSeconds(10) };
 
     [Theory]
     [InlineData("plain")]
@@ -70,12 +70,12 @@ public sealed class ClusterTests(ClusterFixture fixture) : IClassFixture<Cluster
             var leader = await leaderTier.ReadAsync(key, Acquire, default);
             var blocked = await waiterTier.ReadAsync(key, Acquire, default);
             var wait = waiterTier.WaitForValueAsync(key, TimeSpan.FromSeconds(10), default).AsTask();
-            var written = await leaderTier.WriteAsync(key, Bytes($"v{i}"), new DistributedWriteOptions(TimeSpan.FromMinutes(1), DateTimeOffset.UtcNow.AddMinutes(1), leader.Lease, true), default);
+            var written = await leaderTier.WriteAsync(key, Bytes($"v{i}"), new DistributedWriteOptions { TimeToLive = TimeSpan.FromMinutes(1), FreshUntil = DateTimeOffset.UtcNow.AddMinutes(1), Lease = leader.Lease, Notify = true }, default);
             var result = await wait.WaitAsync(TimeSpan.FromSeconds(10));
 
             leader.Lease.Should().NotBeNull();
             blocked.LockHeldFor.Should().NotBeNull();
-            written.Should().Be(new DistributedWriteResult(true, true));
+            written.Should().Be(new DistributedWriteResult { Outcome = DistributedOutcome.Done, Notified = true });
             result.Envelope.Should().Equal(Bytes($"v{i}"));
             var slot = int.Parse((await fixture.Cluster.Nodes[0].CliAsync("cluster", "keyslot", leaderTier.Keys.Value(key))).Trim());
             nodesUsed.Add(NodeOf(slot));

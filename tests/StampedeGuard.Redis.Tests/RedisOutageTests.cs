@@ -82,10 +82,10 @@ public sealed class RedisOutageTests(ITestOutputHelper output) : IAsyncLifetime
         using var logs = new FakeLoggerProvider();
         using var loggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(logs));
         await using var tier = await TierAsync(loggers: loggers);
-        var read = await tier.ReadAsync("k", new DistributedReadOptions(DistributedLockMode.AcquireIfNotFresh, DateTimeOffset.UtcNow, TimeSpan.FromSeconds(30)), default);
+        var read = await tier.ReadAsync("k", new DistributedReadOptions { LockMode = DistributedLockMode.AcquireIfNotFresh, Now = DateTimeOffset.UtcNow, LeaseDuration = TimeSpan.FromSeconds(30) }, default);
         await _server.KillAsync();
 
-        var write = await tier.WriteAsync("k", new byte[] { 1 }, new DistributedWriteOptions(TimeSpan.FromMinutes(1), DateTimeOffset.UtcNow.AddMinutes(1), read.Lease), default);
+        var write = await tier.WriteAsync("k", new byte[] { 1 }, new DistributedWriteOptions { TimeToLive = TimeSpan.FromMinutes(1), FreshUntil = DateTimeOffset.UtcNow.AddMinutes(1), Lease = read.Lease, Notify = true }, default);
 
         read.Lease.Should().NotBeNull();
         write.Written.Should().BeFalse();
@@ -161,8 +161,8 @@ public sealed class RedisOutageTests(ITestOutputHelper output) : IAsyncLifetime
         await _server.KillAsync();
 
         var stopwatch = Stopwatch.StartNew();
-        var read = await tier.ReadAsync("k", new DistributedReadOptions(DistributedLockMode.AcquireIfNotFresh, DateTimeOffset.UtcNow, TimeSpan.FromSeconds(5)), default);
-        var write = await tier.WriteAsync("k", new byte[] { 1 }, new DistributedWriteOptions(TimeSpan.FromMinutes(1), DateTimeOffset.UtcNow.AddMinutes(1)), default);
+        var read = await tier.ReadAsync("k", new DistributedReadOptions { LockMode = DistributedLockMode.AcquireIfNotFresh, Now = DateTimeOffset.UtcNow, LeaseDuration = TimeSpan.FromSeconds(5) }, default);
+        var write = await tier.WriteAsync("k", new byte[] { 1 }, new DistributedWriteOptions { TimeToLive = TimeSpan.FromMinutes(1), FreshUntil = DateTimeOffset.UtcNow.AddMinutes(1), Notify = true }, default);
         var (lease, _) = await tier.AcquireAsync("k", tier.Keys.Lock("k"), TimeSpan.FromSeconds(5), autoExtend: true, default);
 
         read.Should().Be(default(DistributedReadResult));
@@ -213,7 +213,7 @@ public sealed class RedisOutageTests(ITestOutputHelper output) : IAsyncLifetime
         while (!received.Task.IsCompleted)
         {
             stopwatch.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(30), "the late tier subscribes once Redis is up");
-            await sender.PublishAsync(new BackplaneMessage(BackplaneMessageKind.Remove, "k"), default);
+            await sender.PublishAsync(new BackplaneMessage { Kind = BackplaneMessageKind.Remove, Key = "k" }, default);
             await Task.WhenAny(received.Task, Task.Delay(200));
         }
     }
@@ -223,7 +223,7 @@ public sealed class RedisOutageTests(ITestOutputHelper output) : IAsyncLifetime
     {
         await using var leaderTier = await TierAsync();
         await using var waiterTier = await TierAsync();
-        var longLease = new DistributedReadOptions(DistributedLockMode.AcquireIfNotFresh, DateTimeOffset.UtcNow, TimeSpan.FromSeconds(30));
+        var longLease = new DistributedReadOptions { LockMode = DistributedLockMode.AcquireIfNotFresh, Now = DateTimeOffset.UtcNow, LeaseDuration = TimeSpan.FromSeconds(30) };
         var leader = await leaderTier.ReadAsync("k", longLease, default);
         var blocked = await waiterTier.ReadAsync("k", longLease, default);
         var wait = waiterTier.WaitForValueAsync("k", blocked.LockHeldFor!.Value, default).AsTask();

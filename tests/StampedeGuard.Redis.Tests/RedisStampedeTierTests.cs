@@ -15,16 +15,16 @@ public sealed class RedisStampedeTierTests(RedisFixture redis) : RedisTierTestBa
 
     private static byte[] Bytes(string text) => Encoding.UTF8.GetBytes(text);
 
-    private static DistributedReadOptions Acquire(DateTimeOffset? now = null) => new(DistributedLockMode.AcquireIfNotFresh, now ?? DateTimeOffset.UtcNow, Lease);
+    private static DistributedReadOptions Acquire(DateTimeOffset? now = null) => new() { LockMode = DistributedLockMode.AcquireIfNotFresh, Now = now ?? DateTimeOffset.UtcNow, LeaseDuration = Lease };
 
     private static DistributedWriteOptions Fenced(StampedeLease lease, DateTimeOffset? freshUntil = null) =>
-        new(TimeSpan.FromMinutes(1), freshUntil ?? DateTimeOffset.UtcNow.AddMinutes(1), lease, Notify: true);
+        new() { TimeToLive = TimeSpan.FromMinutes(1), FreshUntil = freshUntil ?? DateTimeOffset.UtcNow.AddMinutes(1), Lease = lease, Notify = true };
 
     [Fact]
     public async Task ReadAsync_FreshValue_DoesNotTakeLock()
     {
         var tier = await TierAsync();
-        await tier.WriteAsync("k", Bytes("v"), new DistributedWriteOptions(TimeSpan.FromMinutes(1), DateTimeOffset.UtcNow.AddMinutes(1)), default);
+        await tier.WriteAsync("k", Bytes("v"), new DistributedWriteOptions { TimeToLive = TimeSpan.FromMinutes(1), FreshUntil = DateTimeOffset.UtcNow.AddMinutes(1), Notify = true }, default);
 
         var read = await tier.ReadAsync("k", Acquire(), default);
 
@@ -38,7 +38,7 @@ public sealed class RedisStampedeTierTests(RedisFixture redis) : RedisTierTestBa
     {
         var tier = await TierAsync();
         var now = DateTimeOffset.UtcNow;
-        await tier.WriteAsync("k", Bytes("old"), new DistributedWriteOptions(TimeSpan.FromMinutes(1), now.AddSeconds(-1)), default);
+        await tier.WriteAsync("k", Bytes("old"), new DistributedWriteOptions { TimeToLive = TimeSpan.FromMinutes(1), FreshUntil = now.AddSeconds(-1), Notify = true }, default);
 
         var read = await tier.ReadAsync("k", Acquire(now), default);
 
@@ -71,7 +71,7 @@ public sealed class RedisStampedeTierTests(RedisFixture redis) : RedisTierTestBa
         var written = await tier.WriteAsync("k", Bytes("v"), Fenced(read.Lease!), default);
         var again = await tier.ReadAsync("k", Acquire(DateTimeOffset.UtcNow.AddHours(1)), default);
 
-        written.Should().Be(new DistributedWriteResult(true, true));
+        written.Should().Be(new DistributedWriteResult { Outcome = DistributedOutcome.Done, Notified = true });
         again.Lease.Should().NotBeNull("the write released the lock, so a later stale read can take it");
         await again.Lease!.ReleaseAsync();
     }
@@ -83,7 +83,7 @@ public sealed class RedisStampedeTierTests(RedisFixture redis) : RedisTierTestBa
         var paused = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var slowLeader = await TierAsync(time: paused);
         var other = await TierAsync();
-        var first = await slowLeader.ReadAsync("k", new DistributedReadOptions(DistributedLockMode.AcquireIfNotFresh, DateTimeOffset.UtcNow, TimeSpan.FromMilliseconds(300)), default);
+        var first = await slowLeader.ReadAsync("k", new DistributedReadOptions { LockMode = DistributedLockMode.AcquireIfNotFresh, Now = DateTimeOffset.UtcNow, LeaseDuration = TimeSpan.FromMilliseconds(300) }, default);
         first.Lease.Should().NotBeNull();
 
         // The lease expires in Redis; another node takes the lock and writes a newer value.
@@ -103,7 +103,7 @@ public sealed class RedisStampedeTierTests(RedisFixture redis) : RedisTierTestBa
 
         var late = await slowLeader.WriteAsync("k", Bytes("late"), Fenced(first.Lease!), default);
 
-        late.Should().Be(new DistributedWriteResult(false, false));
+        late.Should().Be(new DistributedWriteResult { Outcome = DistributedOutcome.LeaseLost });
         first.Lease!.LeaseLost.IsCancellationRequested.Should().BeTrue();
         (await other.ReadAsync("k", default, default)).Envelope.Should().Equal(Bytes("newer"));
     }
@@ -175,7 +175,7 @@ public sealed class RedisStampedeTierTests(RedisFixture redis) : RedisTierTestBa
         var leaderTier = await TierAsync();
         var waiterTier = await TierAsync();
         var lease = TimeSpan.FromSeconds(1);
-        var leader = await leaderTier.ReadAsync("k", new DistributedReadOptions(DistributedLockMode.AcquireIfNotFresh, DateTimeOffset.UtcNow, lease), default);
+        var leader = await leaderTier.ReadAsync("k", new DistributedReadOptions { LockMode = DistributedLockMode.AcquireIfNotFresh, Now = DateTimeOffset.UtcNow, LeaseDuration = lease }, default);
         var blocked = await waiterTier.ReadAsync("k", Acquire(), default);
         var stopwatch = Stopwatch.StartNew();
         blocked.LockHeldFor.Should().BeLessThanOrEqualTo(lease);
@@ -221,16 +221,16 @@ public sealed class RedisStampedeTierTests(RedisFixture redis) : RedisTierTestBa
         using var subA = a.Subscribe(m => { lock (atA) { atA.Add(m); } });
         using var subB = b.Subscribe(m => atB.TrySetResult(m));
 
-        await a.PublishAsync(new BackplaneMessage(BackplaneMessageKind.Set, "k{1}", Bytes("env"), 42), default);
+        await a.PublishAsync(new BackplaneMessage { Kind = BackplaneMessageKind.Set, Key = "k{1}", Envelope = Bytes("env"), Timestamp = 42 }, default);
         var received = await atB.Task.WaitAsync(TimeSpan.FromSeconds(5));
 
         // A marker from B, sent after, proves A's own message was processed (and dropped) by the time it arrives.
         var marker = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var markerSub = a.Subscribe(m => { if (m.Key == "marker") { marker.TrySetResult(); } });
-        await b.PublishAsync(new BackplaneMessage(BackplaneMessageKind.Remove, "marker"), default);
+        await b.PublishAsync(new BackplaneMessage { Kind = BackplaneMessageKind.Remove, Key = "marker" }, default);
         await marker.Task.WaitAsync(TimeSpan.FromSeconds(5));
 
-        received.Should().BeEquivalentTo(new BackplaneMessage(BackplaneMessageKind.Set, "k{1}", Bytes("env"), 42));
+        received.Should().BeEquivalentTo(new BackplaneMessage { Kind = BackplaneMessageKind.Set, Key = "k{1}", Envelope = Bytes("env"), Timestamp = 42 });
         lock (atA)
         {
             atA.Select(m => m.Key).Should().Equal("marker");

@@ -88,8 +88,8 @@ public sealed class RedisStartupAndReplayTests(ITestOutputHelper output) : IAsyn
         await WaitUntilAsync(() => !connection.IsConnected, "the client sees the connection drop");
 
         var named = await locks.TryAcquireAsync("job", new Locking.StampedeLockOptions { LeaseDuration = TimeSpan.FromSeconds(30) });
-        var barrier = await tier.ReadAsync("k", new DistributedReadOptions(DistributedLockMode.AcquireIfNotFresh, DateTimeOffset.UtcNow, TimeSpan.FromSeconds(30)), default);
-        var write = await tier.WriteAsync("w", new byte[] { 1 }, new DistributedWriteOptions(TimeSpan.FromMinutes(1), DateTimeOffset.UtcNow.AddMinutes(1)), default);
+        var barrier = await tier.ReadAsync("k", new DistributedReadOptions { LockMode = DistributedLockMode.AcquireIfNotFresh, Now = DateTimeOffset.UtcNow, LeaseDuration = TimeSpan.FromSeconds(30) }, default);
+        var write = await tier.WriteAsync("w", new byte[] { 1 }, new DistributedWriteOptions { TimeToLive = TimeSpan.FromMinutes(1), FreshUntil = DateTimeOffset.UtcNow.AddMinutes(1), Notify = true }, default);
 
         // Control: a plain command queued on the same multiplexer while Redis is down (replayed if the backlog queues).
         var control = application?.GetDatabase().StringSetAsync("control", "replayed");

@@ -70,11 +70,11 @@ public sealed class RedisThreadingAndOwnershipTests(RedisFixture redis, ITestOut
 
             for (var i = 0; i < 20; i++)
             {
-                await tier.ReadAsync($"k{i}", new DistributedReadOptions(DistributedLockMode.AcquireIfNotFresh, DateTimeOffset.UtcNow, TimeSpan.FromSeconds(10)), default).ConfigureAwait(false);
+                await tier.ReadAsync($"k{i}", new DistributedReadOptions { LockMode = DistributedLockMode.AcquireIfNotFresh, Now = DateTimeOffset.UtcNow, LeaseDuration = TimeSpan.FromSeconds(10) }, default).ConfigureAwait(false);
                 Check("ReadAsync");
-                await tier.WriteAsync($"k{i}", new byte[] { 1 }, new DistributedWriteOptions(TimeSpan.FromMinutes(1), DateTimeOffset.UtcNow.AddMinutes(1)), default).ConfigureAwait(false);
+                await tier.WriteAsync($"k{i}", new byte[] { 1 }, new DistributedWriteOptions { TimeToLive = TimeSpan.FromMinutes(1), FreshUntil = DateTimeOffset.UtcNow.AddMinutes(1), Notify = true }, default).ConfigureAwait(false);
                 Check("WriteAsync");
-                await tier.RemoveAsync($"k{i}", default).ConfigureAwait(false);
+                await tier.InvalidateAsync(new DistributedInvalidation { Kind = DistributedInvalidationKind.Remove, Key = $"k{i}" }, default).ConfigureAwait(false);
                 Check("RemoveAsync");
                 var lease = await locks.AcquireAsync($"j{i}").ConfigureAwait(false);
                 Check("AcquireAsync");

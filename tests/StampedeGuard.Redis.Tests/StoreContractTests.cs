@@ -18,7 +18,7 @@ public abstract class StoreContractTests : IAsyncLifetime
 
     protected static byte[] Bytes(string text) => Encoding.UTF8.GetBytes(text);
 
-    protected static DistributedWriteOptions Write(TimeSpan? ttl = null) => new(ttl ?? TimeSpan.FromMinutes(1), Now.AddMinutes(1), null, Notify: false);
+    protected static DistributedWriteOptions Write(TimeSpan? ttl = null) => new() { TimeToLive = ttl ?? TimeSpan.FromMinutes(1), FreshUntil = Now.AddMinutes(1) };
 
     [Fact]
     public async Task ReadAsync_MissingKey_ReturnsNoEnvelope()
@@ -52,7 +52,7 @@ public abstract class StoreContractTests : IAsyncLifetime
     public async Task RemoveAsync_WrittenKey_ReadReturnsNothing()
     {
         await Store.WriteAsync("k", Bytes("v"), Write(), default);
-        await Store.RemoveAsync("k", default);
+        await Store.InvalidateAsync(new DistributedInvalidation { Kind = DistributedInvalidationKind.Remove, Key = "k" }, default);
 
         (await Store.ReadAsync("k", default, default)).Envelope.Should().BeNull();
     }
@@ -94,7 +94,7 @@ public abstract class StoreContractTests : IAsyncLifetime
     [Fact]
     public async Task ReadAsync_AcquireOnMissingKey_TakesLockOnlyIfSupported()
     {
-        var result = await Store.ReadAsync("lockme", new DistributedReadOptions(DistributedLockMode.AcquireIfNotFresh, Now, TimeSpan.FromSeconds(10)), default);
+        var result = await Store.ReadAsync("lockme", new DistributedReadOptions { LockMode = DistributedLockMode.AcquireIfNotFresh, Now = Now, LeaseDuration = TimeSpan.FromSeconds(10) }, default);
 
         if (Store.SupportsLocking)
         {

@@ -58,7 +58,7 @@ public sealed class DistributedCacheStore : IStampedeDistributedStore
             case DistributedInvalidationKind.Expire:
                 // No compare-and-set in IDistributedCache: read, mark stale, write back (a write in between is lost).
                 var bytes = await _cache.GetAsync(_prefix + invalidation.Key, cancellationToken).ConfigureAwait(false);
-                if (bytes is not null && Internal.Envelope.TryRead(bytes, out var times, out _, out _) && times.FreshUntil > times.Created)
+                if (bytes is not null && Internal.Envelope.TryRead(bytes, out var times, out _, out _) && times.FreshUntil > 1)
                 {
                     Internal.Envelope.PatchTimes(bytes, times.MarkedStale());
                     await SetAsync(_prefix + invalidation.Key, bytes, invalidation.TimeToLive, cancellationToken).ConfigureAwait(false);

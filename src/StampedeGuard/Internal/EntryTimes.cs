@@ -15,11 +15,11 @@ internal readonly record struct EntryTimes(long Created, long FreshUntil, long S
     public bool IsConsistent => Created > 0 && FreshUntil > 0 && StaleUntil >= FreshUntil && KeepUntil >= StaleUntil && KeepUntil <= DateTime.MaxValue.Ticks && FactoryTicks >= 0;
 
     /// <summary>
-    /// Marked stale by an expiry, on no clock: not fresh at any instant after its creation, still servable as stale
-    /// until at least its original fresh end (whatever clock a reader judges it by).
+    /// Marked stale by an expiry, on no clock: fresh at no instant (whatever clock a reader judges it by, however far
+    /// behind the writer's), still servable as stale until at least its original fresh end.
     /// </summary>
     public EntryTimes MarkedStale() =>
-        this with { FreshUntil = Math.Min(FreshUntil, Created), StaleUntil = Math.Max(StaleUntil, FreshUntil), KeepUntil = Math.Max(KeepUntil, FreshUntil) };
+        this with { FreshUntil = 1, StaleUntil = Math.Max(StaleUntil, FreshUntil), KeepUntil = Math.Max(KeepUntil, FreshUntil) };
 
     public static EntryTimes From(long now, StampedeCacheEntryOptions options, long factoryTicks)
     {

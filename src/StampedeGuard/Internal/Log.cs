@@ -26,7 +26,7 @@ internal static partial class Log
     [LoggerMessage(7, LogLevel.Warning, "Value for key '{Key}' is {Bytes} bytes, over MaximumPayloadBytes ({Maximum}); served and kept locally, not written to the distributed tier.")]
     public static partial void PayloadTooLarge(ILogger logger, string key, int bytes, int maximum);
 
-    [LoggerMessage(8, LogLevel.Warning, "Write for key '{Key}' was refused: the distributed lease was lost (another node may have written a newer value).")]
+    [LoggerMessage(8, LogLevel.Warning, "Write for key '{Key}' was refused: the distributed lease was lost while the run went on (a pause or partition outlasted it; another node may have written a newer value). Its value answered its callers and was not stored.")]
     public static partial void FencedWriteRefused(ILogger logger, string key);
 
     [LoggerMessage(9, LogLevel.Debug, "Background refresh of key '{Key}' failed; the current value stays.")]
@@ -40,9 +40,6 @@ internal static partial class Log
 
     [LoggerMessage(12, LogLevel.Information, "The run for key '{Key}' was superseded in the distributed tier (an invalidation or another write changed the key after the run read it): its value answered its callers and was not stored.")]
     public static partial void RunSuperseded(ILogger logger, string key);
-
-    [LoggerMessage(13, LogLevel.Warning, "Late write for key '{Key}' refused: the run's distributed lease was lost while it ran (a pause or partition outlasted the lease); its value answered its callers and was not stored.")]
-    public static partial void LateWriteRefused(ILogger logger, string key);
 
     [LoggerMessage(14, LogLevel.Warning, "{Operation} for '{Key}' could not be confirmed by the distributed tier (attempt {Attempt} of {Attempts}).")]
     public static partial void InvalidationNotConfirmed(ILogger logger, string operation, string key, int attempt, int attempts, Exception? exception);

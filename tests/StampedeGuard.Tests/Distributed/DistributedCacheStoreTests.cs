@@ -16,7 +16,7 @@ public sealed class DistributedCacheStoreTests
     public DistributedCacheStoreTests() =>
         _cache = new MemoryDistributedCache(Options.Create(new MemoryDistributedCacheOptions { Clock = new FakeSystemClock(_clock) }));
 
-    private static DistributedWriteOptions Ttl(TimeSpan ttl) => new(ttl, DateTimeOffset.MaxValue, null, Notify: false);
+    private static DistributedWriteOptions Ttl(TimeSpan ttl) => new() { TimeToLive = ttl, FreshUntil = DateTimeOffset.MaxValue };
 
     [Fact]
     public async Task WriteAsyncThenReadAsync_SameKey_ReturnsTheBytes()
@@ -26,7 +26,7 @@ public sealed class DistributedCacheStoreTests
         var written = await store.WriteAsync("k", new byte[] { 1, 2, 3 }, Ttl(TimeSpan.FromMinutes(1)), default);
         var read = await store.ReadAsync("k", default, default);
 
-        written.Should().Be(new DistributedWriteResult(Written: true, Notified: false));
+        written.Should().Be(new DistributedWriteResult { Outcome = DistributedOutcome.Done });
         read.Envelope.Should().Equal(1, 2, 3);
         (read.Lease, read.LockHeldFor).Should().Be((null, null));
     }
@@ -70,7 +70,7 @@ public sealed class DistributedCacheStoreTests
         var store = new DistributedCacheStore(_cache, "app:");
         await store.WriteAsync("k", new byte[] { 1 }, Ttl(TimeSpan.FromMinutes(1)), default);
 
-        await store.RemoveAsync("k", default);
+        await store.InvalidateAsync(new DistributedInvalidation { Kind = DistributedInvalidationKind.Remove, Key = "k" }, default);
 
         (await store.ReadAsync("k", default, default)).Envelope.Should().BeNull();
     }

@@ -38,12 +38,12 @@ internal sealed class FencingStore(IDistributedCache cache) : IStampedeDistribut
     {
         if (options.Lease is not null && RefuseFencedWrites)
         {
-            return ValueTask.FromResult(new DistributedWriteResult(false, false));
+            return ValueTask.FromResult(new DistributedWriteResult { Outcome = DistributedOutcome.LeaseLost });
         }
 
         if (options.Lease is not null && UnavailableFencedWrites)
         {
-            return ValueTask.FromResult(new DistributedWriteResult(false, false, Unavailable: true));
+            return ValueTask.FromResult(new DistributedWriteResult { Outcome = DistributedOutcome.Unavailable });
         }
 
         Interlocked.Increment(ref _writes);
@@ -52,7 +52,9 @@ internal sealed class FencingStore(IDistributedCache cache) : IStampedeDistribut
 
     public ValueTask<DistributedReadResult> WaitForValueAsync(string key, TimeSpan maxWait, CancellationToken cancellationToken) => _inner.WaitForValueAsync(key, maxWait, cancellationToken);
 
-    public ValueTask RemoveAsync(string key, CancellationToken cancellationToken) => _inner.RemoveAsync(key, cancellationToken);
+    public ValueTask<DistributedInvalidationResult> InvalidateAsync(DistributedInvalidation invalidation, CancellationToken cancellationToken) => _inner.InvalidateAsync(invalidation, cancellationToken);
+
+    public ValueTask<DistributedTagsResult> ReadTagInvalidationsAsync(IReadOnlyList<string> tags, CancellationToken cancellationToken) => _inner.ReadTagInvalidationsAsync(tags, cancellationToken);
 
     private sealed class Lease(string name, CancellationToken leaseLost) : StampedeLease
     {

@@ -18,6 +18,7 @@ public enum Outcome
 public sealed record HistoryOperation(
     string Node,
     long Id,
+    int Loop,
     string Op,
     string? Key,
     string? Tag,
@@ -130,6 +131,7 @@ public sealed class History
     private static HistoryOperation ToOperation(Line line, Outcome outcome, double? ret) => new(
         line.Node!,
         line.Id!.Value,
+        line.Loop ?? 0,
         line.Op!,
         line.Key,
         line.Tag,
@@ -149,6 +151,8 @@ public sealed class History
         public string? Node { get; set; }
 
         public long? Id { get; set; }
+
+        public int? Loop { get; set; }
 
         public string? Op { get; set; }
 

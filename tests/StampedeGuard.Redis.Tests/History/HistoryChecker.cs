@@ -64,6 +64,21 @@ public sealed class HistoryChecker(double boundMs)
             }
         }
 
+        // One loop issues one operation at a time: if its operations overlap on the shared clock, the times are wrong.
+        foreach (var loop in history.Operations.GroupBy(o => (o.Node, o.Loop)))
+        {
+            HistoryOperation? previous = null;
+            foreach (var op in loop.OrderBy(o => o.Inv))
+            {
+                if (previous is not null && (previous.Ret is null || previous.Ret > op.Inv))
+                {
+                    report.HarnessErrors.Add($"{Describe(op, report.T0)} began before {Describe(previous, report.T0)} of the same loop returned");
+                }
+
+                previous = op;
+            }
+        }
+
         var tagsOfKey = history.Operations
             .Where(o => o.Key is not null)
             .GroupBy(o => o.Key!)

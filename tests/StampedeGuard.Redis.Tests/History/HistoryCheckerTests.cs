@@ -261,6 +261,19 @@ public sealed class HistoryCheckerTests
     }
 
     [Fact]
+    public void Check_OperationsOfOneLoopOverlap_ReportsHarnessError()
+    {
+        var history = new History(
+            [
+                new HistoryOperation("n1", 1, 0, "Remove", "k1", null, [], null, false, false, Outcome.Ok, null, 0, 10),
+                new HistoryOperation("n1", 2, 0, "Remove", "k1", null, [], null, false, false, Outcome.Ok, null, 5, 12),
+            ],
+            []);
+
+        Check(history).HarnessErrors.Should().ContainSingle().Which.Should().Contain("of the same loop");
+    }
+
+    [Fact]
     public void Parse_InvokeWithoutReturnAndTornLastLine_IndeterminateOperationAndNoError()
     {
         string[] lines =
@@ -322,7 +335,7 @@ public sealed class HistoryCheckerTests
         private HistoryBuilder Add(string node, string op, string? key, string? tag, string? value, bool hasValue, bool stale, Outcome outcome, double inv, double ret)
         {
             string[] tags = key is not null && op is "Set" or "GetOrCreate" ? [int.Parse(key![1..]) % 2 == 0 ? "tA" : "tB"] : [];
-            _operations.Add(new HistoryOperation(node, ++_id, op, key, tag, tags, value, hasValue, stale, outcome, outcome == Outcome.Fail ? "Boom" : null, inv, outcome == Outcome.Indeterminate ? null : ret));
+            _operations.Add(new HistoryOperation(node, ++_id, (int)_id, op, key, tag, tags, value, hasValue, stale, outcome, outcome == Outcome.Fail ? "Boom" : null, inv, outcome == Outcome.Indeterminate ? null : ret));
             return this;
         }
     }

@@ -167,7 +167,8 @@ public sealed class HistoryChecker(double boundMs)
 
         if (worst is not null)
         {
-            report.Violations.Add(new Violation(read.Key!, "superseded value", Witness(read, origin, run is not null, worst, t0), read.Inv - worst.Ret!.Value));
+            var category = $"{read.Op} after {worst.Op} ({(worst.Node == read.Node ? "same node" : "other node")}, {(run is not null ? "factory value" : "Set value")})";
+            report.Violations.Add(new Violation(read.Key!, "superseded value", Witness(read, origin, run is not null, worst, t0), read.Inv - worst.Ret!.Value, category));
         }
     }
 
@@ -195,7 +196,8 @@ public sealed class HistoryChecker(double boundMs)
 }
 
 /// <param name="GapMs">How long after the invalidation returned the read was invoked.</param>
-public sealed record Violation(string Key, string Kind, string Witness, double GapMs);
+/// <param name="Category">For superseded values: which read, after which invalidation, on which node, of which kind of value.</param>
+public sealed record Violation(string Key, string Kind, string Witness, double GapMs, string? Category = null);
 
 /// <summary>A read on another node that returned a superseded value within the bound: how late it was, and the witness.</summary>
 public sealed record Staleness(double GapMs, string Witness);
@@ -234,7 +236,8 @@ public sealed class HistoryReport(double boundMs, double t0)
         $"{Violations.Count} violations, {HarnessErrors.Count} harness errors; {CrossNodeStaleReads} cross-node stale reads within the {BoundMs:F0} ms bound" +
         (MaxCrossNodeStaleness is { } max ? $", the latest {max.GapMs:F0} ms after the invalidation returned" : string.Empty) +
         (Violations.Count > 0 ? $"; violations by kind: {string.Join(", ", Violations.GroupBy(v => v.Kind).Select(g => $"{g.Key} {g.Count()}"))}" +
-            $"; largest gap {Violations.Max(v => v.GapMs):F0} ms" : string.Empty);
+            $"; largest gap {Violations.Max(v => v.GapMs):F0} ms; by category: " +
+            string.Join(", ", Violations.Where(v => v.Category is not null).GroupBy(v => v.Category).OrderByDescending(g => g.Count()).Select(g => $"{g.Key} {g.Count()}")) : string.Empty);
 
     public string Describe(int maxWitnesses = 40)
     {

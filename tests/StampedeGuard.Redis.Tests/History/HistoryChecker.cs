@@ -18,8 +18,10 @@ namespace StampedeGuard.Redis.Tests.History;
 /// </list>
 /// Exceptions: a read on another node than I's may still return a superseded value when it was invoked within
 /// <c>boundMs</c> of I's return (the delivery bound for other nodes' in-memory copies); the same node gets no bound.
-/// A TryGet flagged stale may return a value superseded only by Expire (Expire keeps the value, stale); a stale
-/// TryGet must still respect Set, Remove and RemoveByTag. A failed or indeterminate invalidation imposes nothing. A
+/// A value superseded only by Expire may still be returned as stale: by a TryGet flagged stale, and by GetOrCreate
+/// (ExpireAsync's documented semantics: the value stays servable as stale until its original fresh end while one
+/// refresh runs; GetOrCreate cannot say it is stale); a TryGet not flagged stale may not. Stale reads must still
+/// respect Set, Remove and RemoveByTag. A failed or indeterminate invalidation imposes nothing. A
 /// value no operation produced (or produced for another key) is a violation too.
 /// </para>
 /// <para>
@@ -142,7 +144,7 @@ public sealed class HistoryChecker(double boundMs)
             var superseded = run is not null
                 ? run.Start < invalidation.Inv
                 : set!.Outcome == Outcome.Ok && set.Ret < invalidation.Inv;
-            if (!superseded || (invalidation.Op == "Expire" && read.Op == "TryGet" && read.Stale))
+            if (!superseded || (invalidation.Op == "Expire" && (read.Stale || read.Op == "GetOrCreate")))
             {
                 continue;
             }

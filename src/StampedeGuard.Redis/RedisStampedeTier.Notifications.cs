@@ -208,8 +208,17 @@ public sealed partial class RedisStampedeTier
             var silentFor = TimeProvider.System.GetElapsedTime(Volatile.Read(ref _heartbeatSeen));
             if (silentFor > 2 * _options.HeartbeatInterval)
             {
-                Log.HeartbeatMissed(Logger, silentFor.TotalMilliseconds);
+                // Logged once per silence, and not at all during a known outage (whose own warning says it all).
+                if (Interlocked.Exchange(ref _silent, 1) == 0 && !_guard.Outage.IsActive)
+                {
+                    Log.HeartbeatMissed(Logger, silentFor.TotalMilliseconds);
+                }
+
                 Reset(storeRolledBack: false);
+            }
+            else
+            {
+                Volatile.Write(ref _silent, 0);
             }
 
             var message = Notification.Encode(Notification.Heartbeat, InstanceId, 0, 0, string.Empty, null);

@@ -44,6 +44,7 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
     private long _heartbeatSeen;
     private long _epoch;
     private int _heartbeating;
+    private int _silent;
 
     /// <summary>Creates the tier over the application's connection (which it uses and never disposes), of any supported client version.</summary>
     /// <param name="connection">The connection.</param>

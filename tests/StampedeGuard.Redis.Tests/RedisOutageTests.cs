@@ -165,7 +165,7 @@ public sealed class RedisOutageTests(ITestOutputHelper output) : IAsyncLifetime
         var write = await tier.WriteAsync("k", new byte[] { 1 }, new DistributedWriteOptions { TimeToLive = TimeSpan.FromMinutes(1), FreshUntil = DateTimeOffset.UtcNow.AddMinutes(1), Notify = true }, default);
         var (lease, _) = await tier.AcquireAsync("k", tier.Keys.Lock("k"), TimeSpan.FromSeconds(5), autoExtend: true, default);
 
-        read.Should().Be(default(DistributedReadResult));
+        (read.Outcome, read.Envelope, read.Lease).Should().Be((DistributedOutcome.Unavailable, (byte[]?)null, (StampedeLease?)null));
         write.Written.Should().BeFalse();
         lease.Should().BeNull();
         stopwatch.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(3));

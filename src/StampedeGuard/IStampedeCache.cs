@@ -58,19 +58,35 @@ public interface IStampedeCache
     /// <returns>The lookup; <see cref="StampedeCacheLookup{T}.HasValue"/> is false on a miss. Stale values are returned, flagged.</returns>
     ValueTask<StampedeCacheLookup<T>> TryGetAsync<T>(string key, CancellationToken cancellationToken = default);
 
-    /// <summary>Stores a value in every tier and tells other nodes through the backplane.</summary>
+    /// <summary>
+    /// Reads a value without creating it, honouring the read flags of <paramref name="options"/>
+    /// (<see cref="StampedeCacheEntryOptions.SkipLocalCacheRead"/>, <see cref="StampedeCacheEntryOptions.SkipDistributedCache"/>).
+    /// </summary>
+    /// <typeparam name="T">The type of the cached value.</typeparam>
+    /// <param name="key">The cache key.</param>
+    /// <param name="options">Per-call options; <see cref="StampedeCacheOptions.DefaultEntryOptions"/> when null.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The lookup; <see cref="StampedeCacheLookup{T}.HasValue"/> is false on a miss. Stale values are returned, flagged.</returns>
+    ValueTask<StampedeCacheLookup<T>> TryGetAsync<T>(string key, StampedeCacheEntryOptions? options, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Stores a value in every tier and tells other nodes through the backplane. It is an invalidation: once it has
+    /// returned, no node returns and no tier stores a value whose run began before it (docs/redis.md).
+    /// </summary>
     /// <typeparam name="T">The type of the value.</typeparam>
     /// <param name="key">The cache key.</param>
     /// <param name="value">The value.</param>
     /// <param name="options">Per-entry options (duration, windows, tags).</param>
     /// <param name="cancellationToken">Cancels the write.</param>
     /// <returns>A task that completes when the value is stored.</returns>
+    /// <exception cref="StampedeInvalidationException">The distributed tier did not confirm it after its retries: it may not have applied there (the local tier reflects it).</exception>
     ValueTask SetAsync<T>(string key, T value, StampedeCacheEntryOptions? options = null, CancellationToken cancellationToken = default);
 
     /// <summary>Removes a key from every tier and from other nodes' L1 through the backplane.</summary>
     /// <param name="key">The cache key.</param>
     /// <param name="cancellationToken">Cancels the removal.</param>
     /// <returns>A task that completes when the key is removed.</returns>
+    /// <exception cref="StampedeInvalidationException">The distributed tier did not confirm it after its retries: it may not have applied there (the local tier reflects it).</exception>
     ValueTask RemoveAsync(string key, CancellationToken cancellationToken = default);
 
     /// <summary>
@@ -81,11 +97,13 @@ public interface IStampedeCache
     /// <param name="key">The cache key.</param>
     /// <param name="cancellationToken">Cancels the operation.</param>
     /// <returns>A task that completes when the key is marked stale.</returns>
+    /// <exception cref="StampedeInvalidationException">The distributed tier did not confirm it after its retries: it may not have applied there (the local tier reflects it).</exception>
     ValueTask ExpireAsync(string key, CancellationToken cancellationToken = default);
 
     /// <summary>Removes every entry created with <paramref name="tag"/> before now, in every tier and on every node.</summary>
     /// <param name="tag">The tag.</param>
     /// <param name="cancellationToken">Cancels the operation.</param>
     /// <returns>A task that completes when the tag is invalidated.</returns>
+    /// <exception cref="StampedeInvalidationException">The distributed tier did not confirm it after its retries: it may not have applied there (the local tier reflects it).</exception>
     ValueTask RemoveByTagAsync(string tag, CancellationToken cancellationToken = default);
 }

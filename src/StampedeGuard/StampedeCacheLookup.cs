@@ -1,6 +1,6 @@
 namespace StampedeGuard;
 
-/// <summary>The result of <see cref="IStampedeCache.TryGetAsync{T}"/>.</summary>
+/// <summary>The result of <see cref="IStampedeCache.TryGetAsync{T}(string, CancellationToken)"/>.</summary>
 /// <typeparam name="T">The type of the value.</typeparam>
 public readonly struct StampedeCacheLookup<T>
 {

@@ -16,7 +16,7 @@ public sealed partial class TelemetryDocumentationTests
 
         var published = Published(factory, "StampedeGuard");
 
-        published.Should().HaveCount(10).And.BeEquivalentTo(Documented("StampedeGuard"));
+        published.Should().HaveCount(12).And.BeEquivalentTo(Documented("StampedeGuard"));
     }
 
     [Fact]

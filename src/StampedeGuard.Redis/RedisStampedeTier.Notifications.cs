@@ -188,7 +188,8 @@ public sealed partial class RedisStampedeTier
         }
 
         Volatile.Write(ref _heartbeatSeen, TimeProvider.System.GetTimestamp());
-        _heartbeat = TimeProvider.System.CreateTimer(static s => _ = ((RedisStampedeTier)s!).HeartbeatAsync(), this, _options.HeartbeatInterval, _options.HeartbeatInterval);
+        // The first at once: the node learns Redis's epoch as soon as it is connected, so a restart right after is seen.
+        _heartbeat = TimeProvider.System.CreateTimer(static s => _ = ((RedisStampedeTier)s!).HeartbeatAsync(), this, TimeSpan.Zero, _options.HeartbeatInterval);
     }
 
     /// <summary>

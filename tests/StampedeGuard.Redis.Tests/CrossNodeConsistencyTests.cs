@@ -1,0 +1,209 @@
+using System.Diagnostics.Metrics;
+using StampedeGuard.Redis.Tests.Infrastructure;
+using StampedeGuard.TestSupport;
+
+namespace StampedeGuard.Redis.Tests;
+
+/// <summary>
+/// The invalidation model across nodes (docs/redis.md, "The consistency model across nodes"), one promise per test,
+/// each race forced with gates: several caches (as several processes would have) on one real Redis.
+/// </summary>
+[Collection("redis")]
+public sealed class CrossNodeConsistencyTests(RedisFixture redis) : IAsyncLifetime
+{
+    private static readonly StampedeCacheEntryOptions Entry = new() { Duration = TimeSpan.FromMinutes(5), EarlyRefreshBeta = 0, Tags = ["t"] };
+    private readonly string _prefix = RedisFixture.NewPrefix();
+    private readonly List<IAsyncDisposable> _owned = [];
+    private readonly List<StampedeCache> _caches = [];
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var cache in _caches)
+        {
+            cache.Dispose();
+        }
+
+        foreach (var item in _owned)
+        {
+            await item.DisposeAsync();
+        }
+    }
+
+    private async Task<StampedeCache> NodeAsync(Action<RedisStampedeOptions>? configure = null, IMeterFactory? meters = null)
+    {
+        var tier = await redis.NewTierAsync(_prefix, configure);
+        _owned.Add(tier);
+        var cache = new StampedeCache(new StampedeCacheOptions { DistributedLockLease = TimeSpan.FromSeconds(10) }, distributedStore: tier, backplane: tier, meterFactory: meters);
+        _caches.Add(cache);
+        return cache;
+    }
+
+    /// <summary>Starts a run on <paramref name="node"/> whose factory waits for <paramref name="release"/> and returns <paramref name="value"/>.</summary>
+    private static (Task<string> Call, Task Started) HeldRun(StampedeCache node, string key, string value, Task release)
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var call = node.GetOrCreateAsync(key, async ct =>
+        {
+            started.TrySetResult();
+            await release.WaitAsync(ct);
+            return value;
+        }, Entry).AsTask();
+        return (call, started.Task);
+    }
+
+    private async Task<string?> StoredAsync(string key) =>
+        (await redis.Server.CliAsync("hget", _prefix + "{" + key + "}:v", "v")).Trim() is { Length: > 0 } text ? text : null;
+
+    [Theory]
+    [InlineData("remove")]
+    [InlineData("set")]
+    [InlineData("expire")]
+    [InlineData("tag")]
+    public async Task Invalidation_ReturnsWhileAnotherNodesRunIsInFlight_TheOlderRunStoresNothingAnywhere(string invalidation)
+    {
+        var a = await NodeAsync();
+        var b = await NodeAsync();
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var (run, started) = HeldRun(b, "k", "old-run", release.Task);
+        await Poll.Within(started, "node B's factory to start");
+
+        switch (invalidation)
+        {
+            case "remove": await a.RemoveAsync("k"); break;
+            case "set": await a.SetAsync("k", "newer", Entry); break;
+            case "expire": await a.ExpireAsync("k"); break;
+            default: await a.RemoveByTagAsync("t"); break;
+        }
+
+        release.SetResult();
+        (await Poll.Within(run, "node B's run")).Should().Be("old-run", "the run still answers the callers that joined it");
+
+        var expected = invalidation == "set" ? "newer" : null;
+        (await b.TryGetAsync<string>("k")).Value.Should().Be(expected, "node B itself must not keep or read back its older run's value");
+        (await a.TryGetAsync<string>("k")).Value.Should().Be(expected, "node A must not see the older run's value either");
+        var fresh = await NodeAsync();
+        (await fresh.TryGetAsync<string>("k")).Value.Should().Be(expected, "nor may a node that starts later");
+        if (invalidation != "set")
+        {
+            (await StoredAsync("k") ?? string.Empty).Should().NotContain("old-run", "Redis must not hold the older run's value");
+        }
+    }
+
+    [Fact]
+    public async Task SetThenRemove_PublishedBackToBack_EveryOtherNodeEndsWithTheRemoval()
+    {
+        var a = await NodeAsync();
+        var b = await NodeAsync();
+        var localOnly = new StampedeCacheEntryOptions { SkipDistributedCache = true };
+        const int Keys = 300;
+        for (var i = 0; i < Keys; i++)
+        {
+            (await b.GetOrCreateAsync($"o{i}", _ => ValueTask.FromResult("b's copy"), Entry)).Should().Be("b's copy");
+        }
+
+        for (var i = 0; i < Keys; i++)
+        {
+            await a.SetAsync($"o{i}", "set", Entry);
+            await a.RemoveAsync($"o{i}");
+        }
+
+        // A marker after the last pair: once it is applied on B, every earlier message is (one queue, in order).
+        await a.SetAsync("marker", "m", Entry);
+        await UntilAsync(async () => (await b.TryGetAsync<string>("marker", localOnly)).HasValue, "the marker reaches node B");
+        var survivors = new List<string>();
+        for (var i = 0; i < Keys; i++)
+        {
+            if ((await b.TryGetAsync<string>($"o{i}", localOnly)).HasValue)
+            {
+                survivors.Add($"o{i}");
+            }
+        }
+
+        survivors.Should().BeEmpty("node B applies a key's changes in Redis's order: the removal comes last");
+    }
+
+    [Fact]
+    public async Task RemoveByTag_NodeStartedAfterIt_HonoursIt()
+    {
+        var a = await NodeAsync();
+        (await a.GetOrCreateAsync("tagged", _ => ValueTask.FromResult("before"), Entry)).Should().Be("before");
+        await a.RemoveByTagAsync("t");
+
+        var later = await NodeAsync();
+        (await later.TryGetAsync<string>("tagged")).HasValue.Should().BeFalse("the tag invalidation lives in Redis");
+        var runs = 0;
+        (await later.GetOrCreateAsync("tagged", _ => { runs++; return ValueTask.FromResult("after"); }, Entry)).Should().Be("after");
+        runs.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task RemoveByTag_WriterClockTwoSecondsAhead_EntryIsInvalidatedAnyway()
+    {
+        var ahead = new SkewedClock(TimeSpan.FromSeconds(2));
+        var tier = await redis.NewTierAsync(_prefix);
+        _owned.Add(tier);
+        using var writer = new StampedeCache(new StampedeCacheOptions { TimeProvider = ahead }, distributedStore: tier, backplane: tier);
+        var b = await NodeAsync();
+        (await writer.GetOrCreateAsync("skewed", _ => ValueTask.FromResult("from the future"), Entry)).Should().Be("from the future");
+
+        await b.RemoveByTagAsync("t");
+
+        (await b.TryGetAsync<string>("skewed")).HasValue.Should().BeFalse("invalidations are ordered on Redis's clock, not a node's");
+        var fresh = await NodeAsync();
+        (await fresh.TryGetAsync<string>("skewed")).HasValue.Should().BeFalse();
+    }
+
+    [Fact]
+    public async Task Heartbeat_RedisEpochGoesBack_NodesDropTheirCopiesAndNothingStoredBeforeIsServed()
+    {
+        var a = await NodeAsync(o => o.HeartbeatInterval = TimeSpan.FromMilliseconds(100));
+        var b = await NodeAsync(o => o.HeartbeatInterval = TimeSpan.FromMilliseconds(100));
+        (await a.GetOrCreateAsync("old", _ => ValueTask.FromResult("before the rollback"), Entry)).Should().Be("before the rollback");
+        (await b.TryGetAsync<string>("old")).Value.Should().Be("before the rollback");
+        await UntilAsync(async () => long.TryParse((await redis.Server.CliAsync("get", _prefix + "__epoch")).Trim(), out var n) && n > 4, "a few heartbeats");
+
+        // What a restore from an older snapshot (or a failover to a lagging replica) looks like to the nodes.
+        await redis.Server.CliAsync("set", _prefix + "__epoch", "1");
+
+        await UntilAsync(async () => !(await a.TryGetAsync<string>("old")).HasValue, "node A stops serving what was stored before the rollback");
+        (await b.TryGetAsync<string>("old")).HasValue.Should().BeFalse();
+        var later = await NodeAsync();
+        (await later.TryGetAsync<string>("old")).HasValue.Should().BeFalse("the store-wide invalidation lives in Redis");
+    }
+
+    [Fact]
+    public async Task Subscription_KilledAndRestored_NodeDropsItsCopiesAndReadsRedisAgain()
+    {
+        var a = await NodeAsync(o => o.HeartbeatInterval = Timeout.InfiniteTimeSpan); // connection events alone
+        var b = await NodeAsync(o => o.HeartbeatInterval = Timeout.InfiniteTimeSpan);
+        (await b.GetOrCreateAsync("copy", _ => ValueTask.FromResult("v1"), Entry)).Should().Be("v1");
+        var localOnly = new StampedeCacheEntryOptions { SkipDistributedCache = true };
+
+        await redis.Server.CliAsync("client", "kill", "type", "pubsub");
+        await UntilAsync(async () => !(await b.TryGetAsync<string>("copy", localOnly)).HasValue, "node B drops its copy when its subscription breaks");
+        (await a.TryGetAsync<string>("copy")).Value.Should().Be("v1", "Redis still has the value: nothing was lost");
+    }
+
+    /// <summary>Waits (bounded by <see cref="Poll.Timeout"/>) until an asynchronous condition holds.</summary>
+    private static async Task UntilAsync(Func<Task<bool>> condition, string what)
+    {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (watch.Elapsed > Poll.Timeout)
+            {
+                throw new Xunit.Sdk.XunitException($"Timed out waiting until {what}.");
+            }
+
+            await Task.Delay(5);
+        }
+    }
+
+    /// <summary>A clock whose wall time runs ahead of the system's by a fixed offset (monotonic time unchanged).</summary>
+    private sealed class SkewedClock(TimeSpan offset) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + offset;
+    }
+}

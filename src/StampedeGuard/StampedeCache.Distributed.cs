@@ -23,6 +23,7 @@ public sealed partial class StampedeCache
     private long _tagKnowledgeEpoch;
     private bool _clearAllKnown;
     private long _stampOffset; // the store's clock minus the engine's, learned from the store's replies
+    private bool _stampLearned;
 
     /// <summary>
     /// Reads L2 through the barrier: one round trip that returns the value or takes the lock. If another node holds
@@ -132,7 +133,23 @@ public sealed partial class StampedeCache
         if (storeStamp > 0)
         {
             Volatile.Write(ref _stampOffset, storeStamp - Now());
+            Volatile.Write(ref _stampLearned, true);
         }
+    }
+
+    /// <summary>
+    /// Before this node stamps an origin of its own (an explicit set) for the first time, learns the store's clock with
+    /// one read, so a node whose clock is off never stamps a value into the future of other nodes' invalidations.
+    /// </summary>
+    private async ValueTask LearnStoreClockAsync(string key, CancellationToken cancellationToken)
+    {
+        if (_l2 is null || Volatile.Read(ref _stampLearned))
+        {
+            return;
+        }
+
+        var read = await SafeL2Async(key, "read", static (store, k, t) => store.ReadAsync(k, default, t), cancellationToken).ConfigureAwait(false);
+        LearnStamp(read.Stamp);
     }
 
     /// <summary>
@@ -540,6 +557,9 @@ public sealed partial class StampedeCache
         var key = message.Key[_prefix.Length..];
         try
         {
+            // Another node's change supersedes this node's run of the key (or of the tag's keys): callers arriving
+            // from now on start or join a new run instead of getting the older run's value.
+            SupersedeOnMessage(message.Kind, key);
             var now = Now();
             switch (message.Kind)
             {
@@ -580,6 +600,31 @@ public sealed partial class StampedeCache
         {
             Log.DistributedError(_logger, "invalidate everything after a store rollback", StampedeKeys.AllTag, ex);
         }
+    }
+
+    private void SupersedeOnMessage(BackplaneMessageKind kind, string keyOrTag)
+    {
+        if (kind == BackplaneMessageKind.RemoveByTag)
+        {
+            foreach (var (key, flight) in _flights)
+            {
+                if (keyOrTag == StampedeKeys.AllTag || flight.Tags?.Contains(keyOrTag, StringComparer.Ordinal) == true)
+                {
+                    SupersedeNow(key, flight);
+                }
+            }
+        }
+        else if (_flights.TryGetValue(keyOrTag, out var flight))
+        {
+            SupersedeNow(keyOrTag, flight);
+        }
+    }
+
+    /// <summary>Closes a run to new callers and stops it storing (a store under way finishes; its result is versioned).</summary>
+    private void SupersedeNow(string key, Flight flight)
+    {
+        _ = flight.Supersede();
+        _flights.TryRemove(new KeyValuePair<string, Flight>(key, flight));
     }
 
     /// <summary>Drops the key's local copy; with a version, remembers it for a while so older changes cannot bring the value back.</summary>

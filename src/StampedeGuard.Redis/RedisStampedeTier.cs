@@ -199,6 +199,7 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
             options.ExpectedVersion is { } expected ? expected : string.Empty,
             MicrosecondsFromStamp(options.ReadStamp),
             Milliseconds(_options.VersionRetention),
+            options.ExpectedVersion is null && options.UnchangedSince > 0 ? MicrosecondsFromStamp(options.UnchangedSince) : string.Empty,
         };
         var reply = await EvaluateAsync("write", RedisScripts.Write, keys, args, cancellationToken).ConfigureAwait(false);
         if (reply is null || reply.IsNull)

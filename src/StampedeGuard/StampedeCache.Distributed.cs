@@ -150,6 +150,10 @@ public sealed partial class StampedeCache
 
         var read = await SafeL2Async(key, "read", static (store, k, t) => store.ReadAsync(k, default, t), cancellationToken).ConfigureAwait(false);
         LearnStamp(read.Stamp);
+        if (read.Outcome == DistributedOutcome.Done)
+        {
+            Volatile.Write(ref _stampLearned, true); // a store without a clock of its own: nothing to learn, ever
+        }
     }
 
     /// <summary>
@@ -161,9 +165,22 @@ public sealed partial class StampedeCache
     private ValueTask<WriteOutcome> WriteRunAsync<T>(string key, CacheEntry<T> entry, StampedeCacheEntryOptions options, Flight<T> flight) =>
         _l2 is null && _backplane is null
             ? new ValueTask<WriteOutcome>(WriteOutcome.Skipped) // a local-only cache: nothing to write, nobody to tell
-            : WriteDistributedCoreAsync(key, entry, options, flight.Lease, flight.ReadDistributed ? flight.ReadVersion : null, flight.ReadStamp, conditional: true, CancellationToken.None);
+            : WriteDistributedCoreAsync(key, entry, options, flight.Lease, flight.ReadDistributed ? flight.ReadVersion : null, flight.ReadStamp, conditional: true, CancellationToken.None, RunStartStamp(flight));
 
-    private async ValueTask<WriteOutcome> WriteDistributedCoreAsync<T>(string key, CacheEntry<T> entry, StampedeCacheEntryOptions options, StampedeLease? lease, long? expectedVersion, long readStamp, bool conditional, CancellationToken cancellationToken)
+    /// <summary>
+    /// For a run that could not read the store: when it began on the store's clock (the engine's clock plus the learned
+    /// offset, less a margin for that offset's error), so its write is refused if the key changed since; 0 (no
+    /// write) while this node has not learned the store's clock.
+    /// </summary>
+    private long RunStartStamp(Flight flight) =>
+        flight.ReadDistributed || !Volatile.Read(ref _stampLearned) || _l2 is null
+            ? 0
+            : flight.StartedAt + Volatile.Read(ref _stampOffset) - StampMargin;
+
+    /// <summary>How far the learned store clock may be off (a round trip): a run's start is judged this much earlier.</summary>
+    private static readonly long StampMargin = TimeSpan.FromMilliseconds(50).Ticks;
+
+    private async ValueTask<WriteOutcome> WriteDistributedCoreAsync<T>(string key, CacheEntry<T> entry, StampedeCacheEntryOptions options, StampedeLease? lease, long? expectedVersion, long readStamp, bool conditional, CancellationToken cancellationToken, long unchangedSince = 0)
     {
         var envelope = UsesL2(options) ? SerializeEnvelope(key, entry) : null;
         if (envelope is null)
@@ -180,10 +197,10 @@ public sealed partial class StampedeCache
             return WriteOutcome.Skipped;
         }
 
-        if (conditional && expectedVersion is null)
+        if (conditional && expectedVersion is null && unchangedSince <= 0)
         {
-            // The run never read the store (it was unreachable): whatever changed there meanwhile is unknown, so an
-            // unconditional write could undo an invalidation. The value stays local.
+            // The run never read the store (it was unreachable) and this node does not know the store's clock yet:
+            // an unconditional write could undo an invalidation. The value stays local.
             return WriteOutcome.Skipped;
         }
 
@@ -195,6 +212,7 @@ public sealed partial class StampedeCache
             FreshUntil = new DateTimeOffset(entry.Times.FreshUntil, TimeSpan.Zero),
             ExpectedVersion = expectedVersion,
             ReadStamp = readStamp,
+            UnchangedSince = expectedVersion is null ? unchangedSince : 0,
             Lease = lease,
             Notify = true,
         };

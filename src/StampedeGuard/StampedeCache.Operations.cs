@@ -44,7 +44,11 @@ public sealed partial class StampedeCache
         ValidateKey(key);
         options ??= _options.DefaultEntryOptions;
         await SupersedeAsync(key).ConfigureAwait(false);
-        await LearnStoreClockAsync(key, cancellationToken).ConfigureAwait(false);
+        if (UsesL2(options))
+        {
+            await LearnStoreClockAsync(key, cancellationToken).ConfigureAwait(false);
+        }
+
         var entry = NewEntry(value, null, EntryTimes.From(Now(), options, 0), options, 0);
         if (_l2 is not null || _backplane is not null)
         {

@@ -257,4 +257,53 @@ public sealed class RedisStampedeTierTests(RedisFixture redis) : RedisTierTestBa
             await Task.Delay(10);
         }
     }
+
+    private static DistributedWriteOptions Plain => new() { TimeToLive = TimeSpan.FromMinutes(1), FreshUntil = DateTimeOffset.UtcNow.AddMinutes(1), Notify = true };
+
+    [Theory]
+    [InlineData(DistributedInvalidationKind.Remove)]
+    [InlineData(DistributedInvalidationKind.Expire)]
+    public async Task WriteAsync_ExpectedVersionAndKeyInvalidatedSinceTheRead_RefusedAsSupersededAndNothingWritten(DistributedInvalidationKind kind)
+    {
+        var tier = await TierAsync();
+        await tier.WriteAsync("k", Bytes("v1"), Plain, default);
+        var read = await tier.ReadAsync("k", default, default);
+        var invalidated = await tier.InvalidateAsync(new DistributedInvalidation { Kind = kind, Key = "k" }, default);
+
+        var late = await tier.WriteAsync("k", Bytes("late"), Plain with { ExpectedVersion = read.Version, ReadStamp = read.Stamp }, default);
+
+        invalidated.Version.Should().BeGreaterThan(read.Version, "every change gets a newer version");
+        late.Outcome.Should().Be(DistributedOutcome.Superseded);
+        var after = await tier.ReadAsync("k", default, default);
+        (after.Envelope is null ? null : Encoding.UTF8.GetString(after.Envelope)).Should().Be(kind == DistributedInvalidationKind.Remove ? null : "v1");
+        after.Expired.Should().Be(kind == DistributedInvalidationKind.Expire);
+    }
+
+    [Fact]
+    public async Task WriteAsync_ExpectedVersionUnchanged_WrittenWithANewerVersion()
+    {
+        var tier = await TierAsync();
+        var read = await tier.ReadAsync("k", default, default);
+
+        var written = await tier.WriteAsync("k", Bytes("v"), Plain with { ExpectedVersion = read.Version, ReadStamp = read.Stamp }, default);
+
+        written.Outcome.Should().Be(DistributedOutcome.Done);
+        written.Version.Should().BeGreaterThan(read.Version);
+        (await tier.ReadAsync("k", default, default)).Version.Should().Be(written.Version);
+    }
+
+    [Fact]
+    public async Task WriteAsync_UnchangedSinceAndKeyChangedAfterIt_RefusedAsSuperseded()
+    {
+        var tier = await TierAsync();
+        var before = (await tier.ReadAsync("k", default, default)).Stamp;
+        await tier.InvalidateAsync(new DistributedInvalidation { Kind = DistributedInvalidationKind.Remove, Key = "k" }, default);
+
+        var refused = await tier.WriteAsync("k", Bytes("old"), Plain with { UnchangedSince = before }, default);
+        var afterChange = (await tier.ReadAsync("k", default, default)).Stamp + TimeSpan.TicksPerMillisecond;
+        var accepted = await tier.WriteAsync("k", Bytes("new"), Plain with { UnchangedSince = afterChange }, default);
+
+        refused.Outcome.Should().Be(DistributedOutcome.Superseded, "the key changed after the run began");
+        accepted.Outcome.Should().Be(DistributedOutcome.Done, "nothing changed after that instant");
+    }
 }

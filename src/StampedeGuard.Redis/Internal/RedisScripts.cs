@@ -74,7 +74,8 @@ internal static class RedisScripts
     /// could have been forgotten). Then the key gets a new version, the lock is released, and the set message (with the
     /// version) is published. KEYS: value, lock, version. ARGV: envelope, freshUntil (ms), ttl (ms), token ('' =
     /// unfenced), channel, message prefix ('' = none), message rest, append envelope ('1'/'0'), release message ('' =
-    /// none), deadline (Unix ms), expected version ('' = unconditional), read clock (us), version retention (ms).
+    /// none), deadline (Unix ms), expected version ('' = none), read clock (us), version retention (ms), unchanged
+    /// since (us on Redis's clock, '' = none: with no expected version either, the write is unconditional).
     /// Returns {code, version}: 1 written and published, 0 written without a message, or a refusal code.
     /// </summary>
     public const string Write = Clock + """
@@ -85,6 +86,10 @@ internal static class RedisScripts
           local cur = tonumber(redis.call('GET', KEYS[3]) or '0') or 0
           if cur ~= tonumber(ARGV[11]) then return {-2, cur} end
           if now - tonumber(ARGV[12]) > tonumber(ARGV[13]) * 1000 then return {-2, cur} end
+        elseif ARGV[14] ~= '' then
+          local cur = tonumber(redis.call('GET', KEYS[3]) or '0') or 0
+          if cur >= tonumber(ARGV[14]) then return {-2, cur} end
+          if now - tonumber(ARGV[14]) > tonumber(ARGV[13]) * 1000 then return {-2, cur} end
         end
         local nv = bump(KEYS[3], now, ARGV[13])
         redis.call('DEL', KEYS[1])

@@ -85,6 +85,13 @@ public readonly struct DistributedWriteOptions
     /// <summary>Gets the <see cref="DistributedReadResult.Stamp"/> of that read: a store may refuse a write based on a read too old to judge.</summary>
     public long ReadStamp { get; init; }
 
+    /// <summary>
+    /// Gets, for a write with no <see cref="ExpectedVersion"/> that must still not undo a change (a run that could not
+    /// read the store), the instant on the store's clock (UTC ticks) after which any change of the key refuses the
+    /// write (<see cref="DistributedOutcome.Superseded"/>); 0 for none.
+    /// </summary>
+    public long UnchangedSince { get; init; }
+
     /// <summary>Gets the lease to fence the write with and release, or null for an unfenced write.</summary>
     public StampedeLease? Lease { get; init; }
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using StampedeGuard.Internal;
 
 namespace StampedeGuard;
 
@@ -11,6 +12,9 @@ public sealed partial class StampedeCache
     /// Every in-process duration (freshness, stale and fail-safe windows, throttles, tag invalidations, ages) is
     /// measured on it, so a wall clock stepped back or forward changes none of them. The same ticks go into L2
     /// envelopes, where another node reads them against its own: skew between nodes is tolerated there.
+    /// The timestamp is the time provider's: <see cref="Stopwatch"/> for the system clock, the provider's own
+    /// <c>GetTimestamp</c> for one that overrides it, and for one that overrides only <c>GetUtcNow</c> that wall time
+    /// in ticks (<see cref="WallClockTimestamps"/>, chosen once at construction), so such a clock drives expiry.
     /// </summary>
     private long Now() => TicksAt(Timestamp());
 

@@ -69,12 +69,12 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
     {
         _options = options ?? new StampedeCacheOptions();
         _prefix = _options.KeyPrefix;
-        _time = _options.TimeProvider;
+        _time = WallClockTimestamps.For(_options.TimeProvider); // a clock that overrides only GetUtcNow: its wall time
         _anchorTicks = _time.GetUtcNow().UtcTicks;
         _anchorTimestamp = _time.GetTimestamp();
         _ticksPerTimestamp = (double)TimeSpan.TicksPerSecond / _time.TimestampFrequency;
         _systemClock = ReferenceEquals(_time, TimeProvider.System);
-        _local = new LocalTier(memoryCache, Now, _options.LocalCacheSizeLimit, _options.LocalSweepTimeProvider ?? TimeProvider.System);
+        _local = new LocalTier(memoryCache, Now, _options.LocalCacheSizeLimit, _options.LocalSweepTimeProvider ?? TimeProvider.System, _systemClock);
         _l2 = distributedStore;
         _backplane = backplane;
         _logger = (ILogger?)loggerFactory?.CreateLogger<StampedeCache>() ?? NullLogger.Instance;
@@ -152,7 +152,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         {
             if (cancellationToken.IsCancellationRequested)
             {
-                return ValueTask.FromCanceled<T>(cancellationToken);
+                return Cancelled<T>(cancellationToken);
             }
 
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -330,10 +330,16 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             RecordWait(started);
             return value;
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException ex) when (cancellationToken.IsCancellationRequested)
         {
             cancelled = true;
-            throw;
+            if (ex.GetType() == typeof(OperationCanceledException) && ex.CancellationToken == cancellationToken)
+            {
+                throw;
+            }
+
+            // Task.WaitAsync throws TaskCanceledException; HybridCache's contract (and ours) is exactly this type.
+            throw new OperationCanceledException(ex.Message, ex, cancellationToken);
         }
         catch (Exception)
         {
@@ -345,6 +351,17 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             flight.Leave(cancelled);
         }
     }
+
+    /// <summary>
+    /// A call whose token was cancelled before it began: a cancelled task whose await throws exactly
+    /// <see cref="OperationCanceledException"/> carrying <paramref name="cancellationToken"/> (as Microsoft's HybridCache
+    /// throws; <see cref="ValueTask.FromCanceled{TResult}(CancellationToken)"/> would throw its subclass
+    /// <see cref="TaskCanceledException"/>). An async method that throws it is exactly that: a cancelled task keeping the exception.
+    /// </summary>
+#pragma warning disable CS1998 // no await: the exception is the whole point
+    private static async ValueTask<T> Cancelled<T>(CancellationToken cancellationToken) =>
+        throw new OperationCanceledException(cancellationToken);
+#pragma warning restore CS1998
 
     private Flight<T> NewFlight<T>(CacheEntry<T>? stale, StampedeCacheEntryOptions options, long now, CancellationToken leaderToken)
     {

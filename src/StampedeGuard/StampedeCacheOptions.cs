@@ -17,8 +17,20 @@ public sealed class StampedeCacheOptions
     /// <summary>The default <see cref="LocalCacheSizeLimit"/>: 256 MiB.</summary>
     public const long DefaultLocalCacheSizeLimit = 256L * 1024 * 1024;
 
-    /// <summary>Gets or sets the clock every expiry decision reads. Tests pass a fake clock.</summary>
-    /// <value>Default <see cref="TimeProvider.System"/>.</value>
+    /// <summary>
+    /// Gets or sets the clock every expiry decision reads. Tests pass a fake clock.
+    /// <para>
+    /// How it is read, decided once when the cache is created: <see cref="TimeProvider.System"/> gives the wall clock at
+    /// creation moved on by the monotonic timestamp, so a wall clock stepped back or forward changes no duration. A
+    /// provider that overrides <see cref="TimeProvider.GetTimestamp"/> (Microsoft's <c>FakeTimeProvider</c>) is read the
+    /// same way, through its own timestamp. A provider that overrides only <see cref="TimeProvider.GetUtcNow"/> (an
+    /// <c>ISystemClock</c> bridge, many test clocks) keeps the real stopwatch as its timestamp, which moving the clock by
+    /// hand never moves: the engine then reads its <see cref="TimeProvider.GetUtcNow"/> for everything (expiry, stale and
+    /// fail-safe windows, fast-hit deadlines, factory durations), so advancing it expires entries. Timers (timeouts,
+    /// LockTimeout) are always the provider's own <see cref="TimeProvider.CreateTimer"/>.
+    /// </para>
+    /// </summary>
+    /// <value>Default <see cref="TimeProvider.System"/>, the one to use in production (monotonic).</value>
     public TimeProvider TimeProvider
     {
         get => _timeProvider;

@@ -97,4 +97,42 @@ public sealed class FactoryTests
         (await patient.WaitAsync(TimeSpan.FromSeconds(10))).Should().Be(42);
         (await host.Cache.GetOrCreateAsync("key", _ => ValueTask.FromResult(0))).Should().Be(42, "the run completed and was cached");
     }
+
+    [Theory]
+    [Both]
+    public async Task GetOrCreateAsync_AlreadyCancelledOnAMiss_ThrowsExactlyOperationCanceledWithTheToken(Implementation implementation)
+    {
+        using var host = HybridHost.Create(implementation);
+        using var cts = new CancellationTokenSource();
+        cts.Cancel();
+
+        var act = async () => await host.Cache.GetOrCreateAsync("key", _ => ValueTask.FromResult(1), cancellationToken: cts.Token);
+
+        (await act.Should().ThrowExactlyAsync<OperationCanceledException>()).Which.CancellationToken.Should().Be(cts.Token);
+    }
+
+    [Theory]
+    [Both]
+    public async Task GetOrCreateAsync_CallerCancelsWhileWaiting_ThrowsExactlyOperationCanceledWithItsToken(Implementation implementation)
+    {
+        using var host = HybridHost.Create(implementation);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var cts = new CancellationTokenSource();
+        async ValueTask<int> Factory(CancellationToken _)
+        {
+            await gate.Task;
+            return 42;
+        }
+
+        var patient = host.Cache.GetOrCreateAsync("key", Factory).AsTask();
+        var cancelled = host.Cache.GetOrCreateAsync("key", Factory, cancellationToken: cts.Token).AsTask();
+        cts.Cancel();
+        await Task.WhenAny(cancelled, Task.Delay(TimeSpan.FromSeconds(10)));
+        cancelled.IsCompleted.Should().BeTrue("the cancelled caller stops waiting");
+        var act = async () => await cancelled;
+
+        (await act.Should().ThrowExactlyAsync<OperationCanceledException>()).Which.CancellationToken.Should().Be(cts.Token);
+        gate.SetResult();
+        (await patient.WaitAsync(TimeSpan.FromSeconds(10))).Should().Be(42);
+    }
 }

@@ -105,4 +105,75 @@ public sealed partial class StampedeCacheTests
         factory.Release("v");
         await Poll.Within(Task.WhenAll(a, c), "the others");
     }
+
+    [Fact]
+    public async Task GetOrCreateAsync_AlreadyCancelledToken_ThrowsExactlyOperationCanceledWithTheCallersToken()
+    {
+        using var h = new CacheHarness();
+        using var cts = new CancellationTokenSource();
+        await cts.CancelAsync();
+
+        var call = async () => await h.Cache.GetOrCreateAsync("k", _ => ValueTask.FromResult(1), cancellationToken: cts.Token);
+
+        (await call.Should().ThrowExactlyAsync<OperationCanceledException>()).Which.CancellationToken.Should().Be(cts.Token);
+    }
+
+    [Fact]
+    public async Task GetOrCreateAsync_AlreadyCancelledToken_ReturnsACanceledTask()
+    {
+        using var h = new CacheHarness();
+
+        var task = h.Cache.GetOrCreateAsync("k", _ => ValueTask.FromResult(1), cancellationToken: new CancellationToken(true));
+
+        task.IsCanceled.Should().BeTrue("a cancelled call is a cancelled task, not a faulted one");
+        await FluentActions.Awaiting(async () => await task).Should().ThrowExactlyAsync<OperationCanceledException>();
+    }
+
+    [Fact]
+    public async Task GetOrCreateAsync_WaiterCancels_ThrowsExactlyOperationCanceledWithItsToken()
+    {
+        using var h = new CacheHarness();
+        using var mine = new CancellationTokenSource();
+        var (a, b, c, factory) = await StartThreeCallersAsync(h, default, mine.Token, default);
+
+        await mine.CancelAsync();
+
+        (await FluentActions.Awaiting(() => Poll.Within(b, "the cancelled waiter")).Should().ThrowExactlyAsync<OperationCanceledException>())
+            .Which.CancellationToken.Should().Be(mine.Token);
+        factory.Release("v");
+        await Poll.Within(Task.WhenAll(a, c), "the others");
+    }
+
+    [Fact]
+    public async Task GetOrCreateAsync_LeaderCancels_ThrowsExactlyOperationCanceledWithItsToken()
+    {
+        using var h = new CacheHarness();
+        using var mine = new CancellationTokenSource();
+        var (a, b, c, factory) = await StartThreeCallersAsync(h, mine.Token, default, default);
+
+        await mine.CancelAsync();
+
+        (await FluentActions.Awaiting(() => Poll.Within(a, "the cancelled leader")).Should().ThrowExactlyAsync<OperationCanceledException>())
+            .Which.CancellationToken.Should().Be(mine.Token);
+        factory.Release("v");
+        (await Poll.Within(Task.WhenAll(b, c), "the others")).Should().Equal("v", "v");
+    }
+
+    [Fact]
+    public async Task GetOrCreateAsync_WaiterWithSoftTimeoutCancels_ThrowsExactlyOperationCanceledWithItsToken()
+    {
+        using var h = new CacheHarness(entry: e => e.FactorySoftTimeout = TimeSpan.FromSeconds(5));
+        using var mine = new CancellationTokenSource();
+        var factory = new GatedFactory<string>();
+        var leader = h.Cache.GetOrCreateAsync("k", factory.InvokeAsync).AsTask();
+        var waiter = h.Cache.GetOrCreateAsync("k", factory.InvokeAsync, cancellationToken: mine.Token).AsTask();
+        await Poll.UntilAsync(() => factory.Calls == 1 && h.Metrics.Requests("collapsed") == 1, "two callers on one flight");
+
+        await mine.CancelAsync();
+
+        (await FluentActions.Awaiting(() => Poll.Within(waiter, "the cancelled waiter")).Should().ThrowExactlyAsync<OperationCanceledException>())
+            .Which.CancellationToken.Should().Be(mine.Token);
+        factory.Release("v");
+        (await Poll.Within(leader, "the leader")).Should().Be("v");
+    }
 }

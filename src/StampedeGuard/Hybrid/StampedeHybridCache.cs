@@ -19,7 +19,9 @@ namespace StampedeGuard.Hybrid;
 /// <item>Defensive copies: values of types that are not immutable (see <see cref="ImmutableType{T}"/>) are kept as the
 /// bytes their serializer wrote and deserialized for each caller; immutable types are shared (no allocation on a hit).</item>
 /// <item>Options: see <see cref="HybridEntryOptionsMapper"/>; <c>DisableUnderlyingData</c> reads without a factory.</item>
-/// <item>Cancellation: a cancelled token throws <see cref="OperationCanceledException"/> at once, even for a cached key.</item>
+/// <item>Cancellation: a cancelled token throws <see cref="OperationCanceledException"/> at once, even for a cached key;
+/// whenever the caller's token ends its wait, the exception is exactly <see cref="OperationCanceledException"/> (not
+/// <see cref="TaskCanceledException"/>) carrying that token, as Microsoft's.</item>
 /// </list>
 /// </summary>
 internal sealed class StampedeHybridCache : HybridCache
@@ -91,19 +93,42 @@ internal sealed class StampedeHybridCache : HybridCache
             return default; // GetOrCreateAsync would never read it.
         }
 
-        return ImmutableType<T>.IsImmutable ? _cache.SetAsync(key, value, mapped, cancellationToken) : _cache.SetAsync(key, Serialize(value), mapped, cancellationToken);
+        return CallerCancellation(ImmutableType<T>.IsImmutable ? _cache.SetAsync(key, value, mapped, cancellationToken) : _cache.SetAsync(key, Serialize(value), mapped, cancellationToken), cancellationToken);
     }
 
     public override ValueTask RemoveAsync(string key, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(key);
-        return IsValid(key) ? _cache.RemoveAsync(key, cancellationToken) : default;
+        return IsValid(key) ? CallerCancellation(_cache.RemoveAsync(key, cancellationToken), cancellationToken) : default;
     }
 
     public override ValueTask RemoveByTagAsync(string tag, CancellationToken cancellationToken = default) =>
         string.IsNullOrWhiteSpace(tag) || (tag != StampedeKeys.AllTag && !StampedeKeys.IsValid(tag, int.MaxValue))
             ? default // no entry can carry such a tag
-            : _cache.RemoveByTagAsync(tag, cancellationToken);
+            : CallerCancellation(_cache.RemoveByTagAsync(tag, cancellationToken), cancellationToken);
+
+    /// <summary>
+    /// <paramref name="pending"/>, except that a cancellation by the caller's token (an L2 call it cancelled may throw
+    /// <see cref="TaskCanceledException"/>) ends it with exactly <see cref="OperationCanceledException"/> carrying that token.
+    /// </summary>
+    private static ValueTask CallerCancellation(ValueTask pending, CancellationToken cancellationToken) =>
+        pending.IsCompletedSuccessfully || !cancellationToken.CanBeCanceled ? pending : AwaitCallerCancellation(pending, cancellationToken);
+
+    private static async ValueTask AwaitCallerCancellation(ValueTask pending, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await pending.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException ex) when (IsForeignCancellation(ex, cancellationToken))
+        {
+            throw new OperationCanceledException(ex.Message, ex, cancellationToken);
+        }
+    }
+
+    /// <summary>The caller's token is cancelled but <paramref name="ex"/> is not exactly its <see cref="OperationCanceledException"/>.</summary>
+    private static bool IsForeignCancellation(OperationCanceledException ex, CancellationToken cancellationToken) =>
+        cancellationToken.IsCancellationRequested && (ex.GetType() != typeof(OperationCanceledException) || ex.CancellationToken != cancellationToken);
 
     private async ValueTask<T> GetOrCreateCopyAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, CancellationToken cancellationToken)
     {
@@ -118,14 +143,21 @@ internal sealed class StampedeHybridCache : HybridCache
 
     private async ValueTask<T> ReadOnlyAsync<T>(string key, StampedeCacheEntryOptions options, CancellationToken cancellationToken)
     {
-        if (ImmutableType<T>.IsImmutable)
+        try
         {
-            var lookup = await _cache.TryGetAsync<T>(key, options, cancellationToken).ConfigureAwait(false);
-            return lookup.HasValue && !lookup.IsStale ? lookup.Value! : default!;
-        }
+            if (ImmutableType<T>.IsImmutable)
+            {
+                var lookup = await _cache.TryGetAsync<T>(key, options, cancellationToken).ConfigureAwait(false);
+                return lookup.HasValue && !lookup.IsStale ? lookup.Value! : default!;
+            }
 
-        var copy = await _cache.TryGetAsync<HybridPayload<T>>(key, options, cancellationToken).ConfigureAwait(false);
-        return copy.HasValue && !copy.IsStale ? Deserialize(copy.Value!) : default!;
+            var copy = await _cache.TryGetAsync<HybridPayload<T>>(key, options, cancellationToken).ConfigureAwait(false);
+            return copy.HasValue && !copy.IsStale ? Deserialize(copy.Value!) : default!;
+        }
+        catch (OperationCanceledException ex) when (IsForeignCancellation(ex, cancellationToken))
+        {
+            throw new OperationCanceledException(ex.Message, ex, cancellationToken);
+        }
     }
 
     private HybridPayload<T> Serialize<T>(T value)

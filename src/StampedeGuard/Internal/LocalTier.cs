@@ -1,8 +1,10 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
+using System.Reflection;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Primitives;
 
 namespace StampedeGuard.Internal;
 
@@ -14,8 +16,11 @@ namespace StampedeGuard.Internal;
 /// minute. A hit is one lookup; it writes nothing shared (the reference bit only when it is clear).</item>
 /// <item>Shared (the application's <see cref="IMemoryCache"/>): each entry under its plain key (the memory cache's
 /// fast path for string keys), or under a key object of ours when the application keeps an entry of its own under
-/// that key (never read as ours, never overwritten); sized in bytes for the cache's SizeLimit; expired by our clock
-/// (the memory cache only reclaims the memory, with slack, since it runs on another clock).</item>
+/// that key (never read as ours, never overwritten); sized in bytes for the cache's SizeLimit; expired by our clock.
+/// The memory cache reclaims the memory soon after the entry's end: when both run on the system clock, by an absolute
+/// expiration at that end (nothing added to a hit); otherwise by an expiration token that asks the engine's clock
+/// whenever the memory cache looks at the entry (its lookups, expiration scans and compactions), so a cache on another
+/// clock never drops an entry early nor keeps it long.</item>
 /// </list>
 /// The engine decides freshness from the entry's times; the tier only answers "is there a local copy still alive".
 /// </summary>
@@ -30,9 +35,12 @@ internal sealed class LocalTier : IDisposable
     /// <summary>How often the private cache is swept for expired entries.</summary>
     internal static readonly TimeSpan SweepInterval = TimeSpan.FromMinutes(1);
 
-    private static readonly TimeSpan ForeignClockSlack = TimeSpan.FromMinutes(10);
+    /// <summary>MemoryCache's options (its clock), read once per tier; null if a later MemoryCache renames the field.</summary>
+    private static readonly FieldInfo? MemoryCacheOptionsField = typeof(MemoryCache).GetField("_options", BindingFlags.NonPublic | BindingFlags.Instance);
+
     private readonly ConcurrentDictionary<string, LocalEntry>? _entries;
     private readonly IMemoryCache? _shared;
+    private readonly bool _sharedOnSystemClocks; // the engine and the shared cache both on the system clock
     private long _generation; // over a shared cache: entries of an older generation were cleared
     private readonly Func<long> _now;
     private readonly long _sizeLimit;
@@ -46,7 +54,8 @@ internal sealed class LocalTier : IDisposable
     /// <param name="now">The engine's clock (ticks).</param>
     /// <param name="sizeLimit">The private tier's size limit in bytes.</param>
     /// <param name="sweepClock">Runs the private tier's sweep timer.</param>
-    public LocalTier(IMemoryCache? sharedCache, Func<long> now, long sizeLimit, TimeProvider sweepClock)
+    /// <param name="systemClock">Whether the engine runs on <see cref="TimeProvider.System"/>.</param>
+    public LocalTier(IMemoryCache? sharedCache, Func<long> now, long sizeLimit, TimeProvider sweepClock, bool systemClock = false)
     {
         _now = now;
         _sizeLimit = sizeLimit;
@@ -58,8 +67,12 @@ internal sealed class LocalTier : IDisposable
         else
         {
             _shared = sharedCache;
+            _sharedOnSystemClocks = systemClock && RunsOnSystemClock(sharedCache);
         }
     }
+
+    /// <summary>Gets whether the shared cache expires our entries itself (both on the system clock) rather than by asking our clock.</summary>
+    internal bool SharedExpiresOnItsOwnClock => _sharedOnSystemClocks;
 
     /// <summary>Gets how many entries the private tier holds (0 over a shared cache).</summary>
     public int Count => _entries?.Count ?? 0;
@@ -337,14 +350,73 @@ internal sealed class LocalTier : IDisposable
 
     private void StoreShared(string key, LocalEntry entry, long charged, long lifetimeTicks)
     {
-        // The memory cache may run on another clock than ours: our own checks decide expiry, and the memory is
-        // reclaimed with slack.
+        // Our own checks decide expiry; the memory cache is told when to reclaim the memory.
         object slot = _shared!.TryGetValue(key, out var occupant) && occupant is not LocalEntry ? new Slot(key) : key;
         entry.Generation = Volatile.Read(ref _generation);
         using var cacheEntry = _shared.CreateEntry(slot);
         cacheEntry.Value = entry;
         cacheEntry.Size = charged;
-        cacheEntry.AbsoluteExpirationRelativeToNow = EntryTimes.Lifetime(lifetimeTicks, 0) + ForeignClockSlack;
+        if (_sharedOnSystemClocks)
+        {
+            // Both on the system clock: the memory cache's own expiry, at the entry's end (a hit costs nothing more). A
+            // thousandth of the lifetime more covers the wall clock being slewed against the engine's monotonic one (NTP
+            // slews by at most 500 ppm); a wall clock stepped forward may drop a copy early: the next call reads it again.
+            var lifetime = EntryTimes.Lifetime(lifetimeTicks, 0);
+            cacheEntry.AbsoluteExpirationRelativeToNow = lifetime + (lifetime / 1000);
+        }
+        else
+        {
+            // Another clock (a test clock on either side, or a cache whose clock we cannot see): no expiry on the cache's
+            // clock, which could drop the entry early or keep it long; the cache asks ours each time it looks at it.
+            cacheEntry.ExpirationTokens.Add(new EndOnEngineClock(_now, entry));
+        }
+    }
+
+    /// <summary>
+    /// Whether a shared cache expires entries by the system's wall clock: a <see cref="MemoryCache"/> without a clock of
+    /// its own (<c>MemoryCacheOptions.Clock</c> null, or Microsoft's <c>SystemClock</c>). Not assumed of any other cache,
+    /// nor of a MemoryCache whose options cannot be read (their entries then end on the engine's clock, by token).
+    /// </summary>
+    internal static bool RunsOnSystemClock(IMemoryCache cache)
+    {
+        if (cache is not MemoryCache memoryCache || MemoryCacheOptionsField is null)
+        {
+            return false;
+        }
+
+        try
+        {
+#pragma warning disable CS0618 // MemoryCacheOptions.Clock and SystemClock: how MemoryCache is given a clock.
+            return MemoryCacheOptionsField.GetValue(memoryCache) is MemoryCacheOptions options
+                && (options.Clock is null || options.Clock.GetType() == typeof(Microsoft.Extensions.Internal.SystemClock));
+#pragma warning restore CS0618
+        }
+        catch (Exception)
+        {
+            return false; // reflection refused (a trimmed or changed MemoryCache): the token path is always correct.
+        }
+    }
+
+    /// <summary>
+    /// An expiration token a memory cache polls (no callbacks: nothing registered per entry): changed once the engine's
+    /// clock reaches the entry's end, so the cache drops the entry on its next lookup, scan or compaction.
+    /// </summary>
+    private sealed class EndOnEngineClock(Func<long> now, LocalEntry entry) : IChangeToken
+    {
+        public bool HasChanged => now() >= entry.ExpiresAt;
+
+        public bool ActiveChangeCallbacks => false;
+
+        public IDisposable RegisterChangeCallback(Action<object?> callback, object? state) => NoRegistration.Instance;
+
+        private sealed class NoRegistration : IDisposable
+        {
+            public static readonly NoRegistration Instance = new();
+
+            public void Dispose()
+            {
+            }
+        }
     }
 
     /// <summary>The key of our entry in a shared memory cache where the application keeps its own under the plain key.</summary>

@@ -10,14 +10,14 @@ namespace StampedeGuard.HybridConformance.Tests.Infrastructure;
 /// <c>AddHybridCache(options)</c>; StampedeGuard's with <c>Configure&lt;HybridCacheOptions&gt;</c> +
 /// <c>AddStampedeGuard()</c>, and <c>.UseDistributedCache()</c> when the test registers an <see cref="IDistributedCache"/>
 /// (<c>.UseRegisteredMemoryCache()</c> too for <see cref="Implementation.StampedeGuardRegisteredMemoryCache"/>).
-/// Both see the same <see cref="TestClock"/> (registered as <see cref="TimeProvider"/>; MemoryCache uses it too unless
+/// Both see the same clock, a <see cref="TestClock"/> unless the test passes another (registered as <see cref="TimeProvider"/>; MemoryCache uses it too unless
 /// the test registers its own <see cref="IMemoryCache"/>).
 /// </summary>
 public sealed class HybridHost : IDisposable
 {
     private readonly ServiceProvider _provider;
 
-    private HybridHost(ServiceProvider provider, TestClock clock)
+    private HybridHost(ServiceProvider provider, HandMovedClock clock)
     {
         _provider = provider;
         Clock = clock;
@@ -25,11 +25,11 @@ public sealed class HybridHost : IDisposable
 
     public HybridCache Cache => _provider.GetRequiredService<HybridCache>();
 
-    public TestClock Clock { get; }
+    public HandMovedClock Clock { get; }
 
     public IServiceProvider Services => _provider;
 
-    public static HybridHost Create(Implementation implementation, Action<IServiceCollection>? services = null, Action<HybridCacheOptions>? options = null, TestClock? clock = null)
+    public static HybridHost Create(Implementation implementation, Action<IServiceCollection>? services = null, Action<HybridCacheOptions>? options = null, HandMovedClock? clock = null)
     {
         clock ??= new TestClock();
         var collection = new ServiceCollection();

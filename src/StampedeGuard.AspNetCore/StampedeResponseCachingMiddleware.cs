@@ -354,7 +354,13 @@ internal sealed class StampedeResponseCachingMiddleware
                     return new Outcome(OutcomeKind.RetryCollapsed, null);
                 }
 
-                head.Failure!.Throw(); // the same failure for every client of the execution
+                if (head.Failure!.SourceException is OriginAbortedException)
+                {
+                    context.Abort(); // the origin code aborted its request: every client of the execution sees the same
+                    return new Outcome(OutcomeKind.Done, null);
+                }
+
+                head.Failure.Throw(); // the same failure for every client of the execution
                 return default;
 
             case FlightHeadKind.Retry:

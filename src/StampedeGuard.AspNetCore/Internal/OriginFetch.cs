@@ -206,6 +206,11 @@ internal sealed class OriginFetch : IOriginResponseSink
         try
         {
             await _runtime.Next(_origin).ConfigureAwait(false);
+            if (_flight.AbortedByOrigin)
+            {
+                throw new OriginAbortedException(); // a broken response (a forwarder's dropped connection), never a complete one
+            }
+
             await _response.CompleteAsync().ConfigureAwait(false);
         }
         catch (Exception ex)

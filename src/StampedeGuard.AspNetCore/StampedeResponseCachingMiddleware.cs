@@ -344,7 +344,8 @@ internal sealed class StampedeResponseCachingMiddleware
             case FlightHeadKind.Stored:
                 var now = _runtime.Time.GetUtcNow();
                 var stored = head.Stored!;
-                await ResponseWriter.ServeStoredAsync(context, stored, CacheStatus.Forward(_name, plan.Fwd, stored.TimeToLive(now), head.Storing, collapsed: !leader, head.Detail), now).ConfigureAwait(false);
+                TimeSpan? ttl = head.Detail == "origin-timeout" ? null : stored.TimeToLive(now); // this cache's own 504 has no freshness
+                await ResponseWriter.ServeStoredAsync(context, stored, CacheStatus.Forward(_name, plan.Fwd, ttl, head.Storing, collapsed: !leader, head.Detail), now).ConfigureAwait(false);
                 await context.Response.CompleteAsync().ConfigureAwait(false); // complete now: the leader's request may outlive a timed-out origin
                 return new Outcome(OutcomeKind.Done, null);
 

@@ -1,4 +1,6 @@
 using Microsoft.Extensions.Configuration.Memory;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Yarp.ReverseProxy.Forwarder;
 using StampedeGuard.AspNetCore;
 
 namespace StampedeGuard.Accelerator;
@@ -98,6 +100,7 @@ internal static class AcceleratorApp
         builder.Services.AddStampedeGuardResponseCaching();
         builder.Services.Configure<StampedeResponseCachingOptions>(builder.Configuration.GetSection("StampedeGuard:Caching"));
         builder.Services.AddReverseProxy().LoadFromConfig(proxy).AddTransforms<HopByHopTransformProvider>();
+        builder.Services.Replace(ServiceDescriptor.Singleton<IForwarderHttpClientFactory, OneAttemptHttpClientFactory>());
         configure?.Invoke(builder);
 
         var app = builder.Build();

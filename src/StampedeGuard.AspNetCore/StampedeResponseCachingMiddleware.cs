@@ -303,8 +303,10 @@ internal sealed class StampedeResponseCachingMiddleware
             }
             catch (TimeoutException)
             {
-                Log.WaiterTimedOut(_runtime.Logger, plan.FlightKey, _options.WaiterTimeout.TotalSeconds);
-                return new Outcome(OutcomeKind.Pass, "waiter-timeout");
+                // Never an origin request of its own while the flight's is outstanding (Squid's bug 1918): the waiter
+                // gets the flight's failure, the one a timeout is, now.
+                await GiveUpWaitingAsync(context, plan).ConfigureAwait(false);
+                return new Outcome(OutcomeKind.Done, null);
             }
             catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
             {
@@ -342,7 +344,8 @@ internal sealed class StampedeResponseCachingMiddleware
             case FlightHeadKind.Stored:
                 var now = _runtime.Time.GetUtcNow();
                 var stored = head.Stored!;
-                await ResponseWriter.ServeStoredAsync(context, stored, CacheStatus.Forward(_name, plan.Fwd, stored.TimeToLive(now), head.Storing, collapsed: !leader, head.Detail), now).ConfigureAwait(false);
+                TimeSpan? ttl = head.Detail == "origin-timeout" ? null : stored.TimeToLive(now); // this cache's own 504 has no freshness
+                await ResponseWriter.ServeStoredAsync(context, stored, CacheStatus.Forward(_name, plan.Fwd, ttl, head.Storing, collapsed: !leader, head.Detail), now).ConfigureAwait(false);
                 await context.Response.CompleteAsync().ConfigureAwait(false); // complete now: the leader's request may outlive a timed-out origin
                 return new Outcome(OutcomeKind.Done, null);
 
@@ -352,7 +355,13 @@ internal sealed class StampedeResponseCachingMiddleware
                     return new Outcome(OutcomeKind.RetryCollapsed, null);
                 }
 
-                head.Failure!.Throw(); // the same failure for every client of the execution
+                if (head.Failure!.SourceException is OriginAbortedException)
+                {
+                    context.Abort(); // the origin code aborted its request: every client of the execution sees the same
+                    return new Outcome(OutcomeKind.Done, null);
+                }
+
+                head.Failure.Throw(); // the same failure for every client of the execution
                 return default;
 
             case FlightHeadKind.Retry:
@@ -361,6 +370,24 @@ internal sealed class StampedeResponseCachingMiddleware
             default:
                 return new Outcome(OutcomeKind.Pass, head.Detail);
         }
+    }
+
+    /// <summary>
+    /// A collapsed waiter ran out of <see cref="StampedeResponseCachingOptions.WaiterTimeout"/> before the flight had
+    /// headers: it gets a stale response where stale-if-error allows (<c>detail=stale-if-error</c>), otherwise this cache's
+    /// 504 (<c>detail=waiter-timeout</c>). The flight and its one origin request go on for the other clients.
+    /// </summary>
+    private Task GiveUpWaitingAsync(HttpContext context, MissPlan plan)
+    {
+        var now = _runtime.Time.GetUtcNow();
+        if (plan.StaleOnError(now) is { } stale)
+        {
+            Log.WaiterGaveUp(_runtime.Logger, plan.LogKey, _options.WaiterTimeout.TotalSeconds, "a stale response (stale-if-error)");
+            return ResponseWriter.ServeStoredAsync(context, stale, CacheStatus.Forward(_name, plan.Fwd, stale.TimeToLive(now), collapsed: true, detail: "stale-if-error"), now);
+        }
+
+        Log.WaiterGaveUp(_runtime.Logger, plan.LogKey, _options.WaiterTimeout.TotalSeconds, "504");
+        return ResponseWriter.ServeStoredAsync(context, CachedResponse.GatewayTimeout(now), CacheStatus.Forward(_name, plan.Fwd, collapsed: true, detail: "waiter-timeout"), now);
     }
 
     private async ValueTask<Lookup> LookupAsync(string primaryKey, IHeaderDictionary requestHeaders)

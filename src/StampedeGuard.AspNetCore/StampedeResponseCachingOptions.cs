@@ -11,8 +11,8 @@ public sealed class StampedeResponseCachingOptions
 {
     private long _maximumBodySize = 1024 * 1024;
     private int _maximumHeaderBytes = 32 * 1024;
-    private TimeSpan _waiterTimeout = TimeSpan.FromSeconds(15);
-    private TimeSpan _originTimeout = Timeout.InfiniteTimeSpan;
+    private TimeSpan _waiterTimeout = TimeSpan.FromSeconds(60);
+    private TimeSpan _originTimeout = TimeSpan.FromSeconds(60);
     private TimeSpan _hitForPassDuration = TimeSpan.FromMinutes(2);
     private TimeSpan? _defaultFreshness;
     private TimeSpan _staleWhileRevalidate = TimeSpan.Zero;
@@ -44,11 +44,19 @@ public sealed class StampedeResponseCachingOptions
     }
 
     /// <summary>
-    /// Gets or sets how long a collapsed waiter waits for the leader's response headers. Past it the waiter stops
-    /// waiting and goes to the origin itself (a hung or slow origin execution never blocks everyone indefinitely).
-    /// Once headers arrived, the body streams at the origin's pace.
+    /// Gets or sets how long a collapsed waiter waits for its flight's response headers. Past it the waiter stops
+    /// waiting and gets the flight's failure at once: a stale response where stale-if-error allows
+    /// (<c>Cache-Status: ...; collapsed; detail=stale-if-error</c>), otherwise this cache's <c>504 Gateway Timeout</c>
+    /// (<c>...; collapsed; detail=waiter-timeout</c>). It never sends a request of its own: the flight's one origin request
+    /// goes on for the other clients, bounded by <see cref="OriginTimeout"/> (a waiter that went to the origin itself
+    /// would turn every outage into a stampede, Squid's bug 1918). Once headers arrived, the body streams at the origin's pace.
     /// </summary>
-    /// <value>Default 15 seconds. Must be positive or <see cref="Timeout.InfiniteTimeSpan"/>.</value>
+    /// <remarks>
+    /// The default equals <see cref="OriginTimeout"/>'s, so by default every client of a flight gets the flight's own
+    /// answer (at the latest the 504 of <see cref="OriginTimeout"/>); set it lower only when clients should hear back
+    /// sooner than the origin is given. With a distributed lock the leader waits for it at most half of this (30 s when infinite).
+    /// </remarks>
+    /// <value>Default 60 seconds. Must be positive or <see cref="Timeout.InfiniteTimeSpan"/>.</value>
     public TimeSpan WaiterTimeout
     {
         get => _waiterTimeout;
@@ -56,12 +64,16 @@ public sealed class StampedeResponseCachingOptions
     }
 
     /// <summary>
-    /// Gets or sets how long an origin execution may take to produce its response headers. Past it the execution's
-    /// token (the app's <c>RequestAborted</c>) is cancelled and every client of the flight gets the same 504 (or a stale
-    /// response where stale-if-error allows); the flight stays registered until the origin code has returned, so a hung
-    /// origin still sees one request at a time per URL.
+    /// Gets or sets how long an origin execution may take to produce its response headers (the time to the response
+    /// head, like Varnish's <c>first_byte_timeout</c> and, for a request that sends no body, nginx's
+    /// <c>proxy_read_timeout</c>; both default to 60 s). Past it the execution's token (the app's or the forwarder's
+    /// <c>RequestAborted</c>) is cancelled and every client of the flight gets the same 504
+    /// (<c>Cache-Status: ...; detail=origin-timeout</c>), or a stale response where stale-if-error allows; the flight stays
+    /// registered until the origin code has returned, so a hung origin still sees one request at a time per URL.
+    /// It does not bound the body: once the headers arrived the body streams at the origin's pace (the forwarder's own
+    /// idle timeout, YARP's <c>ActivityTimeout</c>, 100 s by default, bounds a stalled body).
     /// </summary>
-    /// <value>Default <see cref="Timeout.InfiniteTimeSpan"/> (off). Must be positive or infinite.</value>
+    /// <value>Default 60 seconds. Must be positive or <see cref="Timeout.InfiniteTimeSpan"/> (no limit: a hung origin then holds its flight's clients as long as it hangs).</value>
     public TimeSpan OriginTimeout
     {
         get => _originTimeout;

@@ -385,8 +385,9 @@ public sealed class CollapsingTests
     }
 
     [Fact]
-    public async Task Get_LeaderHangs_WaiterGivesUpAfterWaiterTimeoutAndGoesToTheOrigin()
+    public async Task Get_LeaderHangs_WaiterGets504AfterWaiterTimeoutAndSendsNoRequestOfItsOwn()
     {
+        // Issue 17.5: a waiter that went to the origin itself after WaiterTimeout turned every outage into a stampede.
         var time = new FakeTimeProvider();
         var origin = new Origin();
         var hang = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -394,11 +395,7 @@ public sealed class CollapsingTests
             app => app.MapGet("/hang", async ctx =>
             {
                 using var _ = origin.Enter();
-                if (origin.Executions == 1)
-                {
-                    await hang.Task;
-                }
-
+                await hang.Task;
                 ctx.Response.Headers.CacheControl = "max-age=60";
                 await ctx.Response.WriteAsync("x");
             }),
@@ -408,15 +405,60 @@ public sealed class CollapsingTests
         var leader = host.Client.GetAsync("/hang");
         await origin.Entered.Task;
         var waiter = host.Client.GetBodyAsync("/hang");
-        await WaitUntilAsync(() => time.ActiveTimers > 0);
+        await WaitUntilAsync(() => host.Count("collapsed") == 1 && time.ActiveTimers > 1); // the origin's deadline and the waiter's
         time.Advance(TimeSpan.FromSeconds(6));
 
         var (response, body) = await waiter;
-        body.Should().Be("x");
-        response.CacheStatus().Should().Contain("detail=waiter-timeout");
-        origin.Executions.Should().Be(2);
+        response.StatusCode.Should().Be(HttpStatusCode.GatewayTimeout);
+        response.CacheStatus().Should().Be("StampedeGuard; fwd=uri-miss; collapsed; detail=waiter-timeout");
+        response.Headers.CacheControl!.NoStore.Should().BeTrue();
+        body.Should().BeEmpty();
+        origin.Executions.Should().Be(1);
         hang.SetResult();
-        (await leader).StatusCode.Should().Be(HttpStatusCode.OK);
+        var led = await leader;
+        led.StatusCode.Should().Be(HttpStatusCode.OK);
+        led.CacheStatus().Should().Contain("stored");
+        origin.Executions.Should().Be(1);
+        origin.MaxConcurrent.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task Get_StaleIfErrorAndLeaderHangs_WaiterGetsTheStaleResponseAfterWaiterTimeout()
+    {
+        var time = new FakeTimeProvider();
+        var origin = new Origin();
+        var hang = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var host = await TestHost.StartAsync(
+            app => app.MapGet("/sie", async ctx =>
+            {
+                using var _ = origin.Enter();
+                if (origin.Executions > 1)
+                {
+                    await hang.Task;
+                }
+
+                ctx.Response.Headers.CacheControl = "max-age=10, stale-if-error=60";
+                await ctx.Response.WriteAsync("v" + origin.Executions);
+            }),
+            o => o.WaiterTimeout = TimeSpan.FromSeconds(5),
+            time);
+
+        (await host.Client.GetAsync("/sie")).CacheStatus().Should().Contain("stored");
+        time.Advance(TimeSpan.FromSeconds(11));
+        var leader = host.Client.GetBodyAsync("/sie");
+        await WaitUntilAsync(() => origin.Executions == 2);
+        var waiter = host.Client.GetBodyAsync("/sie");
+        await WaitUntilAsync(() => host.Count("collapsed") == 1 && time.ActiveTimers > 1);
+        time.Advance(TimeSpan.FromSeconds(6));
+
+        var (response, body) = await waiter;
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        body.Should().Be("v1");
+        response.CacheStatus().Should().Be("StampedeGuard; fwd=stale; ttl=-7; collapsed; detail=stale-if-error");
+        hang.SetResult();
+        (await leader).Body.Should().Be("v2");
+        origin.Executions.Should().Be(2);
+        origin.MaxConcurrent.Should().Be(1);
     }
 
     internal static async Task<string> ReadExactlyAsync(Stream stream, int count)

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using FluentAssertions;
 using Microsoft.AspNetCore.Builder;
@@ -104,6 +105,123 @@ public sealed class OutageTests
 
         responses.Should().OnlyContain(r => r.StatusCode == HttpStatusCode.GatewayTimeout && r.CacheStatus().Contains("detail=origin-timeout"));
         _origin.Executions.Should().Be(2);
+        _origin.MaxConcurrent.Should().Be(1);
+    }
+
+    [Fact]
+    public void Options_Defaults_FiniteOriginTimeoutAndWaiterTimeoutOfSixtySeconds()
+    {
+        var options = new StampedeResponseCachingOptions();
+
+        options.OriginTimeout.Should().Be(TimeSpan.FromSeconds(60), "like Varnish's first_byte_timeout and nginx's proxy_read_timeout");
+        options.WaiterTimeout.Should().Be(options.OriginTimeout, "by default every waiter gets its flight's own answer");
+    }
+
+    [Fact]
+    public async Task Get_OriginHoldsThenAbortsTheRequest_OneThenAWaveOfTen_OneOriginRequestAndEveryClientIsAbortedAndNothingStored()
+    {
+        // The in-process counterpart of an origin dropping the connection: the app (or a forwarder) aborts its request.
+        var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var host = await TestHost.StartAsync(app => app.MapGet("/drops", async ctx =>
+        {
+            using var _ = _origin.Enter();
+            if (_origin.Executions == 1)
+            {
+                await hold.Task;
+                ctx.Response.Headers.CacheControl = "max-age=60";
+                await ctx.Response.WriteAsync("partial");
+                ctx.Abort();
+                return;
+            }
+
+            ctx.Response.Headers.CacheControl = "max-age=60";
+            await ctx.Response.WriteAsync("whole");
+        }));
+
+        var first = host.Client.GetAsync("/drops", HttpCompletionOption.ResponseContentRead);
+        await _origin.Entered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var wave = Enumerable.Range(0, 10).Select(_ => host.Client.GetAsync("/drops", HttpCompletionOption.ResponseContentRead)).ToArray();
+        await CollapsingTests.WaitUntilAsync(() => host.Count("collapsed") == 10);
+        var released = Stopwatch.StartNew();
+        hold.SetResult();
+
+        foreach (var response in wave.Prepend(first))
+        {
+            await response.Invoking(r => r).Should().ThrowAsync<HttpRequestException>("every client of the flight sees the broken response, none a short one");
+        }
+
+        released.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(10));
+        _origin.Executions.Should().Be(1);
+        var next = await host.Client.GetAsync("/drops");
+        (await next.Content.ReadAsStringAsync()).Should().Be("whole", "the broken response was not stored");
+        _origin.Executions.Should().Be(2);
+        _origin.MaxConcurrent.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task Get_OriginNeverAnswers_OneThenAWaveOfTen_EveryClientGetsThe504AtOriginTimeoutFromOneOriginRequest()
+    {
+        var originTimeout = TimeSpan.FromSeconds(1);
+        await using var host = await TestHost.StartAsync(
+            app => app.MapGet("/never", async ctx =>
+            {
+                using var _ = _origin.Enter();
+                await Task.Delay(Timeout.Infinite, ctx.RequestAborted);
+            }),
+            o => o.OriginTimeout = originTimeout);
+
+        var started = Stopwatch.StartNew();
+        var first = host.Client.GetAsync("/never");
+        await _origin.Entered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var wave = Enumerable.Range(0, 10).Select(_ => host.Client.GetAsync("/never")).ToArray();
+        await CollapsingTests.WaitUntilAsync(() => host.Count("collapsed") == 10);
+
+        var leader = await first;
+        var waiters = await Task.WhenAll(wave);
+        started.Elapsed.Should().BeLessThan(originTimeout + TimeSpan.FromSeconds(10));
+        leader.StatusCode.Should().Be(HttpStatusCode.GatewayTimeout);
+        leader.CacheStatus().Should().Be("StampedeGuard; fwd=uri-miss; detail=origin-timeout");
+        waiters.Should().OnlyContain(r => r.StatusCode == HttpStatusCode.GatewayTimeout && r.CacheStatus() == "StampedeGuard; fwd=uri-miss; collapsed; detail=origin-timeout");
+        await CollapsingTests.WaitUntilAsync(() => _origin.Concurrent == 0); // the hung execution's token was cancelled
+        _origin.Executions.Should().Be(1);
+        _origin.MaxConcurrent.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task Get_WaitersOutOfPatienceWhileTheOriginHangs_EachGetsA504AndTheNextWaveStillJoins_OneOriginRequest()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var host = await TestHost.StartAsync(
+            app => app.MapGet("/slow", async ctx =>
+            {
+                using var _ = _origin.Enter();
+                await release.Task.WaitAsync(ctx.RequestAborted);
+                ctx.Response.Headers.CacheControl = "max-age=60";
+                await ctx.Response.WriteAsync("late");
+            }),
+            o =>
+            {
+                o.WaiterTimeout = TimeSpan.FromMilliseconds(500);
+                o.OriginTimeout = TimeSpan.FromSeconds(30);
+            });
+
+        var first = host.Client.GetBodyAsync("/slow");
+        await _origin.Entered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        for (var round = 1; round <= 2; round++)
+        {
+            var started = Stopwatch.StartNew();
+            var wave = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => host.Client.GetAsync("/slow")));
+
+            started.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(10.5));
+            wave.Should().OnlyContain(r => r.StatusCode == HttpStatusCode.GatewayTimeout && r.CacheStatus() == "StampedeGuard; fwd=uri-miss; collapsed; detail=waiter-timeout");
+            host.Count("collapsed").Should().Be(round * 10);
+            _origin.Executions.Should().Be(1, "a waiter that gives up never sends a request of its own");
+        }
+
+        release.SetResult();
+        (await first).Body.Should().Be("late");
+        (await host.Client.GetAsync("/slow")).CacheStatus().Should().Contain("hit");
+        _origin.Executions.Should().Be(1);
         _origin.MaxConcurrent.Should().Be(1);
     }
 

@@ -62,4 +62,14 @@ internal sealed class CachedResponse
     public TimeSpan TimeToLive(DateTimeOffset now) => FreshnessLifetime - CurrentAge(now);
 
     public static CachedResponse HitForPass(string reason) => new() { Kind = CachedResponseKind.HitForPass, Reason = reason };
+
+    /// <summary>The cache's own <c>504 Gateway Timeout</c> (never stored, never served stale) for clients it stops waiting for.</summary>
+    /// <param name="now">The current time.</param>
+    /// <returns>An empty 504 with <c>Cache-Control: no-store</c>.</returns>
+    public static CachedResponse GatewayTimeout(DateTimeOffset now)
+    {
+        var response = new CachedResponse { Kind = CachedResponseKind.Response, StatusCode = 504, ResponseTime = now, NoStaleServing = true };
+        response.Headers[Microsoft.Net.Http.Headers.HeaderNames.CacheControl] = ["no-store"];
+        return response;
+    }
 }

@@ -17,8 +17,8 @@ internal static partial class Log
     [LoggerMessage(203, LogLevel.Warning, "Serving a stale response for {UrlHash} because the origin failed (stale-if-error).")]
     public static partial void StaleIfError(ILogger logger, string urlHash);
 
-    [LoggerMessage(204, LogLevel.Information, "A collapsed waiter for {Key} gave up after {Seconds} s without the origin's headers and goes to the origin itself.")]
-    public static partial void WaiterTimedOut(ILogger logger, string key, double seconds);
+    // 204 (WaiterTimedOut, "... gave up ... and goes to the origin itself") is retired: a waiter no longer sends a
+    // request of its own (event 210). Never reuse the id.
 
     [LoggerMessage(205, LogLevel.Warning, "Background revalidation of {UrlHash} failed.")]
     public static partial void BackgroundRevalidationFailed(ILogger logger, string urlHash, Exception exception);
@@ -34,4 +34,7 @@ internal static partial class Log
 
     [LoggerMessage(208, LogLevel.Debug, "Invalidated {Url} after a successful {Method}.")]
     public static partial void Invalidated(ILogger logger, string url, string method);
+
+    [LoggerMessage(210, LogLevel.Information, "A collapsed waiter for {UrlHash} gave up after {Seconds} s without the origin's headers: it gets {Answer}; the flight's one origin request continues for the others.")]
+    public static partial void WaiterGaveUp(ILogger logger, string urlHash, double seconds, string answer);
 }

@@ -31,4 +31,21 @@ internal sealed class MissPlan
 
     /// <summary>Gets the <c>fwd</c> value of this miss for <c>Cache-Status</c>.</summary>
     public required string Fwd { get; init; }
+
+    /// <summary>
+    /// The stale response that may answer a failed or timed-out origin execution (RFC 5861 4, stale-if-error): the
+    /// stale entry, unless it forbids stale serving or is past its stale-if-error window; otherwise null.
+    /// </summary>
+    /// <param name="now">The current time.</param>
+    /// <returns>The stale entry to serve, or null.</returns>
+    public CachedResponse? StaleOnError(DateTimeOffset now)
+    {
+        if (Stale is not { NoStaleServing: false } stale)
+        {
+            return null;
+        }
+
+        var ttl = stale.TimeToLive(now);
+        return ttl > TimeSpan.Zero || -ttl < stale.StaleIfError ? stale : null;
+    }
 }

@@ -93,6 +93,6 @@ internal static class OriginContextFactory
             set => throw new NotSupportedException("The origin execution's token belongs to its flight.");
         }
 
-        public void Abort() => flight.CancelOrigin();
+        public void Abort() => flight.AbortFromOrigin();
     }
 }

@@ -206,6 +206,11 @@ internal sealed class OriginFetch : IOriginResponseSink
         try
         {
             await _runtime.Next(_origin).ConfigureAwait(false);
+            if (_flight.AbortedByOrigin)
+            {
+                throw new OriginAbortedException(); // a broken response (a forwarder's dropped connection), never a complete one
+            }
+
             await _response.CompleteAsync().ConfigureAwait(false);
         }
         catch (Exception ex)
@@ -413,8 +418,7 @@ internal sealed class OriginFetch : IOriginResponseSink
         }
         else
         {
-            var timeout = new CachedResponse { Kind = CachedResponseKind.Response, StatusCode = StatusCodes.Status504GatewayTimeout, ResponseTime = now, NoStaleServing = true };
-            timeout.Headers[HeaderNames.CacheControl] = ["no-store"];
+            var timeout = CachedResponse.GatewayTimeout(now);
             _flight.Publish(new FlightHead { Kind = FlightHeadKind.Stored, Stored = timeout, StatusCode = timeout.StatusCode, Shareable = true, Detail = "origin-timeout" });
         }
 
@@ -466,16 +470,7 @@ internal sealed class OriginFetch : IOriginResponseSink
         _flight.Publish(head);
     }
 
-    private CachedResponse? CanServeStaleOnError(DateTimeOffset now)
-    {
-        if (_plan.Stale is not { NoStaleServing: false } stale)
-        {
-            return null;
-        }
-
-        var ttl = stale.TimeToLive(now);
-        return ttl > TimeSpan.Zero || -ttl < stale.StaleIfError ? stale : null;
-    }
+    private CachedResponse? CanServeStaleOnError(DateTimeOffset now) => _plan.StaleOnError(now);
 
     private async ValueTask SetHitForPassAsync(string reason)
     {

@@ -14,6 +14,7 @@ internal sealed class ResponseFlight(string key, long window, bool background, b
     private bool _closed;
     private bool _originDone;
     private bool _invalidated;
+    private bool _abortedByOrigin;
 
     public string Key { get; } = key;
 
@@ -103,6 +104,19 @@ internal sealed class ResponseFlight(string key, long window, bool background, b
             _closed = true;
             ClosedReason ??= reason;
         }
+    }
+
+    /// <summary>
+    /// Gets whether the origin code aborted its own request (<c>HttpContext.Abort()</c>, which is how a forwarder says the
+    /// origin's connection broke): whatever it wrote is a failure, never a complete response.
+    /// </summary>
+    public bool AbortedByOrigin => Volatile.Read(ref _abortedByOrigin);
+
+    /// <summary>The origin code called <c>HttpContext.Abort()</c>: the execution failed; its token is cancelled.</summary>
+    public void AbortFromOrigin()
+    {
+        Volatile.Write(ref _abortedByOrigin, true);
+        CancelOrigin();
     }
 
     public void CancelOrigin()

@@ -45,6 +45,7 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
     private long _epoch;
     private int _heartbeating;
     private int _silent;
+    private bool? _cluster;
 
     /// <summary>Creates the tier over the application's connection (which it uses and never disposes), of any supported client version.</summary>
     /// <param name="connection">The connection.</param>
@@ -183,7 +184,7 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
         var now = TimeProvider.GetUtcNow().UtcTicks;
         var carry = bytes.Length <= _options.MaximumNotificationPayloadBytes;
         var releaseMessage = lease is not null ? Notification.Encode(Notification.Released, InstanceId, 0, now, lockKey, null) : [];
-        var keys = new RedisKey[] { _keys.Value(key), lockKey, _keys.Version(key) };
+        var keys = WriteKeys(key, lockKey, options);
         var args = new RedisValue[]
         {
             bytes,
@@ -228,6 +229,56 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
 
         (lease as RedisLease)?.MarkReleased();
         return new DistributedWriteResult { Outcome = DistributedOutcome.Done, Version = version, Notified = code == 1 };
+    }
+
+    /// <summary>
+    /// The write's keys: value, lock, version and, for a conditional write on standalone Redis, the records of the
+    /// entry's tags (a cluster keeps them in other slots: there readers reject such an entry by the same records).
+    /// </summary>
+    private RedisKey[] WriteKeys(string key, string lockKey, in DistributedWriteOptions options)
+    {
+        var conditional = options.ExpectedVersion is not null || options.UnchangedSince > 0;
+        if (!conditional || options.Tags is not { Count: > 0 } tags || IsCluster)
+        {
+            return [_keys.Value(key), lockKey, _keys.Version(key)];
+        }
+
+        var keys = new RedisKey[3 + tags.Count];
+        keys[0] = _keys.Value(key);
+        keys[1] = lockKey;
+        keys[2] = _keys.Version(key);
+        for (var i = 0; i < tags.Count; i++)
+        {
+            keys[3 + i] = _keys.Tag(tags[i]);
+        }
+
+        return keys;
+    }
+
+    /// <summary>Gets whether the connection is to a Redis Cluster (decided once connected; unknown counts as a cluster).</summary>
+    private bool IsCluster
+    {
+        get
+        {
+            if (_cluster is { } known)
+            {
+                return known;
+            }
+
+            if (_connection.Current is not { } multiplexer)
+            {
+                return true;
+            }
+
+            var cluster = false;
+            foreach (var endPoint in multiplexer.GetEndPoints())
+            {
+                cluster |= multiplexer.GetServer(endPoint).ServerType == ServerType.Cluster;
+            }
+
+            _cluster = cluster;
+            return cluster;
+        }
     }
 
     /// <inheritdoc />

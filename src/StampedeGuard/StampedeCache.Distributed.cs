@@ -177,6 +177,19 @@ public sealed partial class StampedeCache
             ? 0
             : flight.StartedAt + Volatile.Read(ref _stampOffset) - StampMargin;
 
+    /// <summary>The tag records a run's conditional write is checked against: its tags and "*", as the store names them.</summary>
+    private string[] ConditionTags(string[]? tags)
+    {
+        var names = new string[(tags?.Length ?? 0) + 1];
+        names[0] = DistributedKey(StampedeKeys.AllTag);
+        for (var i = 1; i < names.Length; i++)
+        {
+            names[i] = DistributedKey(tags![i - 1]);
+        }
+
+        return names;
+    }
+
     /// <summary>How far the learned store clock may be off (a round trip): a run's start is judged this much earlier.</summary>
     private static readonly long StampMargin = TimeSpan.FromMilliseconds(50).Ticks;
 
@@ -213,6 +226,7 @@ public sealed partial class StampedeCache
             ExpectedVersion = expectedVersion,
             ReadStamp = readStamp,
             UnchangedSince = expectedVersion is null ? unchangedSince : 0,
+            Tags = conditional ? ConditionTags(entry.Tags) : null,
             Lease = lease,
             Notify = true,
         };

@@ -75,7 +75,9 @@ internal static class RedisScripts
     /// version) is published. KEYS: value, lock, version. ARGV: envelope, freshUntil (ms), ttl (ms), token ('' =
     /// unfenced), channel, message prefix ('' = none), message rest, append envelope ('1'/'0'), release message ('' =
     /// none), deadline (Unix ms), expected version ('' = none), read clock (us), version retention (ms), unchanged
-    /// since (us on Redis's clock, '' = none: with no expected version either, the write is unconditional).
+    /// since (us on Redis's clock, '' = none: with no expected version either, the write is unconditional). Further
+    /// KEYS (standalone Redis only: they live in other slots) are the records of the entry's tags and of "*": a
+    /// conditional write is refused if one of them was invalidated at or after the run began.
     /// Returns {code, version}: 1 written and published, 0 written without a message, or a refusal code.
     /// </summary>
     public const string Write = Clock + """
@@ -90,6 +92,11 @@ internal static class RedisScripts
           local cur = tonumber(redis.call('GET', KEYS[3]) or '0') or 0
           if cur >= tonumber(ARGV[14]) then return {-2, cur} end
           if now - tonumber(ARGV[14]) > tonumber(ARGV[13]) * 1000 then return {-2, cur} end
+        end
+        local since = tonumber(ARGV[14] ~= '' and ARGV[14] or ARGV[12])
+        for i = 4, #KEYS do
+          local t = tonumber(redis.call('GET', KEYS[i]) or '0') or 0
+          if t >= since then return {-2, 0} end
         end
         local nv = bump(KEYS[3], now, ARGV[13])
         redis.call('DEL', KEYS[1])

@@ -97,6 +97,12 @@ public readonly struct DistributedWriteOptions
 
     /// <summary>Gets whether to wake waiters and tell other nodes.</summary>
     public bool Notify { get; init; }
+
+    /// <summary>
+    /// Gets, for a conditional write, the entry's tags (with "*"), so a store that can check them in the same atomic
+    /// step refuses a write whose run began before one of them was invalidated; null for none.
+    /// </summary>
+    public IReadOnlyList<string>? Tags { get; init; }
 }
 
 /// <summary>The outcome of a write.</summary>

@@ -355,6 +355,12 @@ public sealed partial class StampedeCache
                 return null;
             }
 
+            if (_options.DistributedCompression != StampedeCompression.None && buffer.WrittenCount >= _options.DistributedCompressionThreshold
+                && PayloadCompression.TryCompress(_options.DistributedCompression, _options.DistributedCompressionLevel, buffer.WrittenSpan) is { } compressed)
+            {
+                return Envelope.Write(entry.Times, entry.Origin, entry.Tags, compressed, Envelope.CodecFlags(_options.DistributedCompression));
+            }
+
             return Envelope.Write(entry.Times, entry.Origin, entry.Tags, buffer.WrittenSpan);
         }
         catch (Exception ex) when (!_options.ThrowOnDistributedCacheErrors)
@@ -465,6 +471,11 @@ public sealed partial class StampedeCache
             if (tags is not null)
             {
                 _invalidations.NoteTaggedEntry(times);
+            }
+
+            if (Envelope.Codec(flags) is var codec and not StampedeCompression.None)
+            {
+                payload = PayloadCompression.Decompress(codec, payload, _options.MaximumPayloadBytes); // corrupt or too large: throws, a miss below
             }
 
             var value = (flags & Envelope.NullValue) != 0 ? default! : Serializer<T>().Deserialize(new ReadOnlySequence<byte>(payload));

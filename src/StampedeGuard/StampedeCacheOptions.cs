@@ -1,3 +1,4 @@
+using System.IO.Compression;
 using Microsoft.Extensions.Caching.Hybrid;
 using static StampedeGuard.Shared.OptionGuard;
 
@@ -13,6 +14,9 @@ public sealed class StampedeCacheOptions
     private int _maximumPayloadBytes = 1024 * 1024;
     private TimeSpan _distributedLockLease = TimeSpan.FromSeconds(10);
     private long _localCacheSizeLimit = DefaultLocalCacheSizeLimit;
+    private StampedeCompression _distributedCompression = StampedeCompression.None;
+    private int _distributedCompressionThreshold = 1024;
+    private CompressionLevel _distributedCompressionLevel = CompressionLevel.Fastest;
 
     /// <summary>The default <see cref="LocalCacheSizeLimit"/>: 256 MiB.</summary>
     public const long DefaultLocalCacheSizeLimit = 256L * 1024 * 1024;
@@ -65,12 +69,56 @@ public sealed class StampedeCacheOptions
         set => _maximumKeyLength = value > 0 ? value : throw new ArgumentOutOfRangeException(nameof(MaximumKeyLength), value, "MaximumKeyLength must be positive.");
     }
 
-    /// <summary>Gets or sets the largest serialized payload written to the distributed tier. Larger values are served and kept in L1 only (logged).</summary>
+    /// <summary>
+    /// Gets or sets the largest serialized payload written to the distributed tier. Larger values are served and kept in
+    /// L1 only (logged). It applies to the uncompressed payload: with <see cref="DistributedCompression"/> on, a value
+    /// is measured before it is compressed, and a reader refuses (as a miss) a compressed payload that declares more
+    /// than its own maximum, so decompression never allocates more than this.
+    /// </summary>
     /// <value>Default 1 MiB.</value>
     public int MaximumPayloadBytes
     {
         get => _maximumPayloadBytes;
         set => _maximumPayloadBytes = value > 0 ? value : throw new ArgumentOutOfRangeException(nameof(MaximumPayloadBytes), value, "MaximumPayloadBytes must be positive.");
+    }
+
+    /// <summary>
+    /// Gets or sets the codec that compresses payloads of at least <see cref="DistributedCompressionThreshold"/> bytes
+    /// before they are written to the distributed tier (and carried on the backplane). The envelope records the codec,
+    /// so a node reads entries of every codec of <see cref="StampedeCompression"/> whatever its own setting (a mixed
+    /// fleet or a rolling upgrade works), but a node of a version without compression treats a compressed entry as a
+    /// miss: upgrade every node before turning compression on. A payload that does not get smaller is stored as is.
+    /// Corrupt compressed data is a miss (logged, counted in <c>stampedeguard.distributed.errors</c>), never an exception.
+    /// </summary>
+    /// <value>Default <see cref="StampedeCompression.None"/>.</value>
+    public StampedeCompression DistributedCompression
+    {
+        get => _distributedCompression;
+        set => _distributedCompression = value is StampedeCompression.None or StampedeCompression.Brotli or StampedeCompression.ZLib
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(DistributedCompression), value, "DistributedCompression must be None, Brotli or ZLib.");
+    }
+
+    /// <summary>Gets or sets the smallest serialized payload, in bytes, that <see cref="DistributedCompression"/> compresses; smaller payloads are stored as is.</summary>
+    /// <value>Default 1024 bytes (1 KiB). Must not be negative.</value>
+    public int DistributedCompressionThreshold
+    {
+        get => _distributedCompressionThreshold;
+        set => _distributedCompressionThreshold = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(DistributedCompressionThreshold), value, "DistributedCompressionThreshold must not be negative.");
+    }
+
+    /// <summary>
+    /// Gets or sets how hard <see cref="DistributedCompression"/> works: <see cref="CompressionLevel.Fastest"/> is Brotli
+    /// quality 1 or ZLib level 1, <see cref="CompressionLevel.Optimal"/> Brotli quality 4 or ZLib level 6,
+    /// <see cref="CompressionLevel.SmallestSize"/> Brotli quality 11 or ZLib level 9. Readers need not agree.
+    /// </summary>
+    /// <value>Default <see cref="CompressionLevel.Fastest"/> (a cache write is on a request's path).</value>
+    public CompressionLevel DistributedCompressionLevel
+    {
+        get => _distributedCompressionLevel;
+        set => _distributedCompressionLevel = value is CompressionLevel.Fastest or CompressionLevel.Optimal or CompressionLevel.SmallestSize or CompressionLevel.NoCompression
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(DistributedCompressionLevel), value, "DistributedCompressionLevel must be a defined CompressionLevel.");
     }
 
     /// <summary>

@@ -36,4 +36,37 @@ public sealed class StampedeCacheOptionsTests
         options.EarlyRefresh.Should().Be(StampedeEarlyRefresh.Adaptive);
         options.StaleIfError.Should().Be(TimeSpan.Zero);
     }
+
+    [Fact]
+    public void DistributedCompression_Defaults_MatchDocumentation()
+    {
+        var options = new StampedeCacheOptions();
+
+        (options.DistributedCompression, options.DistributedCompressionThreshold, options.DistributedCompressionLevel)
+            .Should().Be((StampedeCompression.None, 1024, System.IO.Compression.CompressionLevel.Fastest));
+    }
+
+    [Fact]
+    public void DistributedCompression_Undefined_ThrowsArgumentOutOfRangeNamingOption()
+    {
+        var act = () => new StampedeCacheOptions { DistributedCompression = (StampedeCompression)3 };
+
+        act.Should().Throw<ArgumentOutOfRangeException>().Which.ParamName.Should().Be("DistributedCompression");
+    }
+
+    [Fact]
+    public void DistributedCompressionThreshold_Negative_ThrowsArgumentOutOfRangeNamingOption()
+    {
+        var act = () => new StampedeCacheOptions { DistributedCompressionThreshold = -1 };
+
+        act.Should().Throw<ArgumentOutOfRangeException>().Which.ParamName.Should().Be("DistributedCompressionThreshold");
+    }
+
+    [Fact]
+    public void DistributedCompressionLevel_Undefined_ThrowsArgumentOutOfRangeNamingOption()
+    {
+        var act = () => new StampedeCacheOptions { DistributedCompressionLevel = (System.IO.Compression.CompressionLevel)42 };
+
+        act.Should().Throw<ArgumentOutOfRangeException>().Which.ParamName.Should().Be("DistributedCompressionLevel");
+    }
 }

@@ -14,6 +14,13 @@ namespace StampedeGuard.Internal;
 /// Version 1 envelopes (no origin) are still read: their origin is their creation. Anything that does not parse exactly is a miss, never an exception.
 /// Flags: bit 0 (<see cref="NullValue"/>) marks a null value (empty payload), so null round-trips as null and not as
 /// whatever the serializer makes of nothing (an empty string, for the raw string serializer).
+/// Bits 1-2 (<see cref="CodecMask"/>) name the codec that compressed the payload: 0 none, 1 Brotli, 2 ZLib (the values
+/// of <see cref="StampedeCompression"/>), 3 reserved (refused). A compressed payload is
+/// <c>uncompressedLength:i32 | compressed bytes</c>, so a reader allocates exactly the declared length, refuses one
+/// over its MaximumPayloadBytes and refuses data that does not decompress to exactly that length. The codec is a flag,
+/// not a new version: every node of this version reads every codec whatever its own setting; a node of an older
+/// version refuses the flag and treats the entry as a miss (never as a wrong value).
+/// Other flag bits are refused.
 /// </summary>
 internal static class Envelope
 {
@@ -21,6 +28,18 @@ internal static class Envelope
 
     /// <summary>The flag of a null value.</summary>
     public const byte NullValue = 1;
+
+    /// <summary>The flag bits that name the payload's codec (a <see cref="StampedeCompression"/> value shifted by <see cref="CodecShift"/>).</summary>
+    public const byte CodecMask = 0b110;
+
+    /// <summary>The shift of the codec in the flags.</summary>
+    public const int CodecShift = 1;
+
+    /// <summary>The flags of a payload compressed with <paramref name="codec"/>.</summary>
+    public static byte CodecFlags(StampedeCompression codec) => (byte)((int)codec << CodecShift);
+
+    /// <summary>The codec named by <paramref name="flags"/>.</summary>
+    public static StampedeCompression Codec(byte flags) => (StampedeCompression)((flags & CodecMask) >> CodecShift);
     private const int FixedHeaderV1 = 2 + 1 + 1 + (5 * 8);
     private const int FixedHeader = FixedHeaderV1 + 8;
 
@@ -134,7 +153,9 @@ internal static class Envelope
 
         payload = envelope.Slice(offset, payloadLength);
         flags = span[3];
-        return (flags & ~NullValue) == 0 && ((flags & NullValue) == 0 || payloadLength == 0);
+        return (flags & ~(NullValue | CodecMask)) == 0
+            && Codec(flags) is StampedeCompression.None or StampedeCompression.Brotli or StampedeCompression.ZLib
+            && ((flags & NullValue) == 0 || (payloadLength == 0 && (flags & CodecMask) == 0));
     }
 
     /// <summary>Rewrites the timeline of an envelope in place (used to expire an entry without knowing its type).</summary>

@@ -168,7 +168,9 @@ internal sealed class OriginFetch : IOriginResponseSink
         var (value, store) = await FetchAsync().ConfigureAwait(false);
         if (store is not null)
         {
-            await _runtime.Cache.SetAsync(_plan.FlightKey, value, store).ConfigureAwait(false);
+            // Storing is best effort for the clients of this flight: a store the distributed tier could not confirm
+            // (Redis down) is logged, and the response they are reading is not cut off for it.
+            await StoreBestEffortAsync(_runtime.Cache.SetAsync(_plan.FlightKey, value, store)).ConfigureAwait(false);
         }
     }
 
@@ -268,7 +270,7 @@ internal sealed class OriginFetch : IOriginResponseSink
                 var options = _runtime.EntryOptions(entry, Tags());
                 if (_storeKey is not null && _storeKey != _plan.FlightKey)
                 {
-                    await _runtime.Cache.SetAsync(_storeKey, entry, options).ConfigureAwait(false);
+                    await StoreBestEffortAsync(_runtime.Cache.SetAsync(_storeKey, entry, options)).ConfigureAwait(false);
                     return _plan.FlightKey == _plan.PrimaryKey && _marker is not null
                         ? (_marker, _runtime.MarkerOptions(entry, [_plan.UrlTag]))
                         : (entry, null);
@@ -483,6 +485,19 @@ internal sealed class OriginFetch : IOriginResponseSink
         _runtime.Metrics.HitForPass.Add(1);
         Log.HitForPassSet(_runtime.Logger, _plan.FlightKey, reason, _runtime.Options.HitForPassDuration.TotalSeconds);
         await TryAsync(_runtime.Cache.SetAsync(_plan.FlightKey, CachedResponse.HitForPass(reason), _runtime.HitForPassOptions(_plan.UrlTag))).ConfigureAwait(false);
+    }
+
+    /// <summary>A store the distributed tier could not confirm (it throws <see cref="StampedeInvalidationException"/>) is logged, not fatal to the response.</summary>
+    private async ValueTask StoreBestEffortAsync(ValueTask store)
+    {
+        try
+        {
+            await store.ConfigureAwait(false);
+        }
+        catch (StampedeInvalidationException ex)
+        {
+            Log.CacheFailed(_runtime.Logger, _plan.LogKey, ex);
+        }
     }
 
     private async ValueTask TryAsync(ValueTask operation)

@@ -78,7 +78,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         _l2 = distributedStore;
         _backplane = backplane;
         _logger = (ILogger?)loggerFactory?.CreateLogger<StampedeCache>() ?? NullLogger.Instance;
-        _metrics = new StampedeMetrics(meterFactory);
+        _metrics = new StampedeMetrics(meterFactory, _options.CacheName);
         _serializerFactory = _options.SerializerFactory ?? new JsonStampedeSerializerFactory();
         _oldestRunStart = OldestRunStart;
         _subscription = _backplane?.Subscribe(OnBackplaneMessage);
@@ -552,6 +552,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         var context = NewContext(key, options, stale, flight.Lease);
         var activity = StampedeMetrics.ActivitySource.StartActivity("stampedeguard.factory");
         activity?.SetTag("stampedeguard.refresh", flight.IsBackground);
+        _metrics.Tag(activity);
         _metrics.FactoryRun();
         var started = Timestamp();
         var hard = TimerBound(options.FactoryHardTimeout);

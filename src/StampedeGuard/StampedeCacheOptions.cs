@@ -10,6 +10,7 @@ public sealed class StampedeCacheOptions
     private TimeProvider _timeProvider = TimeProvider.System;
     private StampedeCacheEntryOptions _defaultEntryOptions = new();
     private string _keyPrefix = string.Empty;
+    private string? _cacheName;
     private int _maximumKeyLength = 1024;
     private int _maximumPayloadBytes = 1024 * 1024;
     private TimeSpan _distributedLockLease = TimeSpan.FromSeconds(10);
@@ -47,6 +48,19 @@ public sealed class StampedeCacheOptions
     {
         get => _defaultEntryOptions;
         set => _defaultEntryOptions = value ?? throw new ArgumentNullException(nameof(DefaultEntryOptions));
+    }
+
+    /// <summary>
+    /// Gets or sets the cache's name, for a process that has several caches: measurements and <c>stampedeguard.factory</c>
+    /// activities of a named cache carry it as the <c>stampedeguard.cache.name</c> tag (docs/telemetry.md). Dependency
+    /// injection sets it to the name given to <c>AddStampedeGuard(name, ...)</c>. It changes no key: give caches that
+    /// share a distributed tier different <see cref="KeyPrefix"/>es (the Redis tier's DI registration does that per name).
+    /// </summary>
+    /// <value>Default null: the unnamed cache, whose telemetry carries no name tag. Must not be empty or white space.</value>
+    public string? CacheName
+    {
+        get => _cacheName;
+        set => _cacheName = value is null || !string.IsNullOrWhiteSpace(value) ? value : throw new ArgumentException("CacheName must be null or a non-blank name.", nameof(CacheName));
     }
 
     /// <summary>

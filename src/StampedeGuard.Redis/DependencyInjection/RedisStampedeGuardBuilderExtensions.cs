@@ -20,6 +20,14 @@ public static class RedisStampedeGuardBuilderExtensions
     /// the background: resolving the tier never waits for Redis).
     /// The engine puts <see cref="StampedeCacheOptions.KeyPrefix"/> in front of the keys it passes to the tier, so Redis keys
     /// read <c>{RedisStampedeOptions.KeyPrefix}{{{StampedeCacheOptions.KeyPrefix}{key}}}:v</c>.
+    /// <para>
+    /// On the builder of a named cache (<c>AddStampedeGuard("orders", ...)</c>) everything is registered under that name
+    /// (keyed services, named <see cref="RedisStampedeOptions"/>) and belongs to that cache only; its connection is
+    /// <see cref="RedisStampedeOptions.ConnectionMultiplexer"/>, else an <see cref="IConnectionMultiplexer"/> registered
+    /// under the name, else the registered one, else its own. Its <see cref="RedisStampedeOptions.KeyPrefix"/> left at the
+    /// default <c>"sg:"</c> becomes <c>"sg:orders:"</c>, so its keys, tag records and backplane channel
+    /// (<c>sg:orders:__notify</c>) are its own; a prefix you set is used as given (give each cache a different one).
+    /// </para>
     /// </summary>
     /// <param name="builder">The builder from <c>AddStampedeGuard</c>.</param>
     /// <param name="configure">Configures the Redis options.</param>
@@ -29,6 +37,12 @@ public static class RedisStampedeGuardBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(configure);
         var services = builder.Services;
+        if (builder.Name is { } name)
+        {
+            AddNamed(services, name, configure);
+            return builder;
+        }
+
         services.AddOptions<RedisStampedeOptions>().Configure(configure);
         services.TryAddSingleton(static sp =>
         {
@@ -43,4 +57,43 @@ public static class RedisStampedeGuardBuilderExtensions
         services.Replace(ServiceDescriptor.Singleton<IStampedeLock>(static sp => sp.GetRequiredService<RedisStampedeLock>()));
         return builder;
     }
+
+    private static void AddNamed(IServiceCollection services, string name, Action<RedisStampedeOptions> configure)
+    {
+        services.AddOptions<RedisStampedeOptions>(name).Configure(configure);
+        services.PostConfigure<RedisStampedeOptions>(name, o =>
+        {
+            if (o.KeyPrefix == DefaultKeyPrefix)
+            {
+                o.KeyPrefix = DefaultKeyPrefix + name + ":";
+            }
+        });
+        services.TryAddKeyedSingleton(name, static (sp, key) =>
+        {
+            var name = (string)key!;
+            RedisStampedeOptions options;
+            try
+            {
+                options = sp.GetRequiredService<IOptionsMonitor<RedisStampedeOptions>>().Get(name).Clone();
+            }
+            catch (ArgumentException ex)
+            {
+                throw new ArgumentException($"Invalid Redis options for the StampedeGuard cache '{name}': {ex.Message}", ex);
+            }
+
+            var clock = sp.GetService<IOptionsMonitor<StampedeCacheOptions>>()?.Get(name).TimeProvider;
+            options.MeterFactory ??= sp.GetService<System.Diagnostics.Metrics.IMeterFactory>();
+            var connection = sp.GetKeyedService<IConnectionMultiplexer>(name) ?? sp.GetService<IConnectionMultiplexer>();
+            return RedisStampedeTier.Create(options, connection, sp.GetService<ILoggerFactory>(), clock);
+        });
+        services.RemoveAllKeyed<IStampedeDistributedStore>(name);
+        services.AddKeyedSingleton<IStampedeDistributedStore>(name, static (sp, key) => sp.GetRequiredKeyedService<RedisStampedeTier>(key));
+        services.RemoveAllKeyed<IStampedeBackplane>(name);
+        services.AddKeyedSingleton<IStampedeBackplane>(name, static (sp, key) => sp.GetRequiredKeyedService<RedisStampedeTier>(key));
+        services.TryAddKeyedSingleton(name, static (sp, key) => new RedisStampedeLock(sp.GetRequiredKeyedService<RedisStampedeTier>(key)));
+        services.RemoveAllKeyed<IStampedeLock>(name);
+        services.AddKeyedSingleton<IStampedeLock>(name, static (sp, key) => sp.GetRequiredKeyedService<RedisStampedeLock>(key));
+    }
+
+    private const string DefaultKeyPrefix = "sg:";
 }

@@ -9,4 +9,9 @@ namespace Microsoft.Extensions.DependencyInjection;
 /// </summary>
 public interface IStampedeGuardBuilder : IHybridCacheBuilder
 {
+    /// <summary>
+    /// Gets the name of the cache this builder configures (<c>AddStampedeGuard(name, ...)</c>), or null for the unnamed
+    /// cache. Tier registrations use it as their service key and options name.
+    /// </summary>
+    string? Name => null;
 }

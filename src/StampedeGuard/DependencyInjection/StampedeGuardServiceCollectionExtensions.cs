@@ -84,7 +84,60 @@ public static class StampedeGuardServiceCollectionExtensions
                 sp.GetService<ILoggerFactory>());
         }));
         services.TryAddSingleton<IStampedeLock>(static sp => new StampedeLocalLock(sp.GetRequiredService<IOptions<StampedeCacheOptions>>().Value.TimeProvider));
-        return new Builder(services);
+        return new Builder(services, null);
+    }
+
+    /// <summary>
+    /// Registers a named cache, with its own options, tiers and telemetry name, beside the unnamed cache and other named
+    /// ones: <see cref="IStampedeCache"/>, <see cref="StampedeCache"/> and <see cref="HybridCache"/> as keyed services
+    /// under <paramref name="name"/> (inject <c>[FromKeyedServices("orders")] IStampedeCache</c>, or call
+    /// <c>GetRequiredKeyedService&lt;IStampedeCache&gt;("orders")</c>), and a keyed in-process <see cref="IStampedeLock"/>.
+    /// Call it again with the same name to configure more: the options add up and one cache is created.
+    /// </summary>
+    /// <remarks>
+    /// <para><b>Options</b>: the named options <c>IOptionsMonitor&lt;StampedeCacheOptions&gt;.Get(name)</c>, so
+    /// <c>services.Configure&lt;StampedeCacheOptions&gt;(name, ...)</c> and configuration binding work too; the unnamed
+    /// cache's options do not apply. <see cref="StampedeCacheOptions.CacheName"/> is set to <paramref name="name"/>, so its
+    /// measurements and activities carry the <c>stampedeguard.cache.name</c> tag. Invalid options fail its resolution with
+    /// an <see cref="ArgumentException"/> whose message names the cache. HybridCache options are the named
+    /// <c>HybridCacheOptions</c> of the same name.</para>
+    /// <para><b>Tiers</b> added to the returned builder belong to this cache only: it uses the distributed store and
+    /// backplane registered under its name (<c>.AddRedis(...)</c>, <see cref="UseDistributedCache"/>), never the unnamed
+    /// ones. Keys are kept apart: the Redis tier's <c>KeyPrefix</c> left at its default <c>"sg:"</c> becomes
+    /// <c>"sg:{name}:"</c> (keys, tag records and the backplane channel), and with <see cref="UseDistributedCache"/> an empty
+    /// <see cref="StampedeCacheOptions.KeyPrefix"/> becomes <c>"{name}:"</c>; a prefix you set is used as given.
+    /// <see cref="UseRegisteredMemoryCache"/> needs an <see cref="IMemoryCache"/> registered under the name (an
+    /// <see cref="IMemoryCache"/> shared by two caches would mix their keys).</para>
+    /// </remarks>
+    /// <param name="services">The services.</param>
+    /// <param name="name">The cache's name and service key: not blank, no <c>{</c> or <c>}</c> (it becomes part of Redis keys).</param>
+    /// <param name="configure">Configures this cache's options.</param>
+    /// <returns>A builder to add this cache's tiers (and HybridCache serializers, which all caches share) to.</returns>
+    public static IStampedeGuardBuilder AddStampedeGuard(this IServiceCollection services, string name, Action<StampedeCacheOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ValidateName(name);
+        services.AddOptions<StampedeCacheOptions>(name);
+        if (configure is not null)
+        {
+            services.Configure(name, configure);
+        }
+
+        services.AddMemoryCache();
+        services.TryAddKeyedSingleton<StampedeCache>(name, static (sp, key) => CreateNamed(sp, (string)key!));
+        services.TryAddKeyedSingleton<IStampedeCache>(name, static (sp, key) => sp.GetRequiredKeyedService<StampedeCache>(key));
+        services.RemoveAllKeyed<HybridCache>(name);
+        services.AddKeyedSingleton<HybridCache>(name, static (sp, key) =>
+        {
+            var cache = sp.GetRequiredKeyedService<StampedeCache>(key);
+            return new StampedeHybridCache(
+                cache,
+                sp.GetRequiredService<IOptionsMonitor<HybridCacheOptions>>().Get((string)key!).DefaultEntryOptions,
+                cache.Options.SerializerFactory!,
+                sp.GetService<ILoggerFactory>());
+        });
+        services.TryAddKeyedSingleton<IStampedeLock>(name, static (sp, key) => new StampedeLocalLock(sp.GetRequiredKeyedService<StampedeCache>(key).Options.TimeProvider));
+        return new Builder(services, name);
     }
 
     /// <summary>
@@ -97,7 +150,24 @@ public static class StampedeGuardServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         // The engine applies StampedeCacheOptions.KeyPrefix to every distributed key itself.
-        builder.Services.AddSingleton<IStampedeDistributedStore>(static sp => new DistributedCacheStore(sp.GetRequiredService<IDistributedCache>()));
+        if (builder.Name is not { } name)
+        {
+            builder.Services.AddSingleton<IStampedeDistributedStore>(static sp => new DistributedCacheStore(sp.GetRequiredService<IDistributedCache>()));
+            return builder;
+        }
+
+        // A named cache: the IDistributedCache registered under its name, else the shared one, its keys kept apart by
+        // a default KeyPrefix of "{name}:".
+        builder.Services.PostConfigure<StampedeCacheOptions>(name, o =>
+        {
+            if (o.KeyPrefix.Length == 0)
+            {
+                o.KeyPrefix = name + ":";
+            }
+        });
+        builder.Services.RemoveAllKeyed<IStampedeDistributedStore>(name);
+        builder.Services.AddKeyedSingleton<IStampedeDistributedStore>(name, static (sp, key) =>
+            new DistributedCacheStore(sp.GetKeyedService<IDistributedCache>(key) ?? sp.GetRequiredService<IDistributedCache>()));
         return builder;
     }
 
@@ -113,15 +183,81 @@ public static class StampedeGuardServiceCollectionExtensions
     public static IStampedeGuardBuilder UseRegisteredMemoryCache(this IStampedeGuardBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.Services.TryAddSingleton<RegisteredMemoryCache>();
+        if (builder.Name is { } name)
+        {
+            builder.Services.TryAddKeyedSingleton<RegisteredMemoryCache>(name);
+        }
+        else
+        {
+            builder.Services.TryAddSingleton<RegisteredMemoryCache>();
+        }
+
         return builder;
+    }
+
+    private static void ValidateName(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (string.IsNullOrWhiteSpace(name) || name.AsSpan().IndexOfAny('{', '}') >= 0)
+        {
+            throw new ArgumentException("A cache name must not be blank nor contain '{' or '}' (it becomes part of Redis keys, where braces are the Cluster hash tag).", nameof(name));
+        }
+    }
+
+    private static StampedeCache CreateNamed(IServiceProvider sp, string name)
+    {
+        StampedeCacheOptions options;
+        try
+        {
+            options = sp.GetRequiredService<IOptionsMonitor<StampedeCacheOptions>>().Get(name);
+            options.CacheName = name;
+            HybridOptionsMapping.Apply(sp.GetRequiredService<IOptionsMonitor<HybridCacheOptions>>().Get(name), options);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new ArgumentException($"Invalid options for the StampedeGuard cache '{name}': {ex.Message}", ex);
+        }
+
+        if (ReferenceEquals(options.TimeProvider, TimeProvider.System) && sp.GetService<TimeProvider>() is { } clock)
+        {
+            options.TimeProvider = clock;
+        }
+
+        if (options.SerializerFactory is not HybridSerializerResolver)
+        {
+            options.SerializerFactory = new HybridSerializerResolver(sp, options.SerializerFactory);
+        }
+
+        IMemoryCache? memory = null;
+        if (sp.GetKeyedService<RegisteredMemoryCache>(name) is not null)
+        {
+            memory = sp.GetKeyedService<IMemoryCache>(name) ?? throw new InvalidOperationException(
+                $"The StampedeGuard cache '{name}' uses UseRegisteredMemoryCache() but no IMemoryCache is registered under the key '{name}': register one (services.AddKeyedSingleton<IMemoryCache>(\"{name}\", ...)); one IMemoryCache shared by two caches would mix their keys.");
+        }
+
+        try
+        {
+            return new StampedeCache(
+                options,
+                memory,
+                sp.GetKeyedService<IStampedeDistributedStore>(name),
+                sp.GetKeyedService<IStampedeBackplane>(name),
+                sp.GetService<ILoggerFactory>(),
+                sp.GetService<System.Diagnostics.Metrics.IMeterFactory>());
+        }
+        catch (ArgumentException ex)
+        {
+            throw new ArgumentException($"Invalid options for the StampedeGuard cache '{name}': {ex.Message}", ex);
+        }
     }
 
     /// <summary>Marks a registration whose engine keeps its L1 in the registered <see cref="IMemoryCache"/>.</summary>
     private sealed class RegisteredMemoryCache;
 
-    private sealed class Builder(IServiceCollection services) : IStampedeGuardBuilder
+    private sealed class Builder(IServiceCollection services, string? name) : IStampedeGuardBuilder
     {
         public IServiceCollection Services { get; } = services;
+
+        public string? Name { get; } = name;
     }
 }

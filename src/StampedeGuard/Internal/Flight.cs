@@ -124,7 +124,7 @@ internal abstract class Flight
     /// answers; the records are made on the thread pool after that, behind the waiters' resumptions, so a metrics SDK's
     /// per-record cost (bucket search, aggregation) does not delay the callers it measures.
     /// </summary>
-    protected sealed class WaitTimes(Histogram<double> histogram, TimeProvider time) : IThreadPoolWorkItem
+    protected sealed class WaitTimes(TaggedHistogram histogram, TimeProvider time) : IThreadPoolWorkItem
     {
         private long[] _started = new long[4];
         private int _count;
@@ -272,7 +272,7 @@ internal sealed class Flight<T> : Flight, IValueTaskSource<T>
     /// <paramref name="started"/> to the answer, is recorded when the run answers. False when the run has answered
     /// already (the caller records its own, near-zero wait).
     /// </summary>
-    public bool TimeWait(long started, Histogram<double> histogram, TimeProvider time)
+    public bool TimeWait(long started, TaggedHistogram histogram, TimeProvider time)
     {
         lock (Sync)
         {

@@ -4,11 +4,16 @@ using StampedeGuard.Shared;
 
 namespace StampedeGuard.Internal;
 
-/// <summary>The instruments of the <c>StampedeGuard</c> meter and activity source. Tags never carry the key.</summary>
+/// <summary>
+/// The instruments of the <c>StampedeGuard</c> meter and activity source. Tags never carry the key. A named cache
+/// (<see cref="StampedeCacheOptions.CacheName"/>) adds <see cref="CacheNameTag"/> to every measurement; the unnamed
+/// cache records exactly the tags it always did.
+/// </summary>
 internal sealed class StampedeMetrics : IDisposable
 {
     public const string Name = "StampedeGuard";
     public const string ResultTag = "stampedeguard.result";
+    public const string CacheNameTag = "stampedeguard.cache.name";
 
     public static readonly ActivitySource ActivitySource = new(Name);
 
@@ -18,23 +23,27 @@ internal sealed class StampedeMetrics : IDisposable
     private static readonly KeyValuePair<string, object?> CollapsedTag = new(ResultTag, "collapsed");
 
     private readonly bool _ownsMeter;
+    private readonly KeyValuePair<string, object?> _cacheName;
+    private readonly bool _named;
 
-    public StampedeMetrics(IMeterFactory? meterFactory)
+    public StampedeMetrics(IMeterFactory? meterFactory, string? cacheName = null)
     {
         Meter = meterFactory?.Create(Name) ?? new Meter(Name);
         _ownsMeter = meterFactory is null;
+        _named = cacheName is not null;
+        _cacheName = new(CacheNameTag, cacheName);
         Requests = Meter.CreateCounter<long>("stampedeguard.cache.requests", "{request}", "Cache requests by result: hit, stale, miss (ran or led a factory), collapsed (waited for another caller's run).");
         FactoryRuns = Meter.CreateCounter<long>("stampedeguard.factory.runs", "{run}", "Factory runs.");
-        FactoryErrors = Meter.CreateCounter<long>("stampedeguard.factory.errors", "{error}", "Factory runs that threw or timed out.");
-        EarlyRefreshes = Meter.CreateCounter<long>("stampedeguard.early_refreshes", "{refresh}", "Refreshes started before expiry by a fresh hit.");
-        BackgroundRefreshes = Meter.CreateCounter<long>("stampedeguard.background_refreshes", "{refresh}", "Refreshes started by a stale hit.");
-        FailSafeActivations = Meter.CreateCounter<long>("stampedeguard.fail_safe.activations", "{activation}", "Times a stale value was served because the factory failed.");
-        DistributedErrors = Meter.CreateCounter<long>("stampedeguard.distributed.errors", "{error}", "Distributed tier operations that failed (logged, ignored).");
-        LockTimeouts = Meter.CreateCounter<long>("stampedeguard.lock_timeouts", "{timeout}", "Waits that gave up on another caller's run after LockTimeout.");
-        RefusedWrites = Meter.CreateCounter<long>("stampedeguard.distributed.refused_writes", "{write}", "Run values the distributed tier refused to store, by reason: superseded (an invalidation or newer write came after the run's read) or lease_lost (a late write after the lease ran out).");
-        LocalResets = Meter.CreateCounter<long>("stampedeguard.local.resets", "{reset}", "Times the local tier was dropped because the backplane may have lost messages or the distributed tier lost or rolled back its data.");
-        FactoryDuration = DurationBuckets.CreateHistogram(Meter, "stampedeguard.factory.duration", "Factory run time.");
-        WaitDuration = DurationBuckets.CreateHistogram(Meter, "stampedeguard.wait.duration", "Time callers waited for a value (misses and collapsed waiters).");
+        FactoryErrors = new TaggedCounter(Meter.CreateCounter<long>("stampedeguard.factory.errors", "{error}", "Factory runs that threw or timed out."), cacheName);
+        EarlyRefreshes = new TaggedCounter(Meter.CreateCounter<long>("stampedeguard.early_refreshes", "{refresh}", "Refreshes started before expiry by a fresh hit."), cacheName);
+        BackgroundRefreshes = new TaggedCounter(Meter.CreateCounter<long>("stampedeguard.background_refreshes", "{refresh}", "Refreshes started by a stale hit."), cacheName);
+        FailSafeActivations = new TaggedCounter(Meter.CreateCounter<long>("stampedeguard.fail_safe.activations", "{activation}", "Times a stale value was served because the factory failed."), cacheName);
+        DistributedErrors = new TaggedCounter(Meter.CreateCounter<long>("stampedeguard.distributed.errors", "{error}", "Distributed tier operations that failed (logged, ignored)."), cacheName);
+        LockTimeouts = new TaggedCounter(Meter.CreateCounter<long>("stampedeguard.lock_timeouts", "{timeout}", "Waits that gave up on another caller's run after LockTimeout."), cacheName);
+        RefusedWrites = new TaggedCounter(Meter.CreateCounter<long>("stampedeguard.distributed.refused_writes", "{write}", "Run values the distributed tier refused to store, by reason: superseded (an invalidation or newer write came after the run's read) or lease_lost (a late write after the lease ran out)."), cacheName);
+        LocalResets = new TaggedCounter(Meter.CreateCounter<long>("stampedeguard.local.resets", "{reset}", "Times the local tier was dropped because the backplane may have lost messages or the distributed tier lost or rolled back its data."), cacheName);
+        FactoryDuration = new TaggedHistogram(DurationBuckets.CreateHistogram(Meter, "stampedeguard.factory.duration", "Factory run time."), cacheName);
+        WaitDuration = new TaggedHistogram(DurationBuckets.CreateHistogram(Meter, "stampedeguard.wait.duration", "Time callers waited for a value (misses and collapsed waiters)."), cacheName);
     }
 
     public Meter Meter { get; }
@@ -43,25 +52,25 @@ internal sealed class StampedeMetrics : IDisposable
 
     public Counter<long> FactoryRuns { get; }
 
-    public Counter<long> FactoryErrors { get; }
+    public TaggedCounter FactoryErrors { get; }
 
-    public Counter<long> EarlyRefreshes { get; }
+    public TaggedCounter EarlyRefreshes { get; }
 
-    public Counter<long> BackgroundRefreshes { get; }
+    public TaggedCounter BackgroundRefreshes { get; }
 
-    public Counter<long> FailSafeActivations { get; }
+    public TaggedCounter FailSafeActivations { get; }
 
-    public Counter<long> DistributedErrors { get; }
+    public TaggedCounter DistributedErrors { get; }
 
-    public Counter<long> LockTimeouts { get; }
+    public TaggedCounter LockTimeouts { get; }
 
-    public Counter<long> RefusedWrites { get; }
+    public TaggedCounter RefusedWrites { get; }
 
-    public Counter<long> LocalResets { get; }
+    public TaggedCounter LocalResets { get; }
 
-    public Histogram<double> FactoryDuration { get; }
+    public TaggedHistogram FactoryDuration { get; }
 
-    public Histogram<double> WaitDuration { get; }
+    public TaggedHistogram WaitDuration { get; }
 
     public void Hit() => Request(HitTag);
 
@@ -75,7 +84,14 @@ internal sealed class StampedeMetrics : IDisposable
     {
         if (FactoryRuns.Enabled)
         {
-            FactoryRuns.Add(1);
+            if (_named)
+            {
+                FactoryRuns.Add(1, _cacheName);
+            }
+            else
+            {
+                FactoryRuns.Add(1);
+            }
         }
     }
 
@@ -93,7 +109,23 @@ internal sealed class StampedeMetrics : IDisposable
     {
         if (Requests.Enabled)
         {
-            Requests.Add(1, result);
+            if (_named)
+            {
+                Requests.Add(1, result, _cacheName);
+            }
+            else
+            {
+                Requests.Add(1, result);
+            }
+        }
+    }
+
+    /// <summary>Tags an activity with the cache's name, for a named cache.</summary>
+    public void Tag(Activity? activity)
+    {
+        if (_named)
+        {
+            activity?.SetTag(CacheNameTag, _cacheName.Value);
         }
     }
 
@@ -102,6 +134,54 @@ internal sealed class StampedeMetrics : IDisposable
         if (_ownsMeter)
         {
             Meter.Dispose();
+        }
+    }
+}
+
+/// <summary>A counter that adds the cache's name to each measurement of a named cache (no allocation either way).</summary>
+internal readonly struct TaggedCounter(Counter<long> counter, string? cacheName)
+{
+    public bool Enabled => counter.Enabled;
+
+    public void Add(long delta)
+    {
+        if (cacheName is null)
+        {
+            counter.Add(delta);
+        }
+        else
+        {
+            counter.Add(delta, new KeyValuePair<string, object?>(StampedeMetrics.CacheNameTag, cacheName));
+        }
+    }
+
+    public void Add(long delta, KeyValuePair<string, object?> tag)
+    {
+        if (cacheName is null)
+        {
+            counter.Add(delta, tag);
+        }
+        else
+        {
+            counter.Add(delta, tag, new KeyValuePair<string, object?>(StampedeMetrics.CacheNameTag, cacheName));
+        }
+    }
+}
+
+/// <summary>A histogram that adds the cache's name to each measurement of a named cache (no allocation either way).</summary>
+internal readonly struct TaggedHistogram(Histogram<double> histogram, string? cacheName)
+{
+    public bool Enabled => histogram.Enabled;
+
+    public void Record(double value)
+    {
+        if (cacheName is null)
+        {
+            histogram.Record(value);
+        }
+        else
+        {
+            histogram.Record(value, new KeyValuePair<string, object?>(StampedeMetrics.CacheNameTag, cacheName));
         }
     }
 }

@@ -98,6 +98,7 @@ public sealed partial class RedisStampedeTier
             if (message.Sender == InstanceId)
             {
                 Volatile.Write(ref _heartbeatSeen, TimeProvider.System.GetTimestamp());
+                Deliver(new BackplaneMessage { Kind = BackplaneMessageKind.Alive, Timestamp = _aliveFor });
             }
 
             return;

@@ -46,6 +46,7 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
     private int _heartbeating;
     private int _silent;
     private bool? _cluster;
+    private long _aliveFor; // how long (ticks) a node may trust its copies after hearing its own heartbeat
 
     /// <summary>Creates the tier over the application's connection (which it uses and never disposes), of any supported client version.</summary>
     /// <param name="connection">The connection.</param>
@@ -70,6 +71,7 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
         _guard = new RedisGuard(connection, options, Logger, Metrics, TimeProvider);
         _waits = new WaitRegistry(TimeProvider);
         _onMessage = OnMessage;
+        _aliveFor = options.HeartbeatInterval == Timeout.InfiniteTimeSpan ? 0 : 3 * options.HeartbeatInterval.Ticks;
         Subscribed = AttachAsync();
     }
 

@@ -36,6 +36,10 @@ public sealed partial class StampedeCache
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private long HitClock() => _systemClock ? Environment.TickCount64 : _time.GetTimestamp();
 
+    /// <summary>The <see cref="HitClock"/> reading <paramref name="ticks"/> from now (rounded down: never later).</summary>
+    private long HitClockAfter(long ticks) =>
+        _systemClock ? Environment.TickCount64 + (ticks / TimeSpan.TicksPerMillisecond) : _time.GetTimestamp() + (long)(ticks / _ticksPerTimestamp);
+
     /// <summary>
     /// The <see cref="HitClock"/> reading before which <see cref="Now"/> is surely before <paramref name="ticks"/>.
     /// A test clock's is exact. The system's coarse clock lags by up to one timer tick (1-16 ms) and may drift from

@@ -24,6 +24,8 @@ public sealed partial class StampedeCache
     private bool _clearAllKnown;
     private long _stampOffset; // the store's clock minus the engine's, learned from the store's replies
     private bool _stampLearned;
+    private long _trustedUntil = long.MaxValue; // HitClock reading until which L1 copies may be served (a backplane's Alive)
+    private long _aliveFor; // how long one Alive trusts them (ticks)
 
     /// <summary>
     /// Reads L2 through the barrier: one round trip that returns the value or takes the lock. If another node holds
@@ -580,6 +582,14 @@ public sealed partial class StampedeCache
     /// </summary>
     private void OnBackplaneMessage(BackplaneMessage message)
     {
+        if (message.Kind == BackplaneMessageKind.Alive)
+        {
+            // No message lost up to now: the copies may be served a while longer without hearing the next one.
+            Volatile.Write(ref _aliveFor, message.Timestamp);
+            Volatile.Write(ref _trustedUntil, message.Timestamp > 0 ? HitClockAfter(message.Timestamp) : long.MaxValue);
+            return;
+        }
+
         if (message.Kind == BackplaneMessageKind.Reset)
         {
             ResetLocal();
@@ -680,6 +690,21 @@ public sealed partial class StampedeCache
         }
 
         _local.Store(key, new Tombstone { Version = version }, 0, now + Tombstone.LifetimeTicks, now);
+    }
+
+    /// <summary>
+    /// The backplane's last word of life is too old (this process was paused, or its subscription went silent): drop the
+    /// copies before serving any, then trust what is stored from now on for one more period (so a node that cannot
+    /// hear Redis drops them once a period, never on every call).
+    /// </summary>
+    private void DistrustLocal()
+    {
+        var expired = Volatile.Read(ref _trustedUntil);
+        var period = Volatile.Read(ref _aliveFor);
+        if (HitClock() >= expired && Interlocked.CompareExchange(ref _trustedUntil, period > 0 ? HitClockAfter(period) : long.MaxValue, expired) == expired)
+        {
+            ResetLocal(); // once per period, whoever notices first
+        }
     }
 
     /// <summary>Messages may have been lost, or the store lost its data: every local copy goes, tag records are read again.</summary>

@@ -12,6 +12,11 @@ public sealed partial class StampedeCache
     /// </summary>
     private CacheEntry<T>? GetLocal<T>(string key, StampedeCacheEntryOptions options, long now)
     {
+        if (HitClock() >= Volatile.Read(ref _trustedUntil))
+        {
+            DistrustLocal();
+        }
+
         var found = options.SkipLocalCacheRead ? null : _local.Find(key, now);
         if (found is RawEnvelope raw)
         {

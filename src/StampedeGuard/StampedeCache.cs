@@ -128,7 +128,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool TryGetFresh<T>(string key, out T value)
     {
-        if (_local.TryGet(key, out var found) && found is CacheEntry<T> entry && HitClock() < entry.HitDeadline
+        if (_local.TryGet(key, out var found) && found is CacheEntry<T> entry && HitClock() is var clock && clock < entry.HitDeadline && clock < _trustedUntil
             && entry.Error is null && !IsInvalidated(entry))
         {
             _metrics.Hit();

@@ -40,6 +40,14 @@ public enum BackplaneMessageKind
     /// drops its in-memory copies and what it knew of tag invalidations, and reads the store again.
     /// </summary>
     Reset = 4,
+
+    /// <summary>
+    /// Raised by a backplane to its own node only, never published: its own heartbeat came back, so no message was
+    /// lost up to now. The node may serve its in-memory copies for <see cref="BackplaneMessage.Timestamp"/> (a
+    /// duration in ticks) from now without hearing the next one; past that (a paused process, a silent subscription)
+    /// it drops them before serving any. A backplane that never raises it leaves the copies trusted.
+    /// </summary>
+    Alive = 5,
 }
 
 /// <summary>A backplane message.</summary>

@@ -18,6 +18,7 @@ public sealed partial class RedisStampedeTier
     /// <returns>The tier. It works (answering misses) while Redis is unreachable and uses Redis once it is.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
     /// <exception cref="ArgumentException">Neither a connection nor a configuration string was given.</exception>
+    /// <exception cref="InvalidOperationException">With <see cref="RedisStampedeOptions.ThrowOnRedisErrors"/>: the server cannot serve the tier (<see cref="ConfigurationError"/>).</exception>
     public static async Task<RedisStampedeTier> ConnectAsync(RedisStampedeOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
     {
         var tier = Create(options, null, loggerFactory, timeProvider);
@@ -29,6 +30,12 @@ public sealed partial class RedisStampedeTier
         catch (TimeoutException)
         {
             // Redis is unreachable (or slow): the tier answers without it and connects in the background.
+        }
+
+        if (tier.ConfigurationError is { } error && tier._options.ThrowOnRedisErrors)
+        {
+            await tier.DisposeAsync().ConfigureAwait(false);
+            throw new InvalidOperationException(error);
         }
 
         return tier;

@@ -51,7 +51,32 @@ public sealed partial class RedisStampedeTier
         multiplexer.ConnectionRestored += OnConnectionRestored;
         multiplexer.ConnectionFailed += OnConnectionFailed;
         await SubscribeAsync(multiplexer).ConfigureAwait(false);
+        await ProbeScriptingAsync(multiplexer).ConfigureAwait(false);
         StartHeartbeat();
+    }
+
+    /// <summary>
+    /// Checks once, at connect, that the server runs Lua scripts (every read, write, lock and invalidation is one). A
+    /// server that refuses them (Garnet started without <c>--lua</c>, a managed Redis with scripting off, EVAL renamed)
+    /// is reported once, as an error naming the server and the fix, and the tier then answers without Redis at once
+    /// instead of failing (and warning) on every call.
+    /// </summary>
+    private async Task ProbeScriptingAsync(IConnectionMultiplexer multiplexer)
+    {
+        try
+        {
+            await multiplexer.GetDatabase(_options.Database).ScriptEvaluateAsync("return 1").WaitAsync(_options.OperationTimeout, TimeProvider.System).ConfigureAwait(false);
+        }
+        catch (RedisServerException ex) when (ex.Message.Contains("lua", StringComparison.OrdinalIgnoreCase) || ex.Message.Contains("unknown command", StringComparison.OrdinalIgnoreCase) || ex.Message.Contains("script", StringComparison.OrdinalIgnoreCase))
+        {
+            var server = string.Join(", ", multiplexer.GetEndPoints().Select(e => e.ToString()));
+            ConfigurationError = $"The Redis server at {server} does not run Lua scripts ({ex.Message}); StampedeGuard.Redis needs them for every read, write, lock and invalidation. On Garnet, start it with --lua; on a managed service, enable scripting.";
+            Log.ScriptingUnavailable(Logger, server, ex.Message);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            // Unreachable or slow: the outage handling reports that; scripts are tried on the next call.
+        }
     }
 
     private async Task SubscribeAsync(IConnectionMultiplexer multiplexer)
@@ -226,7 +251,7 @@ public sealed partial class RedisStampedeTier
             var message = Notification.Encode(Notification.Heartbeat, InstanceId, 0, 0, string.Empty, null);
             var keys = new RedisKey[] { _keys.Epoch };
             var args = new RedisValue[] { _keys.Channel, message };
-            var reply = await _guard.RunAsync("heartbeat", (database: _options.Database, keys, args), static (m, s) => m.GetDatabase(s.database).ScriptEvaluateAsync(RedisScripts.Heartbeat, s.keys, s.args)!, null, CancellationToken.None).ConfigureAwait(false);
+            var reply = await EvaluateAsync("heartbeat", RedisScripts.Heartbeat, keys, args, CancellationToken.None).ConfigureAwait(false);
             if (reply is { IsNull: false })
             {
                 var epoch = (long)reply;

@@ -78,6 +78,14 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
     /// <inheritdoc />
     public bool SupportsLocking => true;
 
+    /// <summary>
+    /// Gets why the Redis server cannot serve this tier, found once at connect (for example Lua scripting disabled:
+    /// Garnet started without <c>--lua</c>), with the fix; null when it can. While set, every call is answered without
+    /// Redis at once (the cache runs on its local tier, invalidations throw), with one error logged (event 119), not
+    /// one warning per call.
+    /// </summary>
+    public string? ConfigurationError { get; private set; }
+
     /// <summary>Gets this instance's id, carried in its messages so it never acts on its own.</summary>
     internal Guid InstanceId { get; } = Guid.NewGuid();
 
@@ -300,7 +308,7 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
                 Milliseconds(_options.TagRetention),
                 Deadline(),
             };
-            reply = await _guard.RunAsync("invalidate tag", (database: _options.Database, keys, args), static (m, s) => m.GetDatabase(s.database).ScriptEvaluateAsync(RedisScripts.InvalidateTag, s.keys, s.args)!, null, cancellationToken).ConfigureAwait(false);
+            reply = await EvaluateAsync("invalidate tag", RedisScripts.InvalidateTag, keys, args, cancellationToken).ConfigureAwait(false);
         }
         else
         {
@@ -315,7 +323,7 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
                 Milliseconds(_options.VersionRetention),
                 Deadline(),
             };
-            reply = await _guard.RunAsync(remove ? "remove" : "expire", (database: _options.Database, keys, args), static (m, s) => m.GetDatabase(s.database).ScriptEvaluateAsync(RedisScripts.Invalidate, s.keys, s.args)!, null, cancellationToken).ConfigureAwait(false);
+            reply = await EvaluateAsync(remove ? "remove" : "expire", RedisScripts.Invalidate, keys, args, cancellationToken).ConfigureAwait(false);
         }
 
         if (reply is null || reply.IsNull || (long)((RedisResult[])reply!)[0] != 1)
@@ -438,8 +446,11 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
     private long Deadline() => (TimeProvider.System.GetUtcNow() + _options.OperationTimeout + ClockSkewAllowance).ToUnixTimeMilliseconds();
 
     /// <summary>Runs a script through the guard on the configured database.</summary>
+    /// <remarks>A server found unable to run scripts (<see cref="ConfigurationError"/>) is not asked: answered as "Redis could not be asked" at once.</remarks>
     private ValueTask<RedisResult?> EvaluateAsync(string operation, string script, RedisKey[] keys, RedisValue[] args, CancellationToken cancellationToken) =>
-        _guard.RunAsync(operation, (database: _options.Database, script, keys, args), static (m, s) => m.GetDatabase(s.database).ScriptEvaluateAsync(s.script, s.keys, s.args)!, null, cancellationToken);
+        ConfigurationError is not null
+            ? new ValueTask<RedisResult?>((RedisResult?)null)
+            : _guard.RunAsync(operation, (database: _options.Database, script, keys, args), static (m, s) => m.GetDatabase(s.database).ScriptEvaluateAsync(s.script, s.keys, s.args)!, null, cancellationToken);
 
     private static long Milliseconds(TimeSpan value) => Math.Max(1, (long)Math.Ceiling(value.TotalMilliseconds));
 

@@ -51,7 +51,11 @@ public sealed partial class RedisStampedeTier
         multiplexer.ConnectionRestored += OnConnectionRestored;
         multiplexer.ConnectionFailed += OnConnectionFailed;
         await SubscribeAsync(multiplexer).ConfigureAwait(false);
-        await ProbeScriptingAsync(multiplexer).ConfigureAwait(false);
+        if (multiplexer.IsConnected)
+        {
+            await ProbeScriptingAsync(multiplexer).ConfigureAwait(false); // else the first heartbeat that finds it connected
+        }
+
         StartHeartbeat();
     }
 
@@ -63,6 +67,11 @@ public sealed partial class RedisStampedeTier
     /// </summary>
     private async Task ProbeScriptingAsync(IConnectionMultiplexer multiplexer)
     {
+        if (Interlocked.Exchange(ref _probed, 1) == 1)
+        {
+            return;
+        }
+
         try
         {
             await multiplexer.GetDatabase(_options.Database).ScriptEvaluateAsync("return 1").WaitAsync(_options.OperationTimeout, TimeProvider.System).ConfigureAwait(false);
@@ -75,7 +84,8 @@ public sealed partial class RedisStampedeTier
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
-            // Unreachable or slow: the outage handling reports that; scripts are tried on the next call.
+            // Unreachable or slow: the outage handling reports that; the next heartbeat probes again.
+            Volatile.Write(ref _probed, 0);
         }
     }
 
@@ -232,6 +242,11 @@ public sealed partial class RedisStampedeTier
 
         try
         {
+            if (Volatile.Read(ref _probed) == 0 && _connection.Current is { IsConnected: true } multiplexer)
+            {
+                await ProbeScriptingAsync(multiplexer).ConfigureAwait(false);
+            }
+
             var silentFor = TimeProvider.System.GetElapsedTime(Volatile.Read(ref _heartbeatSeen));
             if (silentFor > 2 * _options.HeartbeatInterval)
             {

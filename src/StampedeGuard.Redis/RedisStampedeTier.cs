@@ -46,6 +46,7 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
     private int _heartbeating;
     private int _silent;
     private bool? _cluster;
+    private int _probed; // 1 once the server was asked whether it runs scripts (or while it is being asked)
     private long _aliveFor; // how long (ticks) a node may trust its copies after hearing its own heartbeat
 
     /// <summary>Creates the tier over the application's connection (which it uses and never disposes), of any supported client version.</summary>

@@ -79,11 +79,13 @@ public sealed class RedisStampedeLockTests(RedisFixture redis) : RedisTierTestBa
     {
         var a = await LocksAsync();
         var b = await LocksAsync();
-        var lease = new StampedeLockOptions { LeaseDuration = TimeSpan.FromMilliseconds(600) };
+        // Leases long enough that a loaded 2-core machine running the parallel classes cannot stall one extension
+        // past them (a 600 ms lease was lost once under the full suite), short enough to need three extensions.
+        var lease = new StampedeLockOptions { LeaseDuration = TimeSpan.FromMilliseconds(1500) };
         await using var held = await a.AcquireAsync("job", lease);
 
-        // Three leases later the lock is still held, because the watchdog extended it every 200 ms.
-        var attempt = await b.TryAcquireAsync("job", new StampedeLockOptions { WaitTimeout = TimeSpan.FromMilliseconds(1800) });
+        // Three leases later the lock is still held, because the watchdog extended it every 500 ms.
+        var attempt = await b.TryAcquireAsync("job", new StampedeLockOptions { WaitTimeout = TimeSpan.FromMilliseconds(4500) });
 
         attempt.Should().BeNull();
         held.LeaseLost.IsCancellationRequested.Should().BeFalse();

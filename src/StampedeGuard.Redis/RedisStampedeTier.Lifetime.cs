@@ -67,10 +67,7 @@ public sealed partial class RedisStampedeTier
         {
             try
             {
-                if (Interlocked.Exchange(ref _queue, null) is { } queue)
-                {
-                    await queue.UnsubscribeAsync().WaitAsync(_options.OperationTimeout, TimeProvider.System).ConfigureAwait(false);
-                }
+                await multiplexer.GetSubscriber().UnsubscribeAsync(_channel, _onMessage).WaitAsync(_options.OperationTimeout, TimeProvider.System).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is RedisException or TimeoutException)
             {
@@ -99,7 +96,7 @@ public sealed partial class RedisStampedeTier
             return;
         }
 
-        Interlocked.Exchange(ref _queue, null)?.Unsubscribe(CommandFlags.FireAndForget);
+        _connection.Current?.GetSubscriber().Unsubscribe(_channel, _onMessage, CommandFlags.FireAndForget);
         if (_connection.OwnsMultiplexer && _connection.Current is { } owned)
         {
             owned.Dispose();

@@ -95,17 +95,17 @@ public sealed partial class RedisStampedeTier
         {
             var subscriber = multiplexer.GetSubscriber();
 
-            // Re-subscribing after a failed attempt: drop any queue that attempt left registered, so messages come once.
-            if (Interlocked.Exchange(ref _subscribeFailed, 0) == 1 && Interlocked.Exchange(ref _queue, null) is { } stale)
+            // Re-subscribing after a failed attempt: drop any handler that attempt left registered, so it runs once.
+            if (Interlocked.Exchange(ref _subscribeFailed, 0) == 1)
             {
-                await stale.UnsubscribeAsync(CommandFlags.FireAndForget).ConfigureAwait(false);
+                await subscriber.UnsubscribeAsync(_channel, _onMessage, CommandFlags.FireAndForget).ConfigureAwait(false);
             }
 
-            // A message queue, not a handler: the client then delivers the channel's messages one at a time, in the
-            // order Redis published them (a handler may run them concurrently, so a Remove could overtake a Set).
-            var queue = await subscriber.SubscribeAsync(_channel).WaitAsync(_options.OperationTimeout, TimeProvider.System).ConfigureAwait(false);
-            queue.OnMessage(_onMessage);
-            Volatile.Write(ref _queue, queue);
+            // The handler form: the client keeps the handler registered even when this first attempt fails (Redis not
+            // up yet) and subscribes it on connect. It may run messages concurrently, so one sender's messages can be
+            // handled out of order: the engine orders a key's changes by the versions Redis gave them (a message
+            // older than what a node holds changes nothing), so order of arrival does not matter.
+            await subscriber.SubscribeAsync(_channel, _onMessage).WaitAsync(_options.OperationTimeout, TimeProvider.System).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
@@ -114,9 +114,9 @@ public sealed partial class RedisStampedeTier
         }
     }
 
-    private void OnMessage(ChannelMessage received)
+    private void OnMessage(RedisChannel channel, RedisValue received)
     {
-        if (!Notification.TryDecode((byte[]?)received.Message, out var message))
+        if (!Notification.TryDecode((byte[]?)received, out var message))
         {
             return;
         }

@@ -32,14 +32,13 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
     private readonly RedisKeys _keys;
     private readonly RedisGuard _guard;
     private readonly WaitRegistry _waits;
-    private readonly Action<ChannelMessage> _onMessage;
+    private readonly Action<RedisChannel, RedisValue> _onMessage;
     private readonly object _handlersGate = new();
     private readonly RedisChannel _channel;
     private Action<BackplaneMessage>[] _handlers = [];
     private int _disposed;
     private int _subscriptionBroken;
     private int _subscribeFailed;
-    private ChannelMessageQueue? _queue;
     private ITimer? _heartbeat;
     private long _heartbeatSeen;
     private long _epoch;

@@ -76,11 +76,8 @@ public sealed partial class RedisStampedeTier
         {
             await multiplexer.GetDatabase(_options.Database).ScriptEvaluateAsync("return 1").WaitAsync(_options.OperationTimeout, TimeProvider.System).ConfigureAwait(false);
         }
-        catch (RedisServerException ex) when (ex.Message.Contains("lua", StringComparison.OrdinalIgnoreCase) || ex.Message.Contains("unknown command", StringComparison.OrdinalIgnoreCase) || ex.Message.Contains("script", StringComparison.OrdinalIgnoreCase))
+        catch (RedisServerException ex) when (NoteScriptingRefused(ex))
         {
-            var server = string.Join(", ", multiplexer.GetEndPoints().Select(e => e.ToString()));
-            ConfigurationError = $"The Redis server at {server} does not run Lua scripts ({ex.Message}); StampedeGuard.Redis needs them for every read, write, lock and invalidation. On Garnet, start it with --lua; on a managed service, enable scripting.";
-            Log.ScriptingUnavailable(Logger, server, ex.Message);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
@@ -112,6 +109,28 @@ public sealed partial class RedisStampedeTier
             Volatile.Write(ref _subscribeFailed, 1);
             Log.SubscribeFailed(Logger, _keys.Channel, ex);
         }
+    }
+
+    /// <summary>
+    /// Whether a server's error reply says it does not run scripts; the first such reply (the probe's, or a call's that
+    /// came before it) sets <see cref="ConfigurationError"/> and logs it once.
+    /// </summary>
+    private bool NoteScriptingRefused(RedisServerException ex)
+    {
+        var message = ex.Message;
+        if (!message.Contains("lua", StringComparison.OrdinalIgnoreCase) && !message.Contains("unknown command", StringComparison.OrdinalIgnoreCase) && !message.Contains("noscript", StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        var server = _connection.Current is { } multiplexer ? string.Join(", ", multiplexer.GetEndPoints().Select(e => e.ToString())) : "?";
+        var error = $"The Redis server at {server} does not run Lua scripts ({message}); StampedeGuard.Redis needs them for every read, write, lock and invalidation. On Garnet, start it with --lua; on a managed service, enable scripting.";
+        if (Interlocked.CompareExchange(ref _configurationError, error, null) is null)
+        {
+            Log.ScriptingUnavailable(Logger, server, message);
+        }
+
+        return true;
     }
 
     private void OnMessage(RedisChannel channel, RedisValue received)

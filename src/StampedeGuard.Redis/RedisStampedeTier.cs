@@ -45,7 +45,8 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
     private int _heartbeating;
     private int _silent;
     private bool? _cluster;
-    private int _probed; // 1 once the server was asked whether it runs scripts (or while it is being asked)
+    private int _probed;
+    private string? _configurationError; // 1 once the server was asked whether it runs scripts (or while it is being asked)
     private long _aliveFor; // how long (ticks) a node may trust its copies after hearing its own heartbeat
 
     /// <summary>Creates the tier over the application's connection (which it uses and never disposes), of any supported client version.</summary>
@@ -68,7 +69,7 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
         Metrics = new RedisMetrics(options.MeterFactory);
         _keys = new RedisKeys(options.KeyPrefix);
         _channel = RedisChannel.Literal(_keys.Channel);
-        _guard = new RedisGuard(connection, options, Logger, Metrics, TimeProvider);
+        _guard = new RedisGuard(connection, options, Logger, Metrics, TimeProvider) { IsConfigurationError = NoteScriptingRefused };
         _waits = new WaitRegistry(TimeProvider);
         _onMessage = OnMessage;
         _aliveFor = options.HeartbeatInterval == Timeout.InfiniteTimeSpan ? 0 : 3 * options.HeartbeatInterval.Ticks;
@@ -84,7 +85,7 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
     /// Redis at once (the cache runs on its local tier, invalidations throw), with one error logged (event 119), not
     /// one warning per call.
     /// </summary>
-    public string? ConfigurationError { get; private set; }
+    public string? ConfigurationError => Volatile.Read(ref _configurationError);
 
     /// <summary>Gets this instance's id, carried in its messages so it never acts on its own.</summary>
     internal Guid InstanceId { get; } = Guid.NewGuid();

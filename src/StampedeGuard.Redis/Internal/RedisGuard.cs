@@ -59,6 +59,12 @@ internal sealed class RedisGuard
             .Build();
     }
 
+    /// <summary>
+    /// Gets or sets a check of a server's error reply: true when it says the server cannot serve the tier at all (no
+    /// Lua): then it is reported once by the tier, not logged per call.
+    /// </summary>
+    public Func<RedisServerException, bool>? IsConfigurationError { get; set; }
+
     /// <summary>Gets whether the circuit is open (for tests and health checks).</summary>
     public bool IsBroken { get; private set; }
 
@@ -127,6 +133,10 @@ internal sealed class RedisGuard
         else if (IsOutage(exception))
         {
             Outage.Failed(operation, exception);
+        }
+        else if (exception is RedisServerException server && IsConfigurationError?.Invoke(server) == true)
+        {
+            // Reported once by the tier (an error naming the server and the fix), not as a warning per call.
         }
         else
         {

@@ -675,8 +675,9 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
 
                     break;
                 default:
-                    // Written (at its new version), or kept local only (L2 skipped or unreachable).
-                    entry.Version = write.Version;
+                    // Written (at its new version), or kept local only (L2 skipped or unreachable): then at the version
+                    // its run read, so any later change this node hears of (a higher version) still wins over it.
+                    entry.Version = write.Version != 0 ? write.Version : _l2 is null ? 0 : Math.Max(flight.ReadVersion, 1);
                     SetLocal(key, entry, entryOptions, times.Created);
                     break;
             }
@@ -716,7 +717,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             if (throttleUntil > stale.Times.FreshUntil)
             {
                 var throttled = new EntryTimes(stale.Times.Created, throttleUntil, Math.Max(throttleUntil, stale.Times.StaleUntil), stale.Times.KeepUntil, stale.Times.FactoryTicks);
-                StoreLocallyForRun(flight, key, new CacheEntry<T>(stale.Value, null, throttled, stale.Tags, long.MaxValue, stale.Mode, stale.Beta) { IsFailSafe = true, PayloadBytes = stale.PayloadBytes, Origin = stale.Origin }, options);
+                StoreLocallyForRun(flight, key, new CacheEntry<T>(stale.Value, null, throttled, stale.Tags, long.MaxValue, stale.Mode, stale.Beta) { IsFailSafe = true, PayloadBytes = stale.PayloadBytes, Origin = stale.Origin, Version = stale.Version }, options);
             }
 
             return (true, stale.Value, null);

@@ -108,7 +108,7 @@ public sealed class HistoryTests(ITestOutputHelper output)
             await InjectAsync(fault, server, nodes, deadline, seed, faults, () => StartNodeAsync());
 
             var live = nodes.Where(n => !n.Killed).ToList();
-            var done = await Task.WhenAll(live.Select(n => n.ExpectAsync("done", TimeSpan.FromSeconds(60))));
+            var done = await Task.WhenAll(live.Select(n => n.ExpectAsync("done", TimeSpan.FromSeconds(seconds + 60))));
             await Task.WhenAll(live.Select(n => n.QuitAsync(TimeSpan.FromSeconds(10))));
 
             var history = History.Load(nodes.Select(n => n.File));

@@ -200,14 +200,7 @@ public sealed partial class StampedeCache
         var envelope = UsesL2(options) ? SerializeEnvelope(key, entry) : null;
         if (envelope is null)
         {
-            if (!conditional)
-            {
-                await PublishInvalidationAsync(new BackplaneMessage { Kind = BackplaneMessageKind.Remove, Key = key, Timestamp = StampNow() }, cancellationToken).ConfigureAwait(false);
-            }
-            else
-            {
-                await PublishAsync(new BackplaneMessage { Kind = BackplaneMessageKind.Remove, Key = key, Timestamp = StampNow() }, cancellationToken).ConfigureAwait(false);
-            }
+            await PublishAsync(new BackplaneMessage { Kind = BackplaneMessageKind.Remove, Key = key, Timestamp = StampNow() }, invalidation: !conditional, cancellationToken).ConfigureAwait(false);
 
             return WriteOutcome.Skipped;
         }
@@ -261,14 +254,7 @@ public sealed partial class StampedeCache
                 if (result.Outcome == DistributedOutcome.Done && !result.Notified)
                 {
                     var message = new BackplaneMessage { Kind = BackplaneMessageKind.Set, Key = key, Envelope = envelope.Length <= 64 * 1024 ? envelope : null, Version = result.Version, Timestamp = StampNow() };
-                    if (conditional)
-                    {
-                        await PublishAsync(message, cancellationToken).ConfigureAwait(false);
-                    }
-                    else
-                    {
-                        await PublishInvalidationAsync(message, cancellationToken).ConfigureAwait(false);
-                    }
+                    await PublishAsync(message, invalidation: !conditional, cancellationToken).ConfigureAwait(false);
                 }
 
                 return new WriteOutcome(result.Outcome, result.Version);
@@ -525,6 +511,10 @@ public sealed partial class StampedeCache
         }
     }
 
+    /// <summary>Tells other nodes: an invalidation must reach them (retried, throws), a run's write is best effort.</summary>
+    private ValueTask PublishAsync(BackplaneMessage message, bool invalidation, CancellationToken cancellationToken) =>
+        invalidation ? PublishInvalidationAsync(message, cancellationToken) : PublishAsync(message, cancellationToken);
+
     /// <summary>Tells other nodes about a run's write, best effort (their copies end anyway; the store has the value).</summary>
     private async ValueTask PublishAsync(BackplaneMessage message, CancellationToken cancellationToken)
     {
@@ -697,11 +687,16 @@ public sealed partial class StampedeCache
     /// copies before serving any, then trust what is stored from now on for one more period (so a node that cannot
     /// hear Redis drops them once a period, never on every call).
     /// </summary>
-    private void DistrustLocal()
+    private void DistrustLocalIfSilent()
     {
         var expired = Volatile.Read(ref _trustedUntil);
+        if (expired == long.MaxValue || HitClock() < expired)
+        {
+            return; // no backplane that vouches for itself, or it spoke recently: one field read, no clock read
+        }
+
         var period = Volatile.Read(ref _aliveFor);
-        if (HitClock() >= expired && Interlocked.CompareExchange(ref _trustedUntil, period > 0 ? HitClockAfter(period) : long.MaxValue, expired) == expired)
+        if (Interlocked.CompareExchange(ref _trustedUntil, period > 0 ? HitClockAfter(period) : long.MaxValue, expired) == expired)
         {
             ResetLocal(); // once per period, whoever notices first
         }

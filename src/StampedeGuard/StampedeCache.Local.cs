@@ -12,10 +12,7 @@ public sealed partial class StampedeCache
     /// </summary>
     private CacheEntry<T>? GetLocal<T>(string key, StampedeCacheEntryOptions options, long now)
     {
-        if (HitClock() >= Volatile.Read(ref _trustedUntil))
-        {
-            DistrustLocal();
-        }
+        DistrustLocalIfSilent();
 
         var found = options.SkipLocalCacheRead ? null : _local.Find(key, now);
         if (found is RawEnvelope raw)

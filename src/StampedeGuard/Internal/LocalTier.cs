@@ -128,9 +128,9 @@ internal sealed class LocalTier : IDisposable
     public void Store(string key, LocalEntry entry, long payloadBytes, long expiresAt, long now)
     {
         var charged = SlotOverheadBytes + (2L * key.Length) + payloadBytes;
-        if (entry.Version != 0 && TryGet(key, out var current) && current.Version > entry.Version && now < current.ExpiresAt)
+        if (entry.Version != 0 && TryGet(key, out var current) && IsNewerState(current, entry, now))
         {
-            return; // the key changed since this entry's version (a newer write, removal or expiry): keep the newer state
+            return;
         }
 
         if (expiresAt <= now || (_entries is not null && charged > _sizeLimit))
@@ -156,7 +156,7 @@ internal sealed class LocalTier : IDisposable
         }
         else
         {
-            Replace(entries, key, entry, charged);
+            Replace(entries, key, entry, charged, now);
         }
 
         if (Volatile.Read(ref _size) > _sizeLimit)
@@ -165,15 +165,23 @@ internal sealed class LocalTier : IDisposable
         }
     }
 
-    private void Replace(ConcurrentDictionary<string, LocalEntry> entries, string key, LocalEntry entry, long charged)
+    /// <summary>
+    /// Whether <paramref name="current"/>, still alive at <paramref name="now"/>, reflects a later version of the key than
+    /// <paramref name="entry"/> (a newer write, removal or expiry): then the older state is not stored over it.
+    /// Unversioned entries (version 0: a cache without a versioned store) never block.
+    /// </summary>
+    private static bool IsNewerState(LocalEntry current, LocalEntry entry, long now) =>
+        entry.Version != 0 && current.Version > entry.Version && now < current.ExpiresAt;
+
+    private void Replace(ConcurrentDictionary<string, LocalEntry> entries, string key, LocalEntry entry, long charged, long now)
     {
         while (true)
         {
             if (entries.TryGetValue(key, out var old))
             {
-                if (old.Version > entry.Version && entry.Version != 0 && old.ExpiresAt > entry.ExpiresAt - Tombstone.LifetimeTicks)
+                if (IsNewerState(old, entry, now))
                 {
-                    return; // a newer state won the race since the check above
+                    return; // a newer state won the race since the check in Store
                 }
 
                 if (entries.TryUpdate(key, entry, old))

@@ -14,13 +14,14 @@ public sealed partial class StampedeCache
     {
         DistrustLocalIfSilent();
 
+        var generation = _local.Generation;
         var found = options.SkipLocalCacheRead ? null : _local.Find(key, now);
         if (found is RawEnvelope raw)
         {
             var decoded = Decode<T>(key, raw.Bytes, options, raw.Version, expired: false);
             if (decoded is not null)
             {
-                SetLocal(key, decoded, options, now);
+                SetLocal(key, decoded, options, now, generation);
             }
 
             return decoded;
@@ -35,8 +36,12 @@ public sealed partial class StampedeCache
     /// </summary>
     private void SetLocal(string key, CacheEntry entry, StampedeCacheEntryOptions options) => SetLocal(key, entry, options, Now());
 
-    /// <inheritdoc cref="SetLocal(string, CacheEntry, StampedeCacheEntryOptions)"/>
-    private void SetLocal(string key, CacheEntry entry, StampedeCacheEntryOptions options, long now)
+    /// <summary>
+    /// Stores an entry in L1 (see <see cref="SetLocal(string, CacheEntry, StampedeCacheEntryOptions)"/>) unless the tier
+    /// was cleared since <paramref name="generation"/>, when what the entry was learned from was current (a clear drops
+    /// the newer states that would have refused it: messages may have been lost, so it may be older than the store's).
+    /// </summary>
+    private void SetLocal(string key, CacheEntry entry, StampedeCacheEntryOptions options, long now, long generation = LocalTier.AnyGeneration)
     {
         if (options.SkipLocalCacheWrite)
         {
@@ -49,14 +54,14 @@ public sealed partial class StampedeCache
             expiresAt = Math.Min(expiresAt, EntryTimes.Add(now, local.Ticks));
         }
 
-        StoreLocal(key, entry, expiresAt, now);
+        StoreLocal(key, entry, expiresAt, now, generation);
     }
 
     /// <summary>Stores an entry in L1 until <paramref name="expiresAt"/>: a read is a plain hit until its refresh point (or that end).</summary>
-    private void StoreLocal(string key, CacheEntry entry, long expiresAt, long now)
+    private void StoreLocal(string key, CacheEntry entry, long expiresAt, long now, long generation = LocalTier.AnyGeneration)
     {
         SetHitDeadline(entry, expiresAt);
-        _local.Store(key, entry, entry.Bytes, expiresAt, now);
+        _local.Store(key, entry, entry.Bytes, expiresAt, now, generation);
     }
 
     /// <summary>Until when a read of <paramref name="entry"/> is a plain hit: its <see cref="CacheEntry.HotUntil"/>, capped by the local copy's end.</summary>
@@ -70,6 +75,7 @@ public sealed partial class StampedeCache
     private void ExpireLocal(string key, long version)
     {
         var now = Now();
+        var generation = _local.Generation;
         var found = _local.Find(key, now);
         if (found is not null && version != 0 && found.Version >= version)
         {
@@ -81,7 +87,7 @@ public sealed partial class StampedeCache
             // Same local lifetime (its LocalDuration too); stale from now on, so no read is a plain hit.
             var expired = entry.WithTimes(now < entry.Times.FreshUntil ? Expired(entry.Times, now) : entry.Times);
             expired.Version = version != 0 ? version : entry.Version;
-            StoreLocal(key, expired, entry.ExpiresAt, now);
+            StoreLocal(key, expired, entry.ExpiresAt, now, generation);
         }
         else if (found is not null || version != 0)
         {

@@ -145,7 +145,7 @@ public sealed partial class StampedeCache
 
         try
         {
-            SetLocal(key, entry, options);
+            SetLocal(key, entry, options, Now(), flight.LocalGeneration);
         }
         finally
         {

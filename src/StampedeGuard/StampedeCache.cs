@@ -365,7 +365,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
 
     private Flight<T> NewFlight<T>(CacheEntry<T>? stale, StampedeCacheEntryOptions options, long now, CancellationToken leaderToken)
     {
-        var flight = new Flight<T>(stale, background: false, CancelledOnlyOnDispose(options, leaderToken)) { Tags = options.Tags, StartedAt = now };
+        var flight = new Flight<T>(stale, background: false, CancelledOnlyOnDispose(options, leaderToken)) { Tags = options.Tags, StartedAt = now, LocalGeneration = _local.Generation };
         flight.TryJoin();
         return flight;
     }
@@ -392,7 +392,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             return;
         }
 
-        var replacement = new Flight<T>(hung.Stale, background: false) { Tags = options.Tags, StartedAt = Now() };
+        var replacement = new Flight<T>(hung.Stale, background: false) { Tags = options.Tags, StartedAt = Now(), LocalGeneration = _local.Generation };
         if (!_flights.TryUpdate(key, replacement, hung))
         {
             return; // superseded or ended meanwhile: its waiters keep their run.
@@ -420,7 +420,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
     private void StartBackgroundRefresh<TState, T>(Call<TState, T> call, CacheEntry<T> current, bool early)
     {
         var (key, _, _, options) = call;
-        var flight = new Flight<T>(current, background: true, CancelledOnlyOnDispose(options, default)) { Claimed = early ? null : current, Tags = options.Tags, StartedAt = Now() };
+        var flight = new Flight<T>(current, background: true, CancelledOnlyOnDispose(options, default)) { Claimed = early ? null : current, Tags = options.Tags, StartedAt = Now(), LocalGeneration = _local.Generation };
         if (!_flights.TryAdd(key, flight))
         {
             return; // a run for this key is already under way; it will replace the entry.
@@ -670,7 +670,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
                     var winner = await SafeL2Async(key, "read", static (s, k, t) => s.ReadAsync(k, default, t), CancellationToken.None).ConfigureAwait(false);
                     if (await DecodeReadAsync<T>(key, winner, entryOptions).ConfigureAwait(false) is { } found)
                     {
-                        SetLocal(key, found, entryOptions);
+                        SetLocal(key, found, entryOptions, Now(), flight.LocalGeneration);
                     }
 
                     break;
@@ -678,7 +678,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
                     // Written (at its new version), or kept local only (L2 skipped or unreachable): then at the version
                     // its run read, so any later change this node hears of (a higher version) still wins over it.
                     entry.Version = write.Version != 0 ? write.Version : _l2 is null ? 0 : Math.Max(flight.ReadVersion, 1);
-                    SetLocal(key, entry, entryOptions, times.Created);
+                    SetLocal(key, entry, entryOptions, times.Created, flight.LocalGeneration);
                     break;
             }
         }

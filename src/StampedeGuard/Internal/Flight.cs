@@ -41,6 +41,12 @@ internal abstract class Flight
     /// <summary>Gets when the flight was created (engine time ticks).</summary>
     public long StartedAt { get; init; }
 
+    /// <summary>
+    /// Gets the local tier's generation when the flight was created: if the tier is cleared while it runs (messages may
+    /// have been lost), what it read may be older than what the clear dropped, so it keeps nothing in L1.
+    /// </summary>
+    public long LocalGeneration { get; init; }
+
     /// <summary>Gets or sets whether the run read the distributed tier successfully (its value may then be written there, conditionally).</summary>
     public bool ReadDistributed { get; set; }
 

@@ -41,7 +41,7 @@ internal sealed class LocalTier : IDisposable
     private readonly ConcurrentDictionary<string, LocalEntry>? _entries;
     private readonly IMemoryCache? _shared;
     private readonly bool _sharedOnSystemClocks; // the engine and the shared cache both on the system clock
-    private long _generation; // over a shared cache: entries of an older generation were cleared
+    private long _generation; // counts Clear calls; over a shared cache, entries of an older generation were cleared
     private readonly Func<long> _now;
     private readonly long _sizeLimit;
     private readonly Lock _compacting = new();
@@ -79,6 +79,16 @@ internal sealed class LocalTier : IDisposable
 
     /// <summary>Gets the bytes the private tier holds.</summary>
     public long Size => Volatile.Read(ref _size);
+
+    /// <summary>Marks a store that does not depend on what the tier held before (see <see cref="Generation"/>).</summary>
+    public const long AnyGeneration = -1;
+
+    /// <summary>
+    /// Gets how many times the tier was cleared. A store of something learned before a clear passes the generation
+    /// seen then and is refused (or undone) if a clear came since: the clear also dropped the newer states and
+    /// tombstones that would have refused it, so an older value could otherwise come back.
+    /// </summary>
+    public long Generation => Volatile.Read(ref _generation);
 
     /// <summary>The entry under a key, alive or not (the hit path: one lookup, no allocation, no clock read).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -125,7 +135,34 @@ internal sealed class LocalTier : IDisposable
     /// Every store is of a new entry object (a changed entry is a copy: see <see cref="CacheEntry.WithTimes"/>), so
     /// the charge an entry carries is the one the tier gives back when it goes.
     /// </summary>
-    public void Store(string key, LocalEntry entry, long payloadBytes, long expiresAt, long now)
+    /// <param name="key">The key.</param>
+    /// <param name="entry">The new entry object.</param>
+    /// <param name="payloadBytes">The payload's size.</param>
+    /// <param name="expiresAt">When the local copy ends (engine ticks).</param>
+    /// <param name="now">The engine's time.</param>
+    /// <param name="generation">The <see cref="Generation"/> the entry's information was learned in, or <see cref="AnyGeneration"/>.</param>
+    public void Store(string key, LocalEntry entry, long payloadBytes, long expiresAt, long now, long generation = AnyGeneration)
+    {
+        if (generation == AnyGeneration)
+        {
+            StoreCore(key, entry, payloadBytes, expiresAt, now);
+            return;
+        }
+
+        if (Volatile.Read(ref _generation) != generation)
+        {
+            return; // cleared since: what refused an older state is gone with it
+        }
+
+        StoreCore(key, entry, payloadBytes, expiresAt, now);
+        Interlocked.MemoryBarrier();
+        if (Volatile.Read(ref _generation) != generation)
+        {
+            RemoveEntry(key, entry); // a clear ran while it was stored
+        }
+    }
+
+    private void StoreCore(string key, LocalEntry entry, long payloadBytes, long expiresAt, long now)
     {
         var charged = SlotOverheadBytes + (2L * key.Length) + payloadBytes;
         if (entry.Version != 0 && TryGet(key, out var current) && IsNewerState(current, entry, now))
@@ -221,17 +258,15 @@ internal sealed class LocalTier : IDisposable
     /// <summary>Drops every entry (the node may have missed invalidations: it reads the store again).</summary>
     public void Clear()
     {
+        // First: a store of something learned before now is refused or undone from here on. Over a shared cache (which
+        // cannot be enumerated for our entries alone) entries of an older generation no longer count.
+        Interlocked.Increment(ref _generation);
         if (_entries is { } entries)
         {
             foreach (var (key, _) in entries)
             {
                 Remove(key);
             }
-        }
-        else
-        {
-            // A shared cache cannot be enumerated for our entries alone: entries stored before now no longer count.
-            Interlocked.Increment(ref _generation);
         }
     }
 

@@ -1,0 +1,123 @@
+using StampedeGuard.Distributed;
+using StampedeGuard.Tests.Infrastructure;
+
+namespace StampedeGuard.Tests;
+
+public sealed partial class StampedeCacheTests
+{
+    /// <summary>
+    /// The race the history checker caught on CI (KillPubSubClients: a node's GetOrCreate returned its own older SetAsync
+    /// value after a newer one had returned): a run reads the store just before this node's SetAsync writes it, the
+    /// backplane then resets the node (its subscription broke), and the run stores what it read. The reset dropped the
+    /// newer entry that would have refused the older one, so the run must not store at all.
+    /// </summary>
+    [Fact]
+    public async Task GetOrCreateAsync_RunReadBeforeANewerSetAndStoresAfterAReset_KeepsNothingLocally()
+    {
+        var clock = new FakeTimeProvider();
+        var store = new VersionedGatedStore(CacheHarness.NewL2());
+        var backplane = new ResettableBackplane();
+        using var other = new StampedeCache(new StampedeCacheOptions { TimeProvider = clock }, distributedStore: store);
+        using var node = new StampedeCache(new StampedeCacheOptions { TimeProvider = clock }, distributedStore: store, backplane: backplane);
+        await other.SetAsync("k", "older");
+        await node.TryGetAsync<string>("k", new StampedeCacheEntryOptions { SkipLocalCacheWrite = true }); // the node has learned the store's clock
+
+        var writeEntered = store.HoldNextWrite();
+        var set = node.SetAsync("k", "newer").AsTask();
+        await writeEntered; // SetAsync has superseded the runs there were, and has not written yet
+        var readEntered = store.HoldNextRead();
+        var run = node.GetOrCreateAsync("k", _ => new ValueTask<string>("factory")).AsTask();
+        await readEntered; // the run read "older" (version 1)
+        store.ReleaseWrite();
+        await set; // "newer" (version 2) is in the store and in L1
+        backplane.Reset(); // the subscription broke: L1 is dropped, with the version that refused older states
+        store.ReleaseRead();
+        var concurrent = await run;
+        var after = await node.TryGetAsync<string>("k");
+
+        concurrent.Should().Be("older", "the run was concurrent with the set: either value is allowed for it, and it read the older");
+        after.Value.Should().Be("newer", "the set returned before this read was invoked, on the same node");
+    }
+
+    /// <summary>A store over an IDistributedCache that versions every write (1, 2, ...) and can hold one read or write mid-way.</summary>
+    private sealed class VersionedGatedStore(Microsoft.Extensions.Caching.Distributed.IDistributedCache cache) : IStampedeDistributedStore
+    {
+        private readonly DistributedCacheStore _inner = new(cache);
+        private long _version;
+        private TaskCompletionSource? _readHeld;
+        private TaskCompletionSource? _readEntered;
+        private TaskCompletionSource? _writeHeld;
+        private TaskCompletionSource? _writeEntered;
+
+        public bool SupportsLocking => false;
+
+        public Task HoldNextRead()
+        {
+            _readHeld = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _readEntered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _readEntered.Task;
+        }
+
+        public void ReleaseRead() => _readHeld!.SetResult();
+
+        public Task HoldNextWrite()
+        {
+            _writeHeld = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _writeEntered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _writeEntered.Task;
+        }
+
+        public void ReleaseWrite() => _writeHeld!.SetResult();
+
+        public async ValueTask<DistributedReadResult> ReadAsync(string key, DistributedReadOptions options, CancellationToken cancellationToken)
+        {
+            var read = await _inner.ReadAsync(key, options, cancellationToken);
+            var version = Interlocked.Read(ref _version);
+            if (Interlocked.Exchange(ref _readEntered, null) is { } entered)
+            {
+                entered.SetResult();
+                await _readHeld!.Task;
+            }
+
+            return read with { Version = version };
+        }
+
+        public async ValueTask<DistributedWriteResult> WriteAsync(string key, ReadOnlyMemory<byte> envelope, DistributedWriteOptions options, CancellationToken cancellationToken)
+        {
+            if (Interlocked.Exchange(ref _writeEntered, null) is { } entered)
+            {
+                entered.SetResult();
+                await _writeHeld!.Task;
+            }
+
+            await _inner.WriteAsync(key, envelope, options, cancellationToken);
+            return new DistributedWriteResult { Outcome = DistributedOutcome.Done, Version = Interlocked.Increment(ref _version) };
+        }
+
+        public ValueTask<DistributedReadResult> WaitForValueAsync(string key, TimeSpan maxWait, CancellationToken cancellationToken) => ReadAsync(key, default, cancellationToken);
+
+        public async ValueTask<DistributedInvalidationResult> InvalidateAsync(DistributedInvalidation invalidation, CancellationToken cancellationToken)
+        {
+            var result = await _inner.InvalidateAsync(invalidation, cancellationToken);
+            return result with { Version = Interlocked.Increment(ref _version) };
+        }
+
+        public ValueTask<DistributedTagsResult> ReadTagInvalidationsAsync(IReadOnlyList<string> tags, CancellationToken cancellationToken) => _inner.ReadTagInvalidationsAsync(tags, cancellationToken);
+    }
+
+    /// <summary>A backplane with no other node: the test raises the Reset a real one raises when its subscription breaks.</summary>
+    private sealed class ResettableBackplane : IStampedeBackplane
+    {
+        private Action<BackplaneMessage>? _handler;
+
+        public void Reset() => _handler!(new BackplaneMessage { Kind = BackplaneMessageKind.Reset, Key = string.Empty });
+
+        public ValueTask PublishAsync(BackplaneMessage message, CancellationToken cancellationToken) => default;
+
+        public IDisposable Subscribe(Action<BackplaneMessage> handler)
+        {
+            _handler = handler;
+            return new CancellationTokenSource();
+        }
+    }
+}

@@ -26,6 +26,7 @@ using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 using StampedeGuard;
 using StampedeGuard.Redis;
+using StampedeGuard.Redis.Tests.History;
 
 var arguments = ParseArguments(args);
 var redis = arguments["redis"];
@@ -231,46 +232,6 @@ internal sealed class Workload(StampedeCache cache, HistoryLog log, string node)
             Ret = ret,
         });
     }
-}
-
-/// <summary>One line of a history file (the checker reads the same shape).</summary>
-internal sealed class HistoryLine
-{
-    public string? Type { get; set; }
-
-    public string? Node { get; set; }
-
-    public long? Id { get; set; }
-
-    public int? Loop { get; set; }
-
-    public string? Op { get; set; }
-
-    public string? Key { get; set; }
-
-    public string? Tag { get; set; }
-
-    public string[]? Tags { get; set; }
-
-    public string? Value { get; set; }
-
-    public bool? HasValue { get; set; }
-
-    public bool? Stale { get; set; }
-
-    public string? Outcome { get; set; }
-
-    public string? Error { get; set; }
-
-    public double? Inv { get; set; }
-
-    public double? Ret { get; set; }
-
-    public double? FactoryStart { get; set; }
-
-    public double? Start { get; set; }
-
-    public double? End { get; set; }
 }
 
 /// <summary>The history file: one JSON line per record, written through to the OS at once (a SIGKILL keeps it).</summary>

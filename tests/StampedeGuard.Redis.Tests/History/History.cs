@@ -76,7 +76,7 @@ public sealed class History
     /// <summary>Parses one node's lines: an "invoke" without its "op" line becomes an indeterminate operation.</summary>
     public static void Parse(string source, IReadOnlyList<string> lines, List<HistoryOperation> operations, List<FactoryRun> factories, List<string> errors)
     {
-        var invoked = new Dictionary<(string Node, long Id), Line>();
+        var invoked = new Dictionary<(string Node, long Id), HistoryLine>();
         var completed = new HashSet<(string Node, long Id)>();
         for (var i = 0; i < lines.Count; i++)
         {
@@ -85,10 +85,10 @@ public sealed class History
                 continue;
             }
 
-            Line? line;
+            HistoryLine? line;
             try
             {
-                line = JsonSerializer.Deserialize<Line>(lines[i], Json);
+                line = JsonSerializer.Deserialize<HistoryLine>(lines[i], Json);
             }
             catch (JsonException ex)
             {
@@ -128,7 +128,7 @@ public sealed class History
         }
     }
 
-    private static HistoryOperation ToOperation(Line line, Outcome outcome, double? ret) => new(
+    private static HistoryOperation ToOperation(HistoryLine line, Outcome outcome, double? ret) => new(
         line.Node!,
         line.Id!.Value,
         line.Loop ?? 0,
@@ -143,41 +143,4 @@ public sealed class History
         line.Error,
         line.Inv!.Value,
         ret);
-
-    private sealed class Line
-    {
-        public string? Type { get; set; }
-
-        public string? Node { get; set; }
-
-        public long? Id { get; set; }
-
-        public int? Loop { get; set; }
-
-        public string? Op { get; set; }
-
-        public string? Key { get; set; }
-
-        public string? Tag { get; set; }
-
-        public string[]? Tags { get; set; }
-
-        public string? Value { get; set; }
-
-        public bool? HasValue { get; set; }
-
-        public bool? Stale { get; set; }
-
-        public string? Outcome { get; set; }
-
-        public string? Error { get; set; }
-
-        public double? Inv { get; set; }
-
-        public double? Ret { get; set; }
-
-        public double? Start { get; set; }
-
-        public double? End { get; set; }
-    }
 }

@@ -1,44 +1,17 @@
-using System.Diagnostics;
-using System.Runtime.InteropServices;
-using System.Threading.Channels;
+using StampedeGuard.Redis.Tests.Infrastructure;
 
 namespace StampedeGuard.Redis.Tests.History;
 
-/// <summary>A StampedeGuard.Redis.HistoryWorker OS process (one node of a history run), driven over stdin/stdout.</summary>
+/// <summary>One node of a history run: a StampedeGuard.Redis.HistoryWorker process and the history file it writes.</summary>
 public sealed class HistoryWorkerProcess : IAsyncDisposable
 {
-    private readonly Process _process;
-    private readonly Channel<string> _lines = Channel.CreateUnbounded<string>();
-    private readonly List<string> _errors = [];
+    private readonly WorkerProcess _process;
 
-    private HistoryWorkerProcess(string node, string file, Process process)
+    private HistoryWorkerProcess(string node, string file, WorkerProcess process)
     {
         Node = node;
         File = file;
         _process = process;
-        process.OutputDataReceived += (_, e) =>
-        {
-            if (e.Data is null)
-            {
-                _lines.Writer.TryComplete();
-            }
-            else
-            {
-                _lines.Writer.TryWrite(e.Data);
-            }
-        };
-        process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is not null)
-            {
-                lock (_errors)
-                {
-                    _errors.Add(e.Data);
-                }
-            }
-        };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
     }
 
     public string Node { get; }
@@ -48,121 +21,25 @@ public sealed class HistoryWorkerProcess : IAsyncDisposable
 
     public int Id => _process.Id;
 
-    public bool Killed { get; private set; }
+    public bool Killed => _process.Killed;
 
-    public string LastErrors(int count)
-    {
-        lock (_errors)
-        {
-            return string.Join('\n', _errors.TakeLast(count));
-        }
-    }
+    public static async Task<HistoryWorkerProcess> StartAsync(string node, string file, params string[] arguments) =>
+        new(node, file, await WorkerProcess.StartWorkerAsync("StampedeGuard.Redis.HistoryWorker", ["--node", node, .. arguments]));
 
-    public static async Task<HistoryWorkerProcess> StartAsync(string node, string file, params string[] arguments)
-    {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        info.ArgumentList.Add(WorkerPath);
-        info.ArgumentList.Add("--node");
-        info.ArgumentList.Add(node);
-        foreach (var argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
-        }
+    public string LastErrors(int count) => _process.LastErrors(count);
 
-        var worker = new HistoryWorkerProcess(node, file, Process.Start(info)!);
-        await worker.ExpectAsync("ready", TimeSpan.FromSeconds(60));
-        return worker;
-    }
+    public Task SendAsync(string line) => _process.SendAsync(line);
 
-    public async Task SendAsync(string line)
-    {
-        await _process.StandardInput.WriteLineAsync(line);
-        await _process.StandardInput.FlushAsync();
-    }
-
-    public async Task<string> ExpectAsync(string prefix, TimeSpan timeout)
-    {
-        string line;
-        try
-        {
-            line = await _lines.Reader.ReadAsync().AsTask().WaitAsync(timeout);
-        }
-        catch (Exception ex) when (ex is TimeoutException or ChannelClosedException)
-        {
-            throw new TimeoutException($"Node {Node} (pid {Id}) said nothing within {timeout} ({ex.GetType().Name}). stderr: {LastErrors(30)}", ex);
-        }
-
-        line.Should().StartWith(prefix, "node {0} stderr: {1}", Node, LastErrors(30));
-        return line;
-    }
+    public Task<string> ExpectAsync(string prefix, TimeSpan timeout) => _process.ExpectAsync(prefix, timeout);
 
     /// <summary>SIGKILL: its operations in flight stay without a return line (indeterminate).</summary>
-    public async Task KillAsync()
-    {
-        Killed = true;
-        if (!_process.HasExited)
-        {
-            _process.Kill();
-            await _process.WaitForExitAsync();
-        }
-    }
+    public Task KillAsync() => _process.KillAsync();
 
-    public void Stop() => Signal(19); // SIGSTOP
+    public void Stop() => _process.Stop();
 
-    public void Continue() => Signal(18); // SIGCONT
+    public void Continue() => _process.Continue();
 
-    /// <summary>Asks it to quit; kills it if it has not within the timeout.</summary>
-    public async Task QuitAsync(TimeSpan timeout)
-    {
-        if (_process.HasExited)
-        {
-            return;
-        }
+    public Task QuitAsync(TimeSpan timeout) => _process.QuitAsync(timeout);
 
-        try
-        {
-            await SendAsync("quit");
-            await _process.WaitForExitAsync().WaitAsync(timeout);
-        }
-        catch (Exception ex) when (ex is TimeoutException or IOException)
-        {
-            _process.Kill();
-            await _process.WaitForExitAsync();
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        try
-        {
-            if (!_process.HasExited)
-            {
-                Continue();
-                _process.Kill();
-                await _process.WaitForExitAsync();
-            }
-        }
-        catch (InvalidOperationException)
-        {
-        }
-
-        _process.Dispose();
-    }
-
-    private void Signal(int signal) => Kill(_process.Id, signal).Should().Be(0);
-
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int Kill(int pid, int signal);
-
-    private static string WorkerPath { get; } = FindWorker();
-
-    private static string FindWorker()
-    {
-        // Test output: <root>/.../StampedeGuard.Redis.Tests/<...>; the worker is built next to it (same configuration).
-        var baseDirectory = AppContext.BaseDirectory.TrimEnd('/');
-        const string testsFolder = "StampedeGuard.Redis.Tests";
-        var index = baseDirectory.LastIndexOf(testsFolder, StringComparison.Ordinal);
-        var candidate = baseDirectory[..index] + "StampedeGuard.Redis.HistoryWorker" + baseDirectory[(index + testsFolder.Length)..] + "/StampedeGuard.Redis.HistoryWorker.dll";
-        return System.IO.File.Exists(candidate) ? candidate : throw new FileNotFoundException($"The history worker was not built at {candidate}.");
-    }
+    public ValueTask DisposeAsync() => _process.DisposeAsync();
 }

@@ -4,7 +4,10 @@ using System.Threading.Channels;
 
 namespace StampedeGuard.Redis.Tests.Infrastructure;
 
-/// <summary>A StampedeGuard.Redis.Worker OS process driven over stdin/stdout.</summary>
+/// <summary>
+/// A worker OS process (StampedeGuard.Redis.Worker, or another worker project built beside the tests) driven over
+/// stdin/stdout: it says "ready" once started; SIGSTOP/SIGCONT pause and resume it.
+/// </summary>
 public sealed class WorkerProcess : IAsyncDisposable
 {
     private readonly Process _process;
@@ -39,31 +42,39 @@ public sealed class WorkerProcess : IAsyncDisposable
         process.BeginErrorReadLine();
     }
 
+    /// <summary>The project name of the default worker.</summary>
+    public const string DefaultWorker = "StampedeGuard.Redis.Worker";
+
     public int Id => _process.Id;
 
-    public string Errors
+    /// <summary>Gets whether the test killed it (its operations in flight then stay without an answer).</summary>
+    public bool Killed { get; private set; }
+
+    public string Errors => LastErrors(int.MaxValue);
+
+    public string LastErrors(int count)
     {
-        get
+        lock (_errors)
         {
-            lock (_errors)
-            {
-                return string.Join('\n', _errors);
-            }
+            return string.Join('\n', _errors.TakeLast(count));
         }
     }
 
-    public static async Task<WorkerProcess> StartAsync(params string[] arguments)
+    public static Task<WorkerProcess> StartAsync(params string[] arguments) => StartWorkerAsync(DefaultWorker, arguments);
+
+    /// <summary>Starts the worker built from the project <paramref name="worker"/> and waits for its "ready".</summary>
+    public static async Task<WorkerProcess> StartWorkerAsync(string worker, params string[] arguments)
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        info.ArgumentList.Add(WorkerPath);
+        info.ArgumentList.Add(WorkerPath(worker));
         foreach (var argument in arguments)
         {
             info.ArgumentList.Add(argument);
         }
 
-        var worker = new WorkerProcess(Process.Start(info)!);
-        await worker.ExpectAsync("ready", TimeSpan.FromSeconds(60));
-        return worker;
+        var started = new WorkerProcess(Process.Start(info)!);
+        await started.ExpectAsync("ready", TimeSpan.FromSeconds(60));
+        return started;
     }
 
     public async Task SendAsync(string line)
@@ -80,19 +91,21 @@ public sealed class WorkerProcess : IAsyncDisposable
         }
         catch (Exception ex) when (ex is TimeoutException or ChannelClosedException)
         {
-            throw new TimeoutException($"Worker {Id} said nothing within {timeout} ({ex.GetType().Name}). stderr: {Errors}", ex);
+            throw new TimeoutException($"Worker {Id} said nothing within {timeout} ({ex.GetType().Name}). stderr: {LastErrors(30)}", ex);
         }
     }
 
     public async Task<string> ExpectAsync(string prefix, TimeSpan timeout)
     {
         var line = await ReadLineAsync(timeout);
-        line.Should().StartWith(prefix, "worker {0} stderr: {1}", Id, Errors);
+        line.Should().StartWith(prefix, "worker {0} stderr: {1}", Id, LastErrors(30));
         return line;
     }
 
+    /// <summary>SIGKILL.</summary>
     public async Task KillAsync()
     {
+        Killed = true;
         if (!_process.HasExited)
         {
             _process.Kill();
@@ -102,13 +115,37 @@ public sealed class WorkerProcess : IAsyncDisposable
 
     public void Signal(int signal) => Kill(_process.Id, signal).Should().Be(0);
 
+    public void Stop() => Signal(19); // SIGSTOP
+
+    public void Continue() => Signal(18); // SIGCONT
+
+    /// <summary>Asks it to quit; kills it if it has not within the timeout.</summary>
+    public async Task QuitAsync(TimeSpan timeout)
+    {
+        if (_process.HasExited)
+        {
+            return;
+        }
+
+        try
+        {
+            await SendAsync("quit");
+            await _process.WaitForExitAsync().WaitAsync(timeout);
+        }
+        catch (Exception ex) when (ex is TimeoutException or IOException)
+        {
+            _process.Kill();
+            await _process.WaitForExitAsync();
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         try
         {
             if (!_process.HasExited)
             {
-                Signal(18); // SIGCONT, in case a test stopped it
+                Continue(); // in case a test stopped it
                 _process.Kill();
                 await _process.WaitForExitAsync();
             }
@@ -123,20 +160,13 @@ public sealed class WorkerProcess : IAsyncDisposable
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static extern int Kill(int pid, int signal);
 
-    private static string WorkerPath { get; } = FindWorker();
-
-    private static string FindWorker()
+    private static string WorkerPath(string worker)
     {
         // Test output: <root>/.../StampedeGuard.Redis.Tests/<...>; the worker is built next to it (same configuration).
         var baseDirectory = AppContext.BaseDirectory.TrimEnd('/');
-        var testsFolder = "StampedeGuard.Redis.Tests";
+        const string testsFolder = "StampedeGuard.Redis.Tests";
         var index = baseDirectory.LastIndexOf(testsFolder, StringComparison.Ordinal);
-        var candidate = baseDirectory[..index] + "StampedeGuard.Redis.Worker" + baseDirectory[(index + testsFolder.Length)..] + "/StampedeGuard.Redis.Worker.dll";
-        if (File.Exists(candidate))
-        {
-            return candidate;
-        }
-
-        throw new FileNotFoundException($"The worker was not built at {candidate}.");
+        var candidate = baseDirectory[..index] + worker + baseDirectory[(index + testsFolder.Length)..] + "/" + worker + ".dll";
+        return File.Exists(candidate) ? candidate : throw new FileNotFoundException($"The worker {worker} was not built at {candidate}.");
     }
 }

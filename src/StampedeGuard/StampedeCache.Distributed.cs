@@ -657,9 +657,17 @@ public sealed partial class StampedeCache
                 }
             }
         }
-        else if (_flights.TryGetValue(keyOrTag, out var flight))
+        else
         {
-            SupersedeNow(keyOrTag, flight);
+            if (_flights.TryGetValue(keyOrTag, out var flight))
+            {
+                SupersedeNow(keyOrTag, flight);
+            }
+
+            foreach (var (condition, _) in _conditions)
+            {
+                _ = condition.Change(keyOrTag); // its store's write is conditional in the store too: no wait here
+            }
         }
     }
 

@@ -65,6 +65,106 @@ public sealed partial class StampedeCache
         SetLocal(key, entry, options);
     }
 
+    /// <summary>
+    /// Begins a write condition: call it <em>before</em> reading the source of truth, then store what was read with
+    /// <see cref="SetIfUnchangedAsync{T}"/>; the store is refused if the key or one of its tags was invalidated in
+    /// between, on any node. Dispose the condition when done.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the one read that learns the distributed tier's clock, the first time.</param>
+    /// <returns>The condition.</returns>
+    /// <exception cref="ObjectDisposedException">The cache was disposed.</exception>
+    public async ValueTask<StampedeWriteCondition> BeginConditionalWriteAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_l2 is not null)
+        {
+            // Its start must be on the store's clock, to be compared with the versions and tag records there.
+            await LearnStoreClockAsync(StampedeKeys.AllTag, cancellationToken).ConfigureAwait(false);
+        }
+
+        var startedAt = Now();
+        var condition = new StampedeWriteCondition(this, startedAt, ConditionSince(startedAt), _local.Generation);
+        _conditions.TryAdd(condition, 0);
+        return condition;
+    }
+
+    /// <summary>
+    /// Stores <paramref name="value"/> as <see cref="SetAsync{T}"/> does, unless since <paramref name="condition"/> began
+    /// the key was set, removed or expired (here, or on any node through the distributed tier), or one of
+    /// <see cref="StampedeCacheEntryOptions.Tags"/> (or <c>"*"</c>) was invalidated anywhere: then nothing is stored in
+    /// any tier. Unlike <see cref="SetAsync{T}"/> it is not an invalidation: when the distributed tier cannot be reached
+    /// the value is kept on this node only, and the call returns true (no retries, no exception).
+    /// </summary>
+    /// <typeparam name="T">The type of the cached value.</typeparam>
+    /// <param name="key">The cache key.</param>
+    /// <param name="value">The value, read from the source after the condition began.</param>
+    /// <param name="condition">From <see cref="BeginConditionalWriteAsync"/> on this cache, not disposed.</param>
+    /// <param name="options">Per-entry options; <see cref="StampedeCacheOptions.DefaultEntryOptions"/> when null.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>True when stored; false when an invalidation since the condition began refused it.</returns>
+    /// <exception cref="ArgumentException"><paramref name="key"/> is not a valid key, or <paramref name="condition"/> belongs to another cache.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="condition"/> is null.</exception>
+    /// <exception cref="ObjectDisposedException"><paramref name="condition"/> was disposed.</exception>
+    public async ValueTask<bool> SetIfUnchangedAsync<T>(string key, T value, StampedeWriteCondition condition, StampedeCacheEntryOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ValidateKey(key);
+        ArgumentNullException.ThrowIfNull(condition);
+        if (condition.Cache != this)
+        {
+            throw new ArgumentException("The condition was begun on another cache.", nameof(condition));
+        }
+
+        options ??= _options.DefaultEntryOptions;
+        if (!condition.TryBeginStore(key))
+        {
+            _metrics.RefusedWrites.Add(1, new KeyValuePair<string, object?>("stampedeguard.reason", "superseded"));
+            return false; // set, removed or expired since the condition began
+        }
+
+        try
+        {
+            // Created before the tag check: a tag invalidated after the check is after the entry's origin, and its
+            // record outlives the entry, so every read (here or on a node it reaches) finds the entry invalidated.
+            var entry = NewEntry(value, null, EntryTimes.From(Now(), options, 0), options, 0, origin: condition.Since);
+            if (_invalidations.InvalidatedSince(entry.Tags, condition.Since))
+            {
+                _metrics.RefusedWrites.Add(1, new KeyValuePair<string, object?>("stampedeguard.reason", "superseded"));
+                return false;
+            }
+
+            if (_l2 is not null || _backplane is not null)
+            {
+                var write = await WriteDistributedCoreAsync(key, entry, options, lease: null, expectedVersion: null, readStamp: 0, conditional: true, cancellationToken, ConditionStoreSince(condition)).ConfigureAwait(false);
+                if (write.Outcome is DistributedOutcome.Superseded or DistributedOutcome.LeaseLost)
+                {
+                    _metrics.RefusedWrites.Add(1, new KeyValuePair<string, object?>("stampedeguard.reason", "superseded"));
+                    return false;
+                }
+
+                // Written at its new version, or kept here only: then at version 1, below any change this node hears of.
+                entry.Version = write.Version != 0 ? write.Version : _l2 is null ? 0 : 1;
+            }
+
+            SetLocal(key, entry, options, Now(), condition.LocalGeneration);
+            return true;
+        }
+        finally
+        {
+            condition.EndStore(key);
+        }
+    }
+
+    /// <summary>A condition's start on the clock invalidations are ordered by (see <see cref="StampedeWriteCondition.Since"/>).</summary>
+    private long ConditionSince(long startedAt) =>
+        startedAt + Volatile.Read(ref _stampOffset) - (_l2 is not null && Volatile.Read(ref _stampLearned) ? StampMargin : 0);
+
+    /// <summary>What the store's write is conditional on: the condition's start on its clock; 0 (kept local) while this node has not learned that clock.</summary>
+    private long ConditionStoreSince(StampedeWriteCondition condition) =>
+        _l2 is not null && Volatile.Read(ref _stampLearned) ? condition.Since : 0;
+
+    /// <summary>A disposed condition no longer keeps records or sees changes.</summary>
+    internal void EndCondition(StampedeWriteCondition condition) => _conditions.TryRemove(condition, out _);
+
     /// <inheritdoc />
     public async ValueTask RemoveAsync(string key, CancellationToken cancellationToken = default)
     {
@@ -125,8 +225,29 @@ public sealed partial class StampedeCache
     /// closed to new callers and stores nothing from now on. If it is storing right now, wait for that store to end,
     /// so the caller's own write or removal lands after it in both tiers (the last invalidation wins).
     /// </summary>
-    private ValueTask SupersedeAsync(string key) =>
-        _flights.TryGetValue(key, out var flight) ? SupersedeAsync(key, flight) : default;
+    private ValueTask SupersedeAsync(string key)
+    {
+        if (!_conditions.IsEmpty)
+        {
+            return SupersedeWithConditionsAsync(key);
+        }
+
+        return _flights.TryGetValue(key, out var flight) ? SupersedeAsync(key, flight) : default;
+    }
+
+    /// <summary>A change of the key also refuses stores of it under open write conditions, after waiting for one under way.</summary>
+    private async ValueTask SupersedeWithConditionsAsync(string key)
+    {
+        foreach (var (condition, _) in _conditions)
+        {
+            await condition.Change(key).ConfigureAwait(false);
+        }
+
+        if (_flights.TryGetValue(key, out var flight))
+        {
+            await SupersedeAsync(key, flight).ConfigureAwait(false);
+        }
+    }
 
     private async ValueTask SupersedeAsync(string key, Flight flight)
     {
@@ -164,6 +285,11 @@ public sealed partial class StampedeCache
         foreach (var (_, flight) in _flights)
         {
             oldest = Math.Min(oldest, flight.StartedAt);
+        }
+
+        foreach (var (condition, _) in _conditions)
+        {
+            oldest = Math.Min(oldest, condition.StartedAt);
         }
 
         return oldest == long.MaxValue ? oldest : oldest + Volatile.Read(ref _stampOffset);

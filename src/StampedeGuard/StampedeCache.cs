@@ -43,6 +43,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
     private readonly IHybridCacheSerializerFactory _serializerFactory;
     private readonly ConcurrentDictionary<Type, object> _serializers = new();
     private readonly ConcurrentDictionary<string, Flight> _flights = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<StampedeWriteCondition, byte> _conditions = new(ReferenceEqualityComparer.Instance);
     private readonly Invalidations _invalidations = new();
     private readonly Func<long> _oldestRunStart;
     private readonly string _prefix;

@@ -95,6 +95,59 @@ public sealed class CrossNodeConsistencyTests(RedisFixture redis) : IAsyncLifeti
         }
     }
 
+    /// <summary>
+    /// The read-then-store pattern across nodes (what the HTTP cache does with an origin response): node A begins a
+    /// condition, reads its source, node B invalidates, node A stores what it read. The store must be refused, by the
+    /// message when A hears it first, and by Redis's write script when A has no backplane (so only Redis can refuse).
+    /// </summary>
+    [Theory]
+    [InlineData("remove", true)]
+    [InlineData("set", true)]
+    [InlineData("expire", true)]
+    [InlineData("tag", true)]
+    [InlineData("remove", false)]
+    [InlineData("set", false)]
+    [InlineData("expire", false)]
+    [InlineData("tag", false)]
+    public async Task SetIfUnchangedAsync_AnotherNodeInvalidatedAfterTheConditionBegan_StoresNothingAnywhere(string invalidation, bool writerHasBackplane)
+    {
+        var tier = await redis.NewTierAsync(_prefix);
+        _owned.Add(tier);
+        var a = new StampedeCache(new StampedeCacheOptions(), distributedStore: tier, backplane: writerHasBackplane ? tier : null);
+        _caches.Add(a);
+        var b = await NodeAsync();
+        await b.SetAsync("k", "before", Entry);
+        using var condition = await a.BeginConditionalWriteAsync();
+
+        switch (invalidation)
+        {
+            case "remove": await b.RemoveAsync("k"); break;
+            case "set": await b.SetAsync("k", "newer", Entry); break;
+            case "expire": await b.ExpireAsync("k"); break;
+            default: await b.RemoveByTagAsync("t"); break;
+        }
+
+        var stored = await a.SetIfUnchangedAsync("k", "read-before", condition, Entry);
+
+        stored.Should().BeFalse();
+        (await StoredAsync("k") ?? string.Empty).Should().NotContain("read-before", "Redis must not hold the value read before the invalidation");
+        (await a.TryGetAsync<string>("k")).Value.Should().NotBe("read-before");
+        (await b.TryGetAsync<string>("k")).Value.Should().NotBe("read-before");
+    }
+
+    [Fact]
+    public async Task SetIfUnchangedAsync_NothingChanged_StoredInRedisAndSeenByOtherNodes()
+    {
+        var a = await NodeAsync();
+        var b = await NodeAsync();
+        using var condition = await a.BeginConditionalWriteAsync();
+
+        (await a.SetIfUnchangedAsync("k", "read", condition, Entry)).Should().BeTrue();
+
+        (await StoredAsync("k") ?? string.Empty).Should().Contain("read");
+        (await b.TryGetAsync<string>("k")).Value.Should().Be("read");
+    }
+
     [Fact]
     public async Task SetThenRemove_PublishedBackToBack_EveryOtherNodeEndsWithTheRemoval()
     {

@@ -1,0 +1,120 @@
+namespace StampedeGuard;
+
+/// <summary>
+/// A point in time from which <see cref="StampedeCache.SetIfUnchangedAsync{T}"/> stores a value only if nothing
+/// invalidated it since: the read-then-store pattern (read the source of truth, then cache what was read) without
+/// undoing an invalidation that returned while the read was under way. Get one from
+/// <see cref="StampedeCache.BeginConditionalWriteAsync"/> <em>before</em> reading the source, and dispose it when done
+/// (an open condition keeps the records it is checked against).
+/// </summary>
+/// <remarks>
+/// A store under the condition is refused when, after the condition began, the key was set, removed or expired
+/// (on this node, or on any node through the distributed tier), or one of the entry's tags (or <c>"*"</c>) was
+/// invalidated by <see cref="IStampedeCache.RemoveByTagAsync"/> anywhere. An invalidation that meets the store under
+/// way waits for it and then applies, so the invalidation that returned always wins, in both tiers.
+/// </remarks>
+public sealed class StampedeWriteCondition : IDisposable
+{
+    private readonly Lock _sync = new();
+    private HashSet<string>? _changed;
+    private Dictionary<string, Store>? _storing;
+    private bool _disposed;
+
+    internal StampedeWriteCondition(StampedeCache cache, long startedAt, long since, long localGeneration)
+    {
+        Cache = cache;
+        StartedAt = startedAt;
+        Since = since;
+        LocalGeneration = localGeneration;
+    }
+
+    /// <summary>Gets the cache the condition belongs to.</summary>
+    internal StampedeCache Cache { get; }
+
+    /// <summary>Gets when the condition began, on the engine's clock (ticks).</summary>
+    internal long StartedAt { get; }
+
+    /// <summary>
+    /// Gets when the condition began on the clock invalidations are ordered by (the store's, where it has one, less the
+    /// error of the learned offset): an entry stored under it has this origin, so tag invalidations after it win.
+    /// </summary>
+    internal long Since { get; }
+
+    /// <summary>Gets the local tier's generation when the condition began (a drop since refuses local copies).</summary>
+    internal long LocalGeneration { get; }
+
+    /// <summary>Ends the condition: later stores under it throw <see cref="ObjectDisposedException"/>.</summary>
+    public void Dispose()
+    {
+        lock (_sync)
+        {
+            _disposed = true;
+        }
+
+        Cache.EndCondition(this);
+    }
+
+    /// <summary>Starts a store of <paramref name="key"/>; false when the key changed since the condition began.</summary>
+    internal bool TryBeginStore(string key)
+    {
+        lock (_sync)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_changed?.Contains(key) == true)
+            {
+                return false;
+            }
+
+            _storing ??= new Dictionary<string, Store>(StringComparer.Ordinal);
+            _storing[key] = _storing.TryGetValue(key, out var store) ? store with { Count = store.Count + 1 } : new Store(1, null);
+            return true;
+        }
+    }
+
+    /// <summary>Ends a store begun by <see cref="TryBeginStore"/>, releasing an invalidation that waits for it.</summary>
+    internal void EndStore(string key)
+    {
+        TaskCompletionSource? waiting = null;
+        lock (_sync)
+        {
+            var store = _storing![key];
+            if (store.Count > 1)
+            {
+                _storing[key] = store with { Count = store.Count - 1 };
+            }
+            else
+            {
+                _storing.Remove(key);
+                waiting = store.Done;
+            }
+        }
+
+        waiting?.TrySetResult();
+    }
+
+    /// <summary>
+    /// Records that <paramref name="key"/> changed (later stores of it are refused); returns the store of it under way,
+    /// if any, for the invalidation to wait for before it applies.
+    /// </summary>
+    internal Task Change(string key)
+    {
+        lock (_sync)
+        {
+            (_changed ??= new HashSet<string>(StringComparer.Ordinal)).Add(key);
+            if (_storing is null || !_storing.TryGetValue(key, out var store))
+            {
+                return Task.CompletedTask;
+            }
+
+            if (store.Done is null)
+            {
+                store = store with { Done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
+                _storing[key] = store;
+            }
+
+            return store.Done!.Task;
+        }
+    }
+
+    private readonly record struct Store(int Count, TaskCompletionSource? Done);
+}

@@ -1,0 +1,108 @@
+using StampedeGuard.Tests.Infrastructure;
+
+namespace StampedeGuard.Tests;
+
+public sealed partial class StampedeCacheTests
+{
+    private static readonly StampedeCacheEntryOptions TaggedT = new() { Duration = TimeSpan.FromMinutes(1), Tags = ["t"] };
+
+    [Fact]
+    public async Task SetIfUnchangedAsync_NothingChangedSinceTheConditionBegan_StoresTheValue()
+    {
+        using var h = new CacheHarness();
+        using var condition = await h.Cache.BeginConditionalWriteAsync();
+
+        var stored = await h.Cache.SetIfUnchangedAsync("k", "read", condition, TaggedT);
+
+        stored.Should().BeTrue();
+        (await h.Cache.TryGetAsync<string>("k")).Value.Should().Be("read");
+    }
+
+    [Theory]
+    [MemberData(nameof(Invalidations))]
+    public async Task SetIfUnchangedAsync_InvalidatedAfterTheConditionBegan_StoresNothing(string how)
+    {
+        using var h = new CacheHarness();
+        await h.Cache.SetAsync("k", "before", TaggedT);
+        using var condition = await h.Cache.BeginConditionalWriteAsync();
+        h.Clock.Advance(TimeSpan.FromMilliseconds(1)); // the read of the source happens while the invalidation does
+        await Invalidate(h.Cache, how);
+
+        var stored = await h.Cache.SetIfUnchangedAsync("k", "read-before-the-invalidation", condition, TaggedT);
+        var after = await h.Cache.TryGetAsync<string>("k");
+
+        stored.Should().BeFalse();
+        after.Value.Should().NotBe("read-before-the-invalidation");
+        h.Metrics.Counter("stampedeguard.distributed.refused_writes").Should().Be(1);
+    }
+
+    [Fact]
+    public async Task SetIfUnchangedAsync_AnotherKeyChanged_StoresTheValue()
+    {
+        using var h = new CacheHarness();
+        using var condition = await h.Cache.BeginConditionalWriteAsync();
+        await h.Cache.RemoveAsync("other");
+
+        (await h.Cache.SetIfUnchangedAsync("k", "read", condition)).Should().BeTrue();
+    }
+
+    /// <summary>
+    /// The store gate: a removal that meets the store under way waits for it, then applies. Whatever the interleaving,
+    /// once RemoveAsync returned the value is in no tier.
+    /// </summary>
+    [Fact]
+    public async Task RemoveAsync_DuringAConditionalStore_WaitsForItAndWins()
+    {
+        var store = new VersionedGatedStore(CacheHarness.NewL2());
+        using var h = new CacheHarness(store: store);
+        using var condition = await h.Cache.BeginConditionalWriteAsync();
+        var writeEntered = store.HoldNextWrite();
+        var set = h.Cache.SetIfUnchangedAsync("k", "read", condition).AsTask();
+        await writeEntered;
+
+        var remove = h.Cache.RemoveAsync("k").AsTask();
+        var removeWaited = !remove.IsCompleted;
+        store.ReleaseWrite();
+        var stored = await set;
+        await remove;
+
+        removeWaited.Should().BeTrue("the removal met the store under way");
+        stored.Should().BeTrue("the store was under way before the removal");
+        (await h.Cache.TryGetAsync<string>("k")).HasValue.Should().BeFalse();
+        (await store.ReadAsync("k", default, default)).Envelope.Should().BeNull();
+    }
+
+    /// <summary>A tag invalidation does not wait for stores: the entry stored after it has an older origin, so no read serves it.</summary>
+    [Fact]
+    public async Task RemoveByTagAsync_DuringAConditionalStore_TheStoredEntryIsInvalidatedOnRead()
+    {
+        var store = new VersionedGatedStore(CacheHarness.NewL2());
+        using var h = new CacheHarness(store: store);
+        using var condition = await h.Cache.BeginConditionalWriteAsync();
+        var writeEntered = store.HoldNextWrite();
+        var set = h.Cache.SetIfUnchangedAsync("k", "read", condition, TaggedT).AsTask();
+        await writeEntered;
+
+        h.Clock.Advance(TimeSpan.FromMilliseconds(1));
+        await h.Cache.RemoveByTagAsync("t");
+        store.ReleaseWrite();
+        await set;
+
+        (await h.Cache.TryGetAsync<string>("k", TaggedT)).HasValue.Should().BeFalse();
+    }
+
+    [Fact]
+    public async Task SetIfUnchangedAsync_BadArguments_ThrowNamingThem()
+    {
+        using var h = new CacheHarness();
+        using var other = new CacheHarness();
+        using var foreign = await other.Cache.BeginConditionalWriteAsync();
+        var disposed = await h.Cache.BeginConditionalWriteAsync();
+        disposed.Dispose();
+
+        await FluentActions.Awaiting(() => h.Cache.SetIfUnchangedAsync("k", "v", null!).AsTask()).Should().ThrowAsync<ArgumentNullException>().WithParameterName("condition");
+        await FluentActions.Awaiting(() => h.Cache.SetIfUnchangedAsync("k", "v", foreign).AsTask()).Should().ThrowAsync<ArgumentException>().WithParameterName("condition");
+        await FluentActions.Awaiting(() => h.Cache.SetIfUnchangedAsync("", "v", foreign).AsTask()).Should().ThrowAsync<ArgumentException>().WithParameterName("key");
+        await FluentActions.Awaiting(() => h.Cache.SetIfUnchangedAsync("k", "v", disposed).AsTask()).Should().ThrowAsync<ObjectDisposedException>();
+    }
+}

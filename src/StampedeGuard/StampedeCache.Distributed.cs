@@ -24,6 +24,8 @@ public sealed partial class StampedeCache
     private bool _clearAllKnown;
     private long _stampOffset; // the store's clock minus the engine's, learned from the store's replies
     private bool _stampLearned;
+    private long _stampLearnedAt; // engine ticks of the last reply that carried the store's clock
+    private bool _storeHasNoClock; // its reads answer without a clock (an IDistributedCache): nothing to learn, ever
     private long _trustedUntil = long.MaxValue; // HitClock reading until which L1 copies may be served (a backplane's Alive)
     private long _aliveFor; // how long one Alive trusts them (ticks)
 
@@ -134,7 +136,9 @@ public sealed partial class StampedeCache
     {
         if (storeStamp > 0)
         {
-            Volatile.Write(ref _stampOffset, storeStamp - Now());
+            var now = Now();
+            Volatile.Write(ref _stampOffset, storeStamp - now);
+            Volatile.Write(ref _stampLearnedAt, now);
             Volatile.Write(ref _stampLearned, true);
         }
     }

@@ -76,10 +76,18 @@ public sealed partial class StampedeCache
     public async ValueTask<StampedeWriteCondition> BeginConditionalWriteAsync(CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (_l2 is not null)
+        if (_l2 is not null && !Volatile.Read(ref _storeHasNoClock) && (!Volatile.Read(ref _stampLearned) || Now() - Volatile.Read(ref _stampLearnedAt) > ConditionClockRefresh))
         {
-            // Its start must be on the store's clock, to be compared with the versions and tag records there.
-            await LearnStoreClockAsync(StampedeKeys.AllTag, cancellationToken).ConfigureAwait(false);
+            // Its start must be on the store's clock, to be compared with the versions and tag records there: learned
+            // from a reply less than a second old (a miss has just read the store: no extra round trip then).
+            var read = await SafeL2Async(StampedeKeys.AllTag, "read", static (store, k, t) => store.ReadAsync(k, default, t), cancellationToken).ConfigureAwait(false);
+            LearnStamp(read.Stamp);
+            if (read.Outcome == DistributedOutcome.Done && read.Stamp == 0)
+            {
+                // A store without a clock (nor versions): its writes cannot be conditional; it takes them as they come.
+                Volatile.Write(ref _storeHasNoClock, true);
+                Volatile.Write(ref _stampLearned, true);
+            }
         }
 
         var startedAt = Now();
@@ -154,9 +162,19 @@ public sealed partial class StampedeCache
         }
     }
 
-    /// <summary>A condition's start on the clock invalidations are ordered by (see <see cref="StampedeWriteCondition.Since"/>).</summary>
+    /// <summary>
+    /// A condition's start on the clock invalidations are ordered by (see <see cref="StampedeWriteCondition.Since"/>).
+    /// A learned offset is never ahead of the store (the store's clock was read before the reply arrived), so the
+    /// margin only covers the clocks' drift since it was learned (under a second, see <see cref="ConditionClockRefresh"/>).
+    /// </summary>
     private long ConditionSince(long startedAt) =>
-        startedAt + Volatile.Read(ref _stampOffset) - (_l2 is not null && Volatile.Read(ref _stampLearned) ? StampMargin : 0);
+        startedAt + Volatile.Read(ref _stampOffset) - (_l2 is not null && Volatile.Read(ref _stampLearned) ? ConditionMargin : 0);
+
+    /// <summary>How old the learned store clock may be when a condition begins.</summary>
+    private static readonly long ConditionClockRefresh = TimeSpan.TicksPerSecond;
+
+    /// <summary>Covers the drift of a store clock learned under <see cref="ConditionClockRefresh"/> ago (a thousand times what 100 ppm gives).</summary>
+    private static readonly long ConditionMargin = TimeSpan.TicksPerMillisecond;
 
     /// <summary>What the store's write is conditional on: the condition's start on its clock; 0 (kept local) while this node has not learned that clock.</summary>
     private long ConditionStoreSince(StampedeWriteCondition condition) =>

@@ -77,4 +77,66 @@ public sealed class RedisDistributedTests
             }
         }
     }
+    /// <summary>
+    /// A purge on instance B while instance A's origin runs: what A fetched before the purge is stored nowhere (A's
+    /// write is refused by Redis's script, or by the purge's message if A heard it first), so the next request on
+    /// either instance goes to the origin again.
+    /// </summary>
+    [Theory]
+    [InlineData("url")]
+    [InlineData("tag")]
+    public async Task Purge_OnAnotherInstanceWhileTheOriginRuns_WhatItFetchedIsStoredNowhere(string purge)
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var prefix = "http" + Guid.NewGuid().ToString("N")[..8] + ":";
+        var origin = new Origin();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var tiers = new List<RedisStampedeTier>();
+
+        async Task<TestHost> StartInstanceAsync()
+        {
+            var tier = await RedisStampedeTier.ConnectAsync(new RedisStampedeOptions { Configuration = redis.Configuration, KeyPrefix = prefix });
+            tiers.Add(tier);
+            return await TestHost.StartAsync(
+                app => app.MapGet("/p", async ctx =>
+                {
+                    using var _ = origin.Enter();
+                    ctx.Response.Headers.CacheControl = "max-age=60";
+                    ctx.Response.Headers["Surrogate-Key"] = "catalog";
+                    if (origin.Executions == 1)
+                    {
+                        await gate.Task;
+                    }
+
+                    await ctx.Response.WriteAsync("v" + origin.Executions);
+                }),
+                services: s => s.AddSingleton<IStampedeCache>(_ => new StampedeCache(distributedStore: tier, backplane: tier)));
+        }
+
+        try
+        {
+            await using var a = await StartInstanceAsync();
+            await using var b = await StartInstanceAsync();
+            (string, string) host = ("Host", "shop.example");
+
+            var inFlight = a.Client.GetBodyAsync("/p", host);
+            await origin.Entered.Task;
+            var purging = b.App.Services.GetRequiredService<IStampedeResponseCache>();
+            await (purge == "url" ? purging.PurgeAsync(new Uri("http://shop.example/p")) : purging.RemoveByTagAsync("catalog"));
+            gate.SetResult();
+            (await inFlight).Body.Should().Be("v1"); // its client is still answered
+
+            // (A response fetched within a millisecond after the purge may be refused too: the condition's margin.)
+            (await a.Client.GetBodyAsync("/p", host)).Body.Should().NotBe("v1", "instance A must not have stored the response fetched before the purge");
+            (await b.Client.GetBodyAsync("/p", host)).Body.Should().NotBe("v1", "nor may Redis hold it for instance B");
+            (await a.Client.GetBodyAsync("/p", host)).Body.Should().NotBe("v1");
+        }
+        finally
+        {
+            foreach (var tier in tiers)
+            {
+                await tier.DisposeAsync();
+            }
+        }
+    }
 }

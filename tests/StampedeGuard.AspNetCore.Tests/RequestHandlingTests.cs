@@ -482,6 +482,39 @@ public sealed class RequestHandlingTests
         (await host.Client.GetBodyAsync("/race")).Body.Should().Be("v2");
     }
 
+    /// <summary>
+    /// A purge by a custom tag (one the response will carry, unknown to the cache until its headers arrive) while the
+    /// origin runs: what the origin answered from before the purge is not stored (the engine's store gate; the URL
+    /// registry only knew URL purges).
+    /// </summary>
+    [Fact]
+    public async Task PurgeByCustomTag_WhileTheOriginRuns_WhatItFetchedIsNotStored()
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var host = await StartAsync(async ctx =>
+        {
+            ctx.Response.Headers.CacheControl = "max-age=60";
+            ctx.Response.Headers["Surrogate-Key"] = "catalog";
+            if (_origin.Executions == 1)
+            {
+                await gate.Task;
+            }
+
+            await ctx.Response.WriteAsync("v" + _origin.Executions);
+        });
+
+        var inFlight = host.Client.GetBodyAsync("/tagged");
+        await _origin.Entered.Task;
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        await host.App.Services.GetRequiredService<IStampedeResponseCache>().RemoveByTagAsync("catalog");
+        gate.SetResult();
+        (await inFlight).Body.Should().Be("v1"); // its client is still answered
+
+        var next = await host.Client.GetBodyAsync("/tagged");
+        next.Body.Should().Be("v2", "the response fetched before the purge must not have been stored");
+        _origin.Executions.Should().Be(2);
+    }
+
     [Fact]
     public async Task Get_EndpointMetadata_SetsFreshnessAndDisables()
     {

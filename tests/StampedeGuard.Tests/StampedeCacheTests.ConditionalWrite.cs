@@ -36,6 +36,20 @@ public sealed partial class StampedeCacheTests
         h.Metrics.Counter("stampedeguard.distributed.refused_writes").Should().Be(1);
     }
 
+    /// <summary>An IDistributedCache has no clock nor versions: the write cannot be conditional there, so it is written as it comes.</summary>
+    [Fact]
+    public async Task SetIfUnchangedAsync_OverAnIDistributedCache_WrittenThereForOtherNodes()
+    {
+        var l2 = CacheHarness.NewL2();
+        using var writer = new CacheHarness(l2: l2);
+        using var reader = new CacheHarness(l2: l2);
+        using var condition = await writer.Cache.BeginConditionalWriteAsync();
+
+        (await writer.Cache.SetIfUnchangedAsync("k", "read", condition)).Should().BeTrue();
+
+        (await reader.Cache.TryGetAsync<string>("k")).Value.Should().Be("read");
+    }
+
     [Fact]
     public async Task SetIfUnchangedAsync_AnotherKeyChanged_StoresTheValue()
     {

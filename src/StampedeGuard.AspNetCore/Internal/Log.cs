@@ -37,4 +37,7 @@ internal static partial class Log
 
     [LoggerMessage(210, LogLevel.Information, "A collapsed waiter for {UrlHash} gave up after {Seconds} s without the origin's headers: it gets {Answer}; the flight's one origin request continues for the others.")]
     public static partial void WaiterGaveUp(ILogger logger, string urlHash, double seconds, string answer);
+
+    [LoggerMessage(211, LogLevel.Debug, "Not storing what the origin answered for {UrlHash}: a purge of its URL or of one of its tags returned while the origin ran.")]
+    public static partial void StoreRefused(ILogger logger, string urlHash);
 }

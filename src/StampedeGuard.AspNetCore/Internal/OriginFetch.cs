@@ -35,6 +35,7 @@ internal sealed class OriginFetch : IOriginResponseSink
     private bool _headersPublished;
     private bool _hitForPassSet;
     private OriginDeadline? _deadline;
+    private StampedeWriteCondition? _condition;
     
     public OriginFetch(ResponseCacheRuntime runtime, ResponseFlight flight, MissPlan plan, HttpContext client)
     {
@@ -80,6 +81,13 @@ internal sealed class OriginFetch : IOriginResponseSink
                 }
             }
 
+            if (_runtime.Cache is StampedeCache engine)
+            {
+                // Before the origin is asked: whatever it answers is stored only if no purge (of the URL, of one of the
+                // response's tags, on this instance or another) returned in between. See StoreAsync.
+                _condition = await engine.BeginConditionalWriteAsync(_flight.OriginToken).ConfigureAwait(false);
+            }
+
             await FetchAndSetAsync().ConfigureAwait(false);
         }
         catch (Exception ex)
@@ -100,6 +108,7 @@ internal sealed class OriginFetch : IOriginResponseSink
         }
         finally
         {
+            _condition?.Dispose();
             if (lease is not null)
             {
                 await ReleaseQuietlyAsync(lease).ConfigureAwait(false);
@@ -170,7 +179,7 @@ internal sealed class OriginFetch : IOriginResponseSink
         {
             // Storing is best effort for the clients of this flight: a store the distributed tier could not confirm
             // (Redis down) is logged, and the response they are reading is not cut off for it.
-            await StoreBestEffortAsync(_runtime.Cache.SetAsync(_plan.FlightKey, value, store)).ConfigureAwait(false);
+            await StoreBestEffortAsync(StoreAsync(_plan.FlightKey, value, store)).ConfigureAwait(false);
         }
     }
 
@@ -270,7 +279,7 @@ internal sealed class OriginFetch : IOriginResponseSink
                 var options = _runtime.EntryOptions(entry, Tags());
                 if (_storeKey is not null && _storeKey != _plan.FlightKey)
                 {
-                    await StoreBestEffortAsync(_runtime.Cache.SetAsync(_storeKey, entry, options)).ConfigureAwait(false);
+                    await StoreBestEffortAsync(StoreAsync(_storeKey, entry, options)).ConfigureAwait(false);
                     return _plan.FlightKey == _plan.PrimaryKey && _marker is not null
                         ? (_marker, _runtime.MarkerOptions(entry, [_plan.UrlTag]))
                         : (entry, null);
@@ -364,7 +373,7 @@ internal sealed class OriginFetch : IOriginResponseSink
             }
             if (!ReferenceEquals(marker, _plan.Marker))
             {
-                await TryAsync(_runtime.Cache.SetAsync(_plan.PrimaryKey, marker, _runtime.MarkerOptions(evaluation.Entry, [_plan.UrlTag]))).ConfigureAwait(false);
+                await TryAsync(StoreAsync(_plan.PrimaryKey, marker, _runtime.MarkerOptions(evaluation.Entry, [_plan.UrlTag]))).ConfigureAwait(false);
             }
         }
 
@@ -484,7 +493,27 @@ internal sealed class OriginFetch : IOriginResponseSink
         _hitForPassSet = true;
         _runtime.Metrics.HitForPass.Add(1);
         Log.HitForPassSet(_runtime.Logger, _plan.FlightKey, reason, _runtime.Options.HitForPassDuration.TotalSeconds);
-        await TryAsync(_runtime.Cache.SetAsync(_plan.FlightKey, CachedResponse.HitForPass(reason), _runtime.HitForPassOptions(_plan.UrlTag))).ConfigureAwait(false);
+        await TryAsync(StoreAsync(_plan.FlightKey, CachedResponse.HitForPass(reason), _runtime.HitForPassOptions(_plan.UrlTag))).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Stores what this execution fetched, conditional on no invalidation since it began (the engine's store gate: a
+    /// purge of the URL or of one of the entry's tags, here or on another instance, that returned while the origin ran
+    /// wins). Over an <see cref="IStampedeCache"/> other than the engine, a plain set.
+    /// </summary>
+    private async ValueTask StoreAsync(string key, CachedResponse value, StampedeCacheEntryOptions options)
+    {
+        if (_condition is null || _runtime.Cache is not StampedeCache engine)
+        {
+            await _runtime.Cache.SetAsync(key, value, options).ConfigureAwait(false);
+            return;
+        }
+
+        if (!await engine.SetIfUnchangedAsync(key, value, _condition, options).ConfigureAwait(false))
+        {
+            _runtime.Metrics.StoresRefused.Add(1);
+            Log.StoreRefused(_runtime.Logger, _plan.LogKey);
+        }
     }
 
     /// <summary>A store the distributed tier could not confirm (it throws <see cref="StampedeInvalidationException"/>) is logged, not fatal to the response.</summary>

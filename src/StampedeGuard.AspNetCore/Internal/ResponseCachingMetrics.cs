@@ -19,6 +19,7 @@ internal sealed class ResponseCachingMetrics : IDisposable
         OriginRequests = _meter.CreateCounter<long>("stampedeguard.http.origin.requests", "{request}", "Origin executions started by the response cache (misses, revalidations, passes).");
         Stored = _meter.CreateCounter<long>("stampedeguard.http.stored", "{response}", "Responses stored.");
         HitForPass = _meter.CreateCounter<long>("stampedeguard.http.hit_for_pass", "{marker}", "Hit-for-pass markers set.");
+        StoresRefused = _meter.CreateCounter<long>("stampedeguard.http.stores_refused", "{response}", "Responses (or markers) not stored because a purge of their URL or of one of their tags, on any instance, returned while the origin ran.");
         WaiterWait = DurationBuckets.CreateHistogram(_meter, "stampedeguard.http.waiter.duration", "How long collapsed waiters waited for the response headers.");
     }
 
@@ -29,6 +30,8 @@ internal sealed class ResponseCachingMetrics : IDisposable
     public Counter<long> Stored { get; }
 
     public Counter<long> HitForPass { get; }
+
+    public Counter<long> StoresRefused { get; }
 
     public Histogram<double> WaiterWait { get; }
 

@@ -21,24 +21,13 @@ public sealed class RedisDistributedTests
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var tiers = new List<RedisStampedeTier>();
 
-        async Task<TestHost> StartInstanceAsync()
+        Task<TestHost> StartInstanceAsync() => StartInstanceOnRedisAsync(redis, prefix, tiers, withLock: true, app => app.MapGet("/r", async ctx =>
         {
-            var tier = await RedisStampedeTier.ConnectAsync(new RedisStampedeOptions { Configuration = redis.Configuration, KeyPrefix = prefix });
-            tiers.Add(tier);
-            return await TestHost.StartAsync(
-                app => app.MapGet("/r", async ctx =>
-                {
-                    using var _ = origin.Enter();
-                    await gate.Task;
-                    ctx.Response.Headers.CacheControl = "max-age=60";
-                    await ctx.Response.WriteAsync("shared" + origin.Executions);
-                }),
-                services: s =>
-                {
-                    s.AddSingleton<IStampedeCache>(_ => new StampedeCache(distributedStore: tier, backplane: tier));
-                    s.AddSingleton<IStampedeLock>(_ => new RedisStampedeLock(tier)); // the cross-instance barrier of the HTTP flight
-                });
-        }
+            using var _ = origin.Enter();
+            await gate.Task;
+            ctx.Response.Headers.CacheControl = "max-age=60";
+            await ctx.Response.WriteAsync("shared" + origin.Executions);
+        }));
 
         try
         {
@@ -93,25 +82,18 @@ public sealed class RedisDistributedTests
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var tiers = new List<RedisStampedeTier>();
 
-        async Task<TestHost> StartInstanceAsync()
+        Task<TestHost> StartInstanceAsync() => StartInstanceOnRedisAsync(redis, prefix, tiers, withLock: false, app => app.MapGet("/p", async ctx =>
         {
-            var tier = await RedisStampedeTier.ConnectAsync(new RedisStampedeOptions { Configuration = redis.Configuration, KeyPrefix = prefix });
-            tiers.Add(tier);
-            return await TestHost.StartAsync(
-                app => app.MapGet("/p", async ctx =>
-                {
-                    using var _ = origin.Enter();
-                    ctx.Response.Headers.CacheControl = "max-age=60";
-                    ctx.Response.Headers["Surrogate-Key"] = "catalog";
-                    if (origin.Executions == 1)
-                    {
-                        await gate.Task;
-                    }
+            using var _ = origin.Enter();
+            ctx.Response.Headers.CacheControl = "max-age=60";
+            ctx.Response.Headers["Surrogate-Key"] = "catalog";
+            if (origin.Executions == 1)
+            {
+                await gate.Task;
+            }
 
-                    await ctx.Response.WriteAsync("v" + origin.Executions);
-                }),
-                services: s => s.AddSingleton<IStampedeCache>(_ => new StampedeCache(distributedStore: tier, backplane: tier)));
-        }
+            await ctx.Response.WriteAsync("v" + origin.Executions);
+        }));
 
         try
         {
@@ -138,5 +120,20 @@ public sealed class RedisDistributedTests
                 await tier.DisposeAsync();
             }
         }
+    }
+
+    /// <summary>An app instance whose engine (and, with <paramref name="withLock"/>, the flight's barrier) is on the shared Redis.</summary>
+    private static async Task<TestHost> StartInstanceOnRedisAsync(RedisServer redis, string prefix, List<RedisStampedeTier> tiers, bool withLock, Action<WebApplication> endpoints)
+    {
+        var tier = await RedisStampedeTier.ConnectAsync(new RedisStampedeOptions { Configuration = redis.Configuration, KeyPrefix = prefix });
+        tiers.Add(tier);
+        return await TestHost.StartAsync(endpoints, services: s =>
+        {
+            s.AddSingleton<IStampedeCache>(_ => new StampedeCache(distributedStore: tier, backplane: tier));
+            if (withLock)
+            {
+                s.AddSingleton<IStampedeLock>(_ => new RedisStampedeLock(tier)); // the cross-instance barrier of the HTTP flight
+            }
+        });
     }
 }

@@ -122,6 +122,61 @@ public sealed class RedisDistributedTests
         }
     }
 
+    /// <summary>
+    /// The barrier's lease lost while the origin runs (the lock expired under a paused instance; here deleted in Redis):
+    /// another instance leads, fetches and stores a newer response; the first instance's store of its older response
+    /// is then refused (the key changed after its execution began), so every instance serves the newer one.
+    /// </summary>
+    [Fact]
+    public async Task Store_AfterTheBarriersLeaseWasLostAndAnotherInstanceStored_IsRefused()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var prefix = "http" + Guid.NewGuid().ToString("N")[..8] + ":";
+        var origin = new Origin();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var tiers = new List<RedisStampedeTier>();
+        Task<TestHost> StartInstanceAsync() => StartInstanceOnRedisAsync(redis, prefix, tiers, withLock: true, app => app.MapGet("/l", async ctx =>
+        {
+            using var _ = origin.Enter();
+            ctx.Response.Headers.CacheControl = "max-age=60";
+            var execution = origin.Executions;
+            if (execution == 1)
+            {
+                await gate.Task;
+            }
+
+            await ctx.Response.WriteAsync("v" + execution);
+        }));
+
+        try
+        {
+            await using var a = await StartInstanceAsync();
+            await using var b = await StartInstanceAsync();
+            (string, string) host = ("Host", "shop.example");
+
+            var slow = a.Client.GetBodyAsync("/l", host);
+            await origin.Entered.Task;
+            var locks = (await redis.CliAsync("--scan", "--pattern", prefix + "*lock|*")).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            locks.Should().ContainSingle("instance A holds the flight's barrier");
+            await redis.CliAsync("del", locks[0]); // its lease ran out
+
+            (await b.Client.GetBodyAsync("/l", host)).Body.Should().Be("v2", "instance B leads once the lease is gone");
+            gate.SetResult();
+            (await slow).Body.Should().Be("v1"); // its client is still answered
+
+            (await a.Client.GetBodyAsync("/l", host)).Body.Should().Be("v2", "instance A must not have stored its older response over B's");
+            (await b.Client.GetBodyAsync("/l", host)).Body.Should().Be("v2");
+            origin.Executions.Should().Be(2);
+        }
+        finally
+        {
+            foreach (var tier in tiers)
+            {
+                await tier.DisposeAsync();
+            }
+        }
+    }
+
     /// <summary>An app instance whose engine (and, with <paramref name="withLock"/>, the flight's barrier) is on the shared Redis.</summary>
     private static async Task<TestHost> StartInstanceOnRedisAsync(RedisServer redis, string prefix, List<RedisStampedeTier> tiers, bool withLock, Action<WebApplication> endpoints)
     {

@@ -6,6 +6,8 @@
 // Usage: dotnet run -c Release [-- --iterations 2000]
 // Or, L2 compression only (bytes stored in Redis and time per L2 write/read of 1 KiB, 32 KiB and 512 KiB JSON lists,
 // uncompressed, Brotli and ZLib): dotnet run -c Release -- --compression
+// Or, value push vs invalidation (bytes on the wire per write and time until every other node sees it, 1 KiB and
+// 256 KiB values, 3 and 10 other nodes): dotnet run -c Release -- --push
 using System.Diagnostics;
 using StackExchange.Redis;
 using StampedeGuard;
@@ -35,6 +37,12 @@ Console.WriteLine();
 if (args.Contains("--compression"))
 {
     await CompressionAsync();
+    return;
+}
+
+if (args.Contains("--push"))
+{
+    await PushMeasurement.RunAsync(server, 200);
     return;
 }
 

@@ -4,6 +4,8 @@
 //   3. lock acquire+release throughput, uncontended and contended;
 //   4. time from a lock holder's death (it stops extending its lease) to the next value.
 // Usage: dotnet run -c Release [-- --iterations 2000]
+// Or, the L2 hit against HybridCache over RedisCache, same run (rounds interleaved; commands per hit counted by Redis):
+//   dotnet run -c Release -- --l2hit [--rounds 20] [--calls 500]
 // Or, L2 compression only (bytes stored in Redis and time per L2 write/read of 1 KiB, 32 KiB and 512 KiB JSON lists,
 // uncompressed, Brotli and ZLib): dotnet run -c Release -- --compression
 using System.Diagnostics;
@@ -31,6 +33,13 @@ Console.WriteLine($"# StampedeGuard.Redis measurements ({DateTime.UtcNow:yyyy-MM
 Console.WriteLine();
 Console.WriteLine($"redis-server {(await server.CliAsync("info", "server")).Split('\n').First(l => l.StartsWith("redis_version")).Split(':')[1].Trim()} on 127.0.0.1, {Environment.ProcessorCount} cores, .NET {Environment.Version}, StackExchange.Redis {System.Reflection.CustomAttributeExtensions.GetCustomAttribute<System.Reflection.AssemblyInformationalVersionAttribute>(typeof(StackExchange.Redis.ConnectionMultiplexer).Assembly)?.InformationalVersion}, {iterations} iterations per row.");
 Console.WriteLine();
+
+if (args.Contains("--l2hit"))
+{
+    int Arg(string name, int fallback) => Array.IndexOf(args, name) is var at and >= 0 && at + 1 < args.Length ? int.Parse(args[at + 1]) : fallback;
+    await StampedeGuard.Redis.Benchmarks.L2HitComparison.RunAsync(server, Arg("--rounds", 20), Arg("--calls", 500));
+    return;
+}
 
 if (args.Contains("--compression"))
 {

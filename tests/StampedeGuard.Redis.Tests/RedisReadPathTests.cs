@@ -270,7 +270,10 @@ public sealed class RedisReadPathTests(RedisFixture redis) : RedisTierTestBase(r
         await writer.SetAsync("k", "old", tagged);
         await writer.RemoveByTagAsync("t");
         var reader = await QuietTierAsync();
-        using var node = new StampedeCache(new StampedeCacheOptions(), distributedStore: reader, backplane: reader);
+
+        // The reading node's clock is 5 s behind and it has not learned Redis's yet: a run origin estimated from its
+        // own clock would predate the tag's invalidation, and Redis would refuse the run's write.
+        using var node = new StampedeCache(new StampedeCacheOptions { TimeProvider = new SkewedTimeProvider(TimeSpan.FromSeconds(-5)) }, distributedStore: reader, backplane: reader);
         string? value = null;
 
         var counts = await CountAsync(async () => value = await node.GetOrCreateAsync("k", _ => ValueTask.FromResult("new"), tagged));

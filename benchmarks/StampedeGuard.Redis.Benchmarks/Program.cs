@@ -1,9 +1,12 @@
 // Measures the Redis tier against a real redis-server it starts on a free loopback port:
-//   1. round trips per operation, counted by the server (INFO commandstats deltas of the commands clients sent);
+//   1. round trips per operation (commands the clients sent, counted by the client) and what Redis ran for them
+//      (INFO commandstats deltas, which count the commands inside scripts too);
 //   2. L2 hit latency vs a plain GET of the same bytes (what a hand-written Redis cache does);
 //   3. lock acquire+release throughput, uncontended and contended;
 //   4. time from a lock holder's death (it stops extending its lease) to the next value.
 // Usage: dotnet run -c Release [-- --iterations 2000]
+// Or, the L2 hit against HybridCache over RedisCache, same run (rounds interleaved; commands per hit counted by Redis):
+//   dotnet run -c Release -- --l2hit [--rounds 20] [--calls 500]
 // Or, L2 compression only (bytes stored in Redis and time per L2 write/read of 1 KiB, 32 KiB and 512 KiB JSON lists,
 // uncompressed, Brotli and ZLib): dotnet run -c Release -- --compression
 // Or, value push vs invalidation (bytes on the wire per write and time until every other node sees it, 1 KiB and
@@ -34,6 +37,13 @@ Console.WriteLine();
 Console.WriteLine($"redis-server {(await server.CliAsync("info", "server")).Split('\n').First(l => l.StartsWith("redis_version")).Split(':')[1].Trim()} on 127.0.0.1, {Environment.ProcessorCount} cores, .NET {Environment.Version}, StackExchange.Redis {System.Reflection.CustomAttributeExtensions.GetCustomAttribute<System.Reflection.AssemblyInformationalVersionAttribute>(typeof(StackExchange.Redis.ConnectionMultiplexer).Assembly)?.InformationalVersion}, {iterations} iterations per row.");
 Console.WriteLine();
 
+if (args.Contains("--l2hit"))
+{
+    int Arg(string name, int fallback) => Array.IndexOf(args, name) is var at and >= 0 && at + 1 < args.Length ? int.Parse(args[at + 1]) : fallback;
+    await StampedeGuard.Redis.Benchmarks.L2HitComparison.RunAsync(server, Arg("--rounds", 20), Arg("--calls", 500));
+    return;
+}
+
 if (args.Contains("--compression"))
 {
     await CompressionAsync();
@@ -47,19 +57,29 @@ if (args.Contains("--push"))
 }
 
 // 1. Round trips.
-Console.WriteLine("## Round trips per operation (server-side command counts)");
+Console.WriteLine("## Round trips per operation (commands sent, counted by the client; what Redis ran, counted by Redis)");
 Console.WriteLine();
-Console.WriteLine("| Operation | Round trips | Commands seen by Redis |");
+Console.WriteLine("| Operation | Round trips (commands the clients sent) | Commands Redis ran per operation (scripts and the commands inside them) |");
 Console.WriteLine("|---|---:|---|");
 await a.WriteAsync("hit", envelope, Write(null), default);
 await Row("L2 hit (read, value fresh)", iterations, async _ => await a.ReadAsync("hit", Acquire(), default));
-await Row("Leader of a miss (read-or-acquire, then fenced write+release+publish)", iterations, async i =>
+await Row("Leader of a miss, cold key (plain read, read-or-acquire, then fenced write+release+publish)", iterations, async i =>
 {
     var read = await a.ReadAsync($"miss{i}", Acquire(), default);
     await a.WriteAsync($"miss{i}", envelope, Write(read.Lease), default);
 });
+for (var i = -1; i < iterations; i++)
+{
+    await a.WriteAsync($"stale{i}", envelope, Write(null) with { FreshUntil = DateTimeOffset.UtcNow.AddSeconds(-1) }, default);
+}
+
+await Row("Leader of a refresh, node holding a stale copy (read-or-acquire with the clock, then fenced write+release+publish)", iterations, async i =>
+{
+    var read = await a.ReadAsync($"stale{i}", Acquire() with { RequireStamp = true }, default);
+    await a.WriteAsync($"stale{i}", envelope, Write(read.Lease), default);
+});
 var waiterCounts = await WaiterRoundTripsAsync(iterations / 4);
-Console.WriteLine($"| Waiter of a miss (read finds lock held, then waits for the push) | {waiterCounts:F2} | evalsha (+ the push) |");
+Console.WriteLine($"| Waiter of a miss (read finds lock held, then waits for the push) | {waiterCounts:F2} | hmget, evalsha (+ the push) |");
 using (var nodeA = new StampedeCache(new StampedeCacheOptions(), distributedStore: a, backplane: a))
 using (var nodeB = new StampedeCache(new StampedeCacheOptions(), distributedStore: b, backplane: b))
 {
@@ -87,8 +107,9 @@ Console.WriteLine("| Call | p50 µs | p90 µs | p99 µs | ops/s |");
 Console.WriteLine("|---|---:|---:|---:|---:|");
 await db.StringSetAsync("plain", envelope);
 await Latency("Baseline: StackExchange.Redis StringGetAsync (plain GET)", async () => await db.StringGetAsync("plain"));
-await Latency("RedisStampedeTier.ReadAsync (Lua HMGET, no lock)", async () => await a.ReadAsync("hit", default, default));
-await Latency("RedisStampedeTier.ReadAsync (Lua, acquire-if-not-fresh, fresh)", async () => await a.ReadAsync("hit", Acquire(), default));
+await Latency("RedisStampedeTier.ReadAsync (plain HMGET, no lock)", async () => await a.ReadAsync("hit", default, default));
+await Latency("RedisStampedeTier.ReadAsync (plain HMGET, acquire-if-not-fresh, fresh)", async () => await a.ReadAsync("hit", Acquire(), default));
+await Latency("RedisStampedeTier.ReadAsync (Lua, RequireStamp: the script alone)", async () => await a.ReadAsync("hit", Acquire() with { RequireStamp = true }, default));
 using (var cache = new StampedeCache(new StampedeCacheOptions(), distributedStore: a, backplane: a))
 {
     var entry = new StampedeCacheEntryOptions { Duration = TimeSpan.FromMinutes(5) };
@@ -138,54 +159,53 @@ async Task<Dictionary<string, long>> Stats()
     return result;
 }
 
-// Only commands a client sends count as round trips: scripts (eval/evalsha) and direct commands; commands run inside
-// a script are Redis-internal. The tiers' own background traffic (heartbeats) is excluded by name.
+// What Redis ran (INFO commandstats counts the commands a script runs too, so a script's HMGET and a plain HMGET
+// look alike there). The tiers' own background traffic (heartbeats: incr, publish) is excluded by name.
 static Dictionary<string, long> Delta(Dictionary<string, long> before, Dictionary<string, long> after) =>
-    after.Where(kv => kv.Key is "eval" or "evalsha" or "get" or "hmget" or "hget" or "exists" or "publish" or "pexpire")
+    after.Where(kv => kv.Key is "eval" or "evalsha" or "get" or "hmget" or "hget" or "exists" or "pexpire" or "set" or "time" or "del" or "hset" or "pttl")
         .Select(kv => (kv.Key, Value: kv.Value - before.GetValueOrDefault(kv.Key)))
         .Where(kv => kv.Value > 0)
         .ToDictionary(kv => kv.Key, kv => kv.Value);
+
+// Round trips: the commands the two tiers' clients sent (interactive connections; a script is one command, a plain
+// HMGET another), counted by the client. Heartbeats (one script per node per 500 ms) land in it now and then.
+long Sent() => a.Connection!.GetCounters().Interactive.OperationCount + b.Connection!.GetCounters().Interactive.OperationCount;
 
 async Task Row(string name, int n, Func<int, Task> op)
 {
     await op(-1);
     var before = await Stats();
+    var sent = Sent();
     for (var i = 0; i < n; i++)
     {
         await op(i);
     }
 
+    var trips = Sent() - sent;
     var delta = Delta(before, await Stats());
-    // Scripts also run commands inside Redis (hmget, set, publish...): those are not round trips.
-    var trips = delta.GetValueOrDefault("eval") + delta.GetValueOrDefault("evalsha");
-    Console.WriteLine($"| {name} | {(double)trips / n:F2} | {string.Join(", ", delta.Where(kv => kv.Key.StartsWith("eval")).Select(kv => $"{kv.Key} x{(double)kv.Value / n:F2}"))} |");
+    Console.WriteLine($"| {name} | {(double)trips / n:F2} | {string.Join(", ", delta.OrderBy(kv => kv.Key).Select(kv => $"{kv.Key} x{(double)kv.Value / n:F2}"))} |");
 }
 
 async Task<double> WaiterRoundTripsAsync(int n)
 {
-    // The waiter's connection is b's; the leader's is a's. Count b's scripts by running the waiter's calls alone
-    // between the leader's: read-or-acquire (held), then WaitForValueAsync answered by the push that carries the value.
+    // The waiter's connection is b's; the leader's is a's. Count what b's client sends: read (the plain read misses,
+    // read-or-acquire finds the lock held), then WaitForValueAsync answered by the push that carries the value.
     long waiterTrips = 0;
+    long SentByB() => b.Connection!.GetCounters().Interactive.OperationCount;
     for (var i = 0; i < n; i++)
     {
         var key = $"wait{i}";
         var leader = await a.ReadAsync(key, Acquire(), default);
-        var before = await Stats();
+        var before = SentByB();
         var blocked = await b.ReadAsync(key, Acquire(), default);
-        var afterRead = await Stats();
         var wait = b.WaitForValueAsync(key, blocked.LockHeldFor!.Value, default).AsTask();
-        var beforeWrite = await Stats();
         await a.WriteAsync(key, envelope, Write(leader.Lease), default);
-        var afterWrite = await Stats();
         var result = await wait;
-        var afterWait = await Stats();
+        waiterTrips += SentByB() - before;
         if (result.Envelope is null)
         {
             throw new InvalidOperationException("The waiter got no value.");
         }
-
-        long Scripts(Dictionary<string, long> x, Dictionary<string, long> y) => Delta(x, y).Where(kv => kv.Key.StartsWith("eval")).Sum(kv => kv.Value);
-        waiterTrips += Scripts(before, afterRead) + Scripts(afterRead, beforeWrite) + Scripts(afterWrite, afterWait);
     }
 
     return (double)waiterTrips / n;

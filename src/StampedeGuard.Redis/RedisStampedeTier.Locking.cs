@@ -19,8 +19,8 @@ public sealed partial class RedisStampedeTier
         var token = NewToken();
         var sent = TimeProvider.GetTimestamp();
         var keys = new RedisKey[] { redisKey };
-        var args = new RedisValue[] { token, Milliseconds(leaseDuration), Deadline() };
-        var reply = await EvaluateAsync("acquire", RedisScripts.Acquire, keys, args, cancellationToken).ConfigureAwait(false);
+        var args = new RedisValue[] { token, Milliseconds(leaseDuration), 0 /* the deadline: set when the command is sent */ };
+        var reply = await EvaluateAsync("acquire", RedisScripts.Acquire, keys, args, deadlineAt: 2, cancellationToken).ConfigureAwait(false);
         if (reply is null || reply.IsNull)
         {
             return (null, null);
@@ -43,7 +43,7 @@ public sealed partial class RedisStampedeTier
     {
         var keys = new RedisKey[] { redisKey };
         var args = new RedisValue[] { token, Milliseconds(lease) };
-        var reply = await EvaluateAsync("extend", RedisScripts.Extend, keys, args, CancellationToken.None).ConfigureAwait(false);
+        var reply = await EvaluateAsync("extend", RedisScripts.Extend, keys, args, deadlineAt: -1, CancellationToken.None).ConfigureAwait(false);
         return reply is null || reply.IsNull ? -1 : (long)reply;
     }
 
@@ -53,6 +53,6 @@ public sealed partial class RedisStampedeTier
         var keys = new RedisKey[] { redisKey };
         var message = Notification.Encode(Notification.Released, InstanceId, 0, TimeProvider.GetUtcNow().UtcTicks, redisKey, null);
         var args = new RedisValue[] { token, _keys.Channel, message };
-        await EvaluateAsync("release", RedisScripts.Release, keys, args, CancellationToken.None).ConfigureAwait(false);
+        await EvaluateAsync("release", RedisScripts.Release, keys, args, deadlineAt: -1, CancellationToken.None).ConfigureAwait(false);
     }
 }

@@ -285,7 +285,7 @@ public sealed partial class RedisStampedeTier
             var message = Notification.Encode(Notification.Heartbeat, InstanceId, 0, 0, string.Empty, null);
             var keys = new RedisKey[] { _keys.Epoch };
             var args = new RedisValue[] { _keys.Channel, message };
-            var reply = await EvaluateAsync("heartbeat", RedisScripts.Heartbeat, keys, args, CancellationToken.None).ConfigureAwait(false);
+            var reply = await EvaluateAsync("heartbeat", RedisScripts.Heartbeat, keys, args, deadlineAt: -1, CancellationToken.None).ConfigureAwait(false);
             if (reply is { IsNull: false })
             {
                 var epoch = (long)reply;

@@ -11,8 +11,8 @@ namespace StampedeGuard.Redis;
 /// The Redis tier: L2 store with the distributed barrier folded into its round trips, waiter wake-ups and backplane
 /// on one pub/sub channel, and the lock primitives behind <see cref="RedisStampedeLock"/>.
 /// <list type="bullet">
-/// <item>A hit is one round trip; a miss's leader needs two (Lua read-or-acquire, then Lua fenced
-/// write-release-publish); a waiter needs one plus a push, which carries the value when it is small.</item>
+/// <item>A hit is one plain <c>HMGET</c> (no script); a miss's leader needs that, a Lua read-or-acquire, then a Lua
+/// fenced write-release-publish; a waiter needs a read plus a push, which carries the value when it is small.</item>
 /// <item>Every call is bounded by <see cref="RedisStampedeOptions.OperationTimeout"/> and guarded by a circuit breaker:
 /// with Redis down the tier answers "nothing stored, no lock" at once and the engine keeps single-flight locally.
 /// Creating the tier never blocks: a connection it opens itself connects in the background.</item>
@@ -119,71 +119,6 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
     internal bool IsOutageActive => _guard.Outage.IsActive;
 
     /// <inheritdoc />
-    public async ValueTask<DistributedReadResult> ReadAsync(string key, DistributedReadOptions options, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(key);
-        var acquire = options.LockMode == DistributedLockMode.AcquireIfNotFresh;
-        var lockKey = _keys.Lock(key);
-        var slot = acquire ? _waits.Enter(lockKey) : null;
-        var sequence = _waits.Sequence;
-        var token = acquire ? NewToken() : string.Empty;
-        var lease = options.LeaseDuration > TimeSpan.Zero ? options.LeaseDuration : TimeSpan.FromSeconds(30);
-        var sent = TimeProvider.GetTimestamp();
-        try
-        {
-            var keys = new RedisKey[] { _keys.Value(key), lockKey, _keys.Version(key) };
-            var args = new RedisValue[] { acquire ? 1 : 0, acquire ? options.Now.ToUnixTimeMilliseconds() : 0, token, Milliseconds(lease), Deadline() };
-            var reply = await EvaluateAsync("read", RedisScripts.Read, keys, args, cancellationToken).ConfigureAwait(false);
-            if (reply is null || reply.IsNull)
-            {
-                return new DistributedReadResult { Outcome = DistributedOutcome.Unavailable };
-            }
-
-            var parts = (RedisResult[])reply!;
-            var envelope = parts[0].IsNull ? null : (byte[]?)parts[0];
-            if ((long)parts[1] == 1)
-            {
-                Metrics.CorruptValues.Add(1);
-                Log.CorruptValue(Logger, keys[0]!);
-            }
-
-            var result = new DistributedReadResult
-            {
-                Envelope = envelope,
-                Version = (long)parts[3],
-                Stamp = StampFromMicroseconds((long)parts[4]),
-                Expired = (long)parts[5] == 1,
-            };
-            var code = (long)parts[2];
-            if (code == RedisScripts.Stale)
-            {
-                Log.StaleRequestRefused(Logger, "read");
-            }
-            else if (code == RedisScripts.Acquired)
-            {
-                return result with { Lease = new RedisLease(this, key, lockKey, token, lease, autoExtend: true, sent) };
-            }
-
-            if (code > 0 && slot is not null)
-            {
-                var heldFor = TimeSpan.FromMilliseconds(code);
-                _waits.KeepHint(slot, sequence, heldFor);
-                slot = null;
-                return result with { LockHeldFor = heldFor };
-            }
-
-            return result;
-        }
-        finally
-        {
-            if (slot is not null)
-            {
-                _waits.Exit(slot);
-            }
-        }
-    }
-
-    /// <inheritdoc />
     public async ValueTask<DistributedWriteResult> WriteAsync(string key, ReadOnlyMemory<byte> envelope, DistributedWriteOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(key);
@@ -207,13 +142,13 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
             options.Notify ? Notification.Rest(InstanceId, now, key) : [],
             carry ? "1" : "0",
             releaseMessage,
-            Deadline(),
+            0, // the deadline: set when the command is sent
             options.ExpectedVersion is { } expected ? expected : string.Empty,
             MicrosecondsFromStamp(options.ReadStamp),
             Milliseconds(_options.VersionRetention),
             options.ExpectedVersion is null && options.UnchangedSince > 0 ? MicrosecondsFromStamp(options.UnchangedSince) : string.Empty,
         };
-        var reply = await EvaluateAsync("write", RedisScripts.Write, keys, args, cancellationToken).ConfigureAwait(false);
+        var reply = await EvaluateAsync("write", RedisScripts.Write, keys, args, deadlineAt: 9, cancellationToken).ConfigureAwait(false);
         if (reply is null || reply.IsNull)
         {
             // Redis could not be asked: the lease is not known to be lost (it is kept until it expires or is released).
@@ -307,9 +242,9 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
                 Notification.Prefix((byte)BackplaneMessageKind.RemoveByTag, false),
                 Notification.Rest(InstanceId, now, invalidation.Key),
                 Milliseconds(_options.TagRetention),
-                Deadline(),
+                0, // the deadline: set when the command is sent
             };
-            reply = await EvaluateAsync("invalidate tag", RedisScripts.InvalidateTag, keys, args, cancellationToken).ConfigureAwait(false);
+            reply = await EvaluateAsync("invalidate tag", RedisScripts.InvalidateTag, keys, args, deadlineAt: 4, cancellationToken).ConfigureAwait(false);
         }
         else
         {
@@ -322,9 +257,9 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
                 Notification.Prefix((byte)(remove ? BackplaneMessageKind.Remove : BackplaneMessageKind.Expire), false),
                 Notification.Rest(InstanceId, now, invalidation.Key),
                 Milliseconds(_options.VersionRetention),
-                Deadline(),
+                0, // the deadline: set when the command is sent
             };
-            reply = await EvaluateAsync(remove ? "remove" : "expire", RedisScripts.Invalidate, keys, args, cancellationToken).ConfigureAwait(false);
+            reply = await EvaluateAsync(remove ? "remove" : "expire", RedisScripts.Invalidate, keys, args, deadlineAt: 5, cancellationToken).ConfigureAwait(false);
         }
 
         if (reply is null || reply.IsNull || (long)((RedisResult[])reply!)[0] != 1)
@@ -441,17 +376,35 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
     private static string NewToken() => Guid.NewGuid().ToString("N");
 
     /// <summary>
-    /// When Redis must stop honouring a request: sent now, given up by the caller after the operation timeout. Compared
-    /// with Redis's own clock (<c>TIME</c>), so it is the machine's real wall clock whatever <see cref="TimeProvider"/> drives leases.
+    /// When Redis must stop honouring a request: sent now, given up by the caller after the operation timeout (which
+    /// starts when the command can be sent, see <see cref="RedisGuard.RunAsync"/>). Compared with Redis's own clock
+    /// (<c>TIME</c>), so it is the machine's real wall clock whatever <see cref="TimeProvider"/> drives leases.
     /// </summary>
-    private long Deadline() => (TimeProvider.System.GetUtcNow() + _options.OperationTimeout + ClockSkewAllowance).ToUnixTimeMilliseconds();
+    private static long Deadline(TimeSpan operationTimeout) => (TimeProvider.System.GetUtcNow() + operationTimeout + ClockSkewAllowance).ToUnixTimeMilliseconds();
 
-    /// <summary>Runs a script through the guard on the configured database.</summary>
+    /// <summary>
+    /// Runs a script through the guard on the configured database. <paramref name="deadlineAt"/> (or -1 for none) is
+    /// the argument that gets the request's <see cref="Deadline"/>, computed when the connection is there and the
+    /// command goes to the client: a first call that waited for the background connect is not refused as stale.
+    /// </summary>
     /// <remarks>A server found unable to run scripts (<see cref="ConfigurationError"/>) is not asked: answered as "Redis could not be asked" at once.</remarks>
-    private ValueTask<RedisResult?> EvaluateAsync(string operation, string script, RedisKey[] keys, RedisValue[] args, CancellationToken cancellationToken) =>
+    private ValueTask<RedisResult?> EvaluateAsync(string operation, string script, RedisKey[] keys, RedisValue[] args, int deadlineAt, CancellationToken cancellationToken) =>
         ConfigurationError is not null
             ? new ValueTask<RedisResult?>((RedisResult?)null)
-            : _guard.RunAsync(operation, (database: _options.Database, script, keys, args), static (m, s) => m.GetDatabase(s.database).ScriptEvaluateAsync(s.script, s.keys, s.args)!, null, cancellationToken);
+            : _guard.RunAsync(
+                operation,
+                (database: _options.Database, script, keys, args, deadlineAt, timeout: _options.OperationTimeout),
+                static (m, s) =>
+                {
+                    if (s.deadlineAt >= 0)
+                    {
+                        s.args[s.deadlineAt] = Deadline(s.timeout);
+                    }
+
+                    return m.GetDatabase(s.database).ScriptEvaluateAsync(s.script, s.keys, s.args)!;
+                },
+                null,
+                cancellationToken);
 
     private static long Milliseconds(TimeSpan value) => Math.Max(1, (long)Math.Ceiling(value.TotalMilliseconds));
 

@@ -45,8 +45,12 @@ public sealed partial class StampedeCache
         // store must let it take the lock although the value is still fresh.
         var replacing = flight.IsBackground ? flight.Stale : null;
         var judgeAt = new DateTimeOffset(replacing is null ? Now() : Math.Max(Now(), replacing.Times.FreshUntil), TimeSpan.Zero);
+
+        // Holding a copy that is no longer fresh (or refreshing one), this node expects no fresh value in the store
+        // either: it asks for the store's clock at once (a run's origin) instead of a clockless fresh-value read first.
+        var requireStamp = flight.Stale is not null;
         ValueTask<DistributedReadResult> ReadOrAcquireAsync() => SafeL2Async(key, "read", (store, k, t) =>
-            store.ReadAsync(k, new DistributedReadOptions { LockMode = mode, Now = replacing is null ? new DateTimeOffset(Now(), TimeSpan.Zero) : judgeAt, LeaseDuration = _options.DistributedLockLease }, t), flight.Token);
+            store.ReadAsync(k, new DistributedReadOptions { LockMode = mode, Now = replacing is null ? new DateTimeOffset(Now(), TimeSpan.Zero) : judgeAt, LeaseDuration = _options.DistributedLockLease, RequireStamp = requireStamp }, t), flight.Token);
 
         var read = await ReadOrAcquireAsync().ConfigureAwait(false);
         while (true)
@@ -72,6 +76,16 @@ public sealed partial class StampedeCache
                     // Servable stale value from another node: answer the waiters now, refresh on in this flight.
                     flight.TrySetResult(found.Value);
                 }
+            }
+
+            if (read.Stamp == 0 && read.Version != 0 && !requireStamp)
+            {
+                // The store answered a value it judged fresh without its clock, and yet this run goes on (its tags
+                // were invalidated since, it does not decode, or it turned stale meanwhile): read again with the
+                // clock, and the lock when asked, so the run has the origin and the barrier a full read gives.
+                requireStamp = true;
+                read = await ReadOrAcquireAsync().ConfigureAwait(false);
+                continue;
             }
 
             if (read.Lease is not null || read.LockHeldFor is null)
@@ -154,7 +168,7 @@ public sealed partial class StampedeCache
             return;
         }
 
-        var read = await SafeL2Async(key, "read", static (store, k, t) => store.ReadAsync(k, default, t), cancellationToken).ConfigureAwait(false);
+        var read = await SafeL2Async(key, "read", static (store, k, t) => store.ReadAsync(k, new DistributedReadOptions { RequireStamp = true }, t), cancellationToken).ConfigureAwait(false);
         LearnStamp(read.Stamp);
         if (read.Outcome == DistributedOutcome.Done)
         {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 using StampedeGuard.Distributed;
@@ -64,6 +65,33 @@ public sealed class RedisStartupAndReplayTests(ITestOutputHelper output) : IAsyn
 
         connect.Should().BeLessThan(OperationTimeout + TimeSpan.FromSeconds(1.5));
         dispose.Should().BeLessThan(TimeSpan.FromSeconds(1), "disposing never waits for a pending connect");
+    }
+
+    [Fact]
+    public async Task ReadAsync_SentWhileTheFirstConnectIsUnderWay_NotRefusedAsStale()
+    {
+        // Redis answers the client's first connect after 1.5 s. The tier's clock (its timeouts) stands still, as a
+        // timer does that fires late on a loaded machine at start-up: only the deadline Redis checks could refuse the
+        // read, and that deadline starts when the command can be sent, not when the caller asked.
+        using var slow = DelayedEndPoint.Start(_server.EndPoint, TimeSpan.FromSeconds(1.5));
+        using var loggers = new Microsoft.Extensions.Logging.Testing.FakeLoggerProvider();
+        using var factory = Microsoft.Extensions.Logging.LoggerFactory.Create(b => b.AddProvider(loggers));
+        await using var tier = RedisStampedeTier.Create(
+            new RedisStampedeOptions { Configuration = $"{slow.EndPoint},connectTimeout=10000", OperationTimeout = TimeSpan.FromMilliseconds(300), HeartbeatInterval = Timeout.InfiniteTimeSpan },
+            null,
+            factory,
+            new TestSupport.FakeTimeProvider(DateTimeOffset.UtcNow));
+        var stopwatch = Stopwatch.StartNew();
+
+        // The read-or-acquire script at once (RequireStamp: no plain read first, which would wait for the connect itself).
+        var read = await tier.ReadAsync("k", new DistributedReadOptions { LockMode = DistributedLockMode.AcquireIfNotFresh, Now = DateTimeOffset.UtcNow, LeaseDuration = TimeSpan.FromSeconds(30), RequireStamp = true }, default);
+
+        output.WriteLine($"first read answered after {stopwatch.ElapsedMilliseconds} ms");
+        stopwatch.Elapsed.Should().BeGreaterThan(TimeSpan.FromSeconds(1), "the read waited for the connect");
+        read.Outcome.Should().Be(DistributedOutcome.Done);
+        read.Lease.Should().NotBeNull("the leader's first read takes the lock");
+        loggers.Collector.GetSnapshot().Should().NotContain(r => r.Id.Id == 115, "an ordinary first read is not a replayed one");
+        await read.Lease!.ReleaseAsync();
     }
 
     [Theory]

@@ -71,21 +71,29 @@ internal sealed class RedisGuard
     /// <summary>Gets the outage tracker (connection events report to it too).</summary>
     public RedisOutage Outage { get; }
 
+    /// <summary>
+    /// Runs one call: <paramref name="call"/> gets the multiplexer at the moment the command can be sent (after the
+    /// first connect, which one call waits for as a guarded step of its own), and its operation timeout starts there,
+    /// so a deadline the call computes then (the scripts' <c>deadline</c> argument) is never eaten by that wait.
+    /// </summary>
     public async ValueTask<TResult> RunAsync<TResult, TState>(string operation, TState state, Func<IConnectionMultiplexer, TState, Task<TResult>> call, TResult fallback, CancellationToken cancellationToken)
     {
         var suspended = false;
         var epoch = Outage.Epoch;
         try
         {
+            if (_connection.Current is not { } multiplexer)
+            {
+                var connecting = _pipeline.ExecuteAsync(static (c, token) => c.GetAsync(token), _connection, cancellationToken);
+                suspended = !connecting.IsCompleted;
+                multiplexer = await connecting.ConfigureAwait(false);
+            }
+
             var pending = _pipeline.ExecuteAsync(
-                static async (s, token) =>
-                {
-                    var multiplexer = await s.connection.GetAsync(token).ConfigureAwait(false);
-                    return await s.call(multiplexer, s.state).WaitAsync(token).ConfigureAwait(false);
-                },
-                (call, state, connection: _connection),
+                static (s, token) => new ValueTask<TResult>(s.call(s.multiplexer, s.state).WaitAsync(token)),
+                (call, state, multiplexer),
                 cancellationToken);
-            suspended = !pending.IsCompleted;
+            suspended |= !pending.IsCompleted;
             var result = await pending.ConfigureAwait(false);
             IsBroken = false;
             Outage.Succeeded(epoch);

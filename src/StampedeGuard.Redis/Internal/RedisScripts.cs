@@ -2,11 +2,23 @@ namespace StampedeGuard.Redis.Internal;
 
 /// <summary>
 /// The Lua scripts: each is one atomic round trip. Values are hashes {v = envelope, f = freshUntil (Unix ms), e = "1" once
-/// expired}; a key's version (its latest change, on Redis's clock in microseconds) is a string beside it, kept for the
-/// version retention; a tag's record is its latest invalidation on the same clock.
+/// expired, g = the key's version}; a key's version (its latest change, on Redis's clock in microseconds) is also a
+/// string beside it, kept for the version retention (it outlives a removal); a tag's record is its latest invalidation
+/// on the same clock. Every change of a key rewrites (write, expire) or deletes (remove) the hash in the same step that
+/// gives the key its new version, so a hash's <c>g</c> is always the key's version: a plain <c>HMGET v f e g</c> reads
+/// a value, its freshness and its version in one command. A key's version is the larger of the two (a hash written
+/// before <c>g</c> existed has none).
 /// </summary>
 internal static class RedisScripts
 {
+    /// <summary>
+    /// The hash fields of the plain read (<c>HMGET</c>, no script) an L2 read tries first: envelope, fresh-until, expired
+    /// flag, version. A well-formed value with a version that is fresh at the reader's now (and not expired) is answered
+    /// from it alone; anything else (no value, a value of another type, inconsistent fields, a hash without a version,
+    /// a stale or expired value) goes on to <see cref="Read"/>, which also takes the lock.
+    /// </summary>
+    public static readonly StackExchange.Redis.RedisValue[] PlainReadFields = ["v", "f", "e", "g"];
+
     /// <summary>Lock outcome codes in a read's third element; a positive number is the holder's remaining lease in ms (a lock about to expire reports 1 ms, one without expiry reports our lease length).</summary>
     public const long NotAttempted = 0;
 
@@ -27,8 +39,17 @@ internal static class RedisScripts
           local t = redis.call('TIME')
           return tonumber(t[1]) * 1000000 + tonumber(t[2])
         end
-        local function bump(gkey, now, retention)
-          local cur = tonumber(redis.call('GET', gkey) or '0') or 0
+        local function stored(gkey)
+          return tonumber(redis.call('GET', gkey) or '0') or 0
+        end
+        local function version(vkey, gkey)
+          local ok, h = pcall(redis.call, 'HGET', vkey, 'g')
+          local cur = stored(gkey)
+          local hv = ok and tonumber(h) or 0
+          if hv > cur then return hv end
+          return cur
+        end
+        local function bump(gkey, now, retention, cur)
           local nv = now
           if nv <= cur then nv = cur + 1 end
           redis.call('SET', gkey, string.format('%.0f', nv), 'PX', retention)
@@ -47,16 +68,19 @@ internal static class RedisScripts
     /// or an envelope whose fields are inconsistent (a payload without a numeric, finite, non-negative fresh-until, or the
     /// reverse), is a miss flagged corrupt: the caller recomputes it and the write replaces it. A lock request past its
     /// deadline takes nothing ({.., .., -4, ..}). The version is the key's latest change (0 if none is remembered).
+    /// The tier sends it only when its plain read (<see cref="PlainReadFields"/>) did not answer.
     /// </summary>
     public const string Read = Clock + """
-        local ok, r = pcall(redis.call, 'HMGET', KEYS[1], 'v', 'f', 'e')
-        local v, f, bad, e = false, nil, 0, 0
+        local ok, r = pcall(redis.call, 'HMGET', KEYS[1], 'v', 'f', 'e', 'g')
+        local v, f, bad, e, hv = false, nil, 0, 0, 0
         if ok then
           v = r[1]; f = tonumber(r[2])
           if (v or r[2]) and not (v and f and f == f and f >= 0 and f < math.huge) then v = false; f = nil; bad = 1 end
           if v and r[3] == '1' then e = 1 end
+          if v then hv = tonumber(r[4]) or 0 end
         else bad = 1 end
-        local g = tonumber(redis.call('GET', KEYS[3]) or '0') or 0
+        local g = stored(KEYS[3])
+        if hv > g then g = hv end
         local now = clock_us()
         if ARGV[1] == '0' then return {v, bad, 0, g, now, e} end
         if v and e == 0 and f > tonumber(ARGV[2]) then return {v, bad, 0, g, now, e} end
@@ -84,12 +108,11 @@ internal static class RedisScripts
         local now = clock_us()
         if math.floor(now / 1000) > tonumber(ARGV[10]) then return {-4, 0} end
         if ARGV[4] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[4] then return {-1, 0} end
+        local cur = version(KEYS[1], KEYS[3])
         if ARGV[11] ~= '' then
-          local cur = tonumber(redis.call('GET', KEYS[3]) or '0') or 0
           if cur ~= tonumber(ARGV[11]) then return {-2, cur} end
           if now - tonumber(ARGV[12]) > tonumber(ARGV[13]) * 1000 then return {-2, cur} end
         elseif ARGV[14] ~= '' then
-          local cur = tonumber(redis.call('GET', KEYS[3]) or '0') or 0
           if cur >= tonumber(ARGV[14]) then return {-2, cur} end
           if now - tonumber(ARGV[14]) > tonumber(ARGV[13]) * 1000 then return {-2, cur} end
         end
@@ -98,9 +121,9 @@ internal static class RedisScripts
           local t = tonumber(redis.call('GET', KEYS[i]) or '0') or 0
           if t >= since then return {-2, 0} end
         end
-        local nv = bump(KEYS[3], now, ARGV[13])
+        local nv = bump(KEYS[3], now, ARGV[13], cur)
         redis.call('DEL', KEYS[1])
-        redis.call('HSET', KEYS[1], 'v', ARGV[1], 'f', ARGV[2])
+        redis.call('HSET', KEYS[1], 'v', ARGV[1], 'f', ARGV[2], 'g', string.format('%.0f', nv))
         redis.call('PEXPIRE', KEYS[1], ARGV[3])
         if ARGV[4] ~= '' then redis.call('DEL', KEYS[2]) end
         if ARGV[6] ~= '' then
@@ -122,11 +145,11 @@ internal static class RedisScripts
     public const string Invalidate = Clock + """
         local now = clock_us()
         if math.floor(now / 1000) > tonumber(ARGV[6]) then return {-4, 0, now} end
-        local nv = bump(KEYS[2], now, ARGV[5])
+        local nv = bump(KEYS[2], now, ARGV[5], version(KEYS[1], KEYS[2]))
         if ARGV[1] == 'r' then
           redis.call('DEL', KEYS[1])
         elseif redis.call('EXISTS', KEYS[1]) == 1 then
-          redis.call('HSET', KEYS[1], 'e', '1', 'f', '0')
+          redis.call('HSET', KEYS[1], 'e', '1', 'f', '0', 'g', string.format('%.0f', nv))
         end
         redis.call('PUBLISH', ARGV[2], message(ARGV[3], nv, ARGV[4]))
         return {1, nv, now}
@@ -140,7 +163,7 @@ internal static class RedisScripts
     public const string InvalidateTag = Clock + """
         local now = clock_us()
         if math.floor(now / 1000) > tonumber(ARGV[5]) then return {-4, 0, now} end
-        local nv = bump(KEYS[1], now, ARGV[4])
+        local nv = bump(KEYS[1], now, ARGV[4], stored(KEYS[1]))
         redis.call('PUBLISH', ARGV[1], message(ARGV[2], nv, ARGV[3]))
         return {1, nv, now}
         """;

@@ -37,6 +37,15 @@ public readonly struct DistributedReadOptions
 
     /// <summary>Gets the lease length if the lock is taken.</summary>
     public TimeSpan LeaseDuration { get; init; }
+
+    /// <summary>
+    /// Gets whether the result must carry the store's clock (<see cref="DistributedReadResult.Stamp"/>) whatever the
+    /// read finds. When false, a store with a cheaper read for a value fresh at <see cref="Now"/> (Redis: a plain hash
+    /// read, no script) may answer such a value without its clock (Stamp 0; the version is still the key's). The engine
+    /// sets it when it learns the store's clock, and when it holds a copy that is no longer fresh (the read then most
+    /// likely starts a run, whose origin is that clock); a store without a clock of its own ignores it.
+    /// </summary>
+    public bool RequireStamp { get; init; }
 }
 
 /// <summary>The outcome of a read.</summary>
@@ -57,7 +66,10 @@ public readonly struct DistributedReadResult
     /// </summary>
     public long Version { get; init; }
 
-    /// <summary>Gets the store's clock at the read, in UTC ticks (0 when the store has no clock of its own).</summary>
+    /// <summary>
+    /// Gets the store's clock at the read, in UTC ticks (0 when the store has no clock of its own, or answered a fresh
+    /// value without it: see <see cref="DistributedReadOptions.RequireStamp"/>).
+    /// </summary>
     public long Stamp { get; init; }
 
     /// <summary>Gets the lease, when the read took the lock.</summary>

@@ -80,7 +80,7 @@ public sealed partial class StampedeCache
         {
             // Its start must be on the store's clock, to be compared with the versions and tag records there: learned
             // from a reply less than a second old (a miss has just read the store: no extra round trip then).
-            var read = await SafeL2Async(StampedeKeys.AllTag, "read", static (store, k, t) => store.ReadAsync(k, default, t), cancellationToken).ConfigureAwait(false);
+            var read = await SafeL2Async(StampedeKeys.AllTag, "read", static (store, k, t) => store.ReadAsync(k, new DistributedReadOptions { RequireStamp = true }, t), cancellationToken).ConfigureAwait(false);
             LearnStamp(read.Stamp);
             if (read.Outcome == DistributedOutcome.Done && read.Stamp == 0)
             {

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 
 namespace StampedeGuard.Internal;
@@ -35,8 +36,17 @@ internal sealed class WallClockTimestamps(TimeProvider inner) : TimeProvider
     /// timestamp is its own (it overrides <c>GetTimestamp</c>, or overrides neither clock), else (it overrides only
     /// <c>GetUtcNow</c>) a view whose timestamps are its wall time. Decided once, by reflection on the provider's type.
     /// </summary>
+    /// <remarks>
+    /// Trimming and Native AOT: the two methods asked about are virtual members of <see cref="TimeProvider"/> that the
+    /// engine calls, so the provider's overrides are compiled, and described, with its type (checked by the AOT smoke
+    /// test). Were a description missing all the same, the lookup would see <see cref="TimeProvider"/>'s method or
+    /// nothing in its place: nothing, or neither override seen, uses the provider as it is; only a provider whose
+    /// <c>GetUtcNow</c> override is seen without its <c>GetTimestamp</c> one would be read on its wall time. Either way the
+    /// engine reads one of the provider's own clocks.
+    /// </remarks>
     /// <param name="time">The configured time provider.</param>
     /// <returns>The provider the engine reads.</returns>
+    [UnconditionalSuppressMessage("Trimming", "IL2072:DynamicallyAccessedMembers", Justification = "Overrides of TimeProvider's virtual clock methods are kept with the type; a missing one falls back to the provider's own timestamps (see remarks).")]
     public static TimeProvider For(TimeProvider time)
     {
         if (ReferenceEquals(time, System) || time is WallClockTimestamps)
@@ -48,7 +58,7 @@ internal sealed class WallClockTimestamps(TimeProvider inner) : TimeProvider
         return OverridesOnlyUtcNow(type) ? new WallClockTimestamps(time) : time;
     }
 
-    private static bool OverridesOnlyUtcNow(Type type)
+    private static bool OverridesOnlyUtcNow([DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicMethods)] Type type)
     {
         const BindingFlags Public = BindingFlags.Public | BindingFlags.Instance;
         var utcNow = type.GetMethod(nameof(GetUtcNow), Public, Type.EmptyTypes);

@@ -1,6 +1,3 @@
-using System.Diagnostics.CodeAnalysis;
-using System.Reflection;
-
 namespace StampedeGuard.Internal;
 
 /// <summary>
@@ -34,35 +31,30 @@ internal sealed class WallClockTimestamps(TimeProvider inner) : TimeProvider
     /// <summary>
     /// The clock the engine reads for <paramref name="time"/>: the provider itself when it is the system clock or when its
     /// timestamp is its own (it overrides <c>GetTimestamp</c>, or overrides neither clock), else (it overrides only
-    /// <c>GetUtcNow</c>) a view whose timestamps are its wall time. Decided once, by reflection on the provider's type.
+    /// <c>GetUtcNow</c>) a view whose timestamps are its wall time. Decided once, from delegates bound to the provider's
+    /// two clock methods: a delegate binds to the override the provider's type has, and names where it is declared.
     /// </summary>
     /// <remarks>
-    /// Trimming and Native AOT: the two methods asked about are virtual members of <see cref="TimeProvider"/> that the
-    /// engine calls, so the provider's overrides are compiled, and described, with its type (checked by the AOT smoke
-    /// test). Were a description missing all the same, the lookup would see <see cref="TimeProvider"/>'s method or
-    /// nothing in its place: nothing, or neither override seen, uses the provider as it is; only a provider whose
-    /// <c>GetUtcNow</c> override is seen without its <c>GetTimestamp</c> one would be read on its wall time. Either way the
-    /// engine reads one of the provider's own clocks.
+    /// Trimming and Native AOT: the AOT compiler describes every method a delegate may bind to, where it need not describe
+    /// a type's methods for <see cref="Type.GetMethod(string)"/> (that lookup missed a clock's <c>GetUtcNow</c> override in
+    /// the AOT smoke test). Should a description be missing all the same, the provider is used as it is: its own timestamps.
     /// </remarks>
     /// <param name="time">The configured time provider.</param>
     /// <returns>The provider the engine reads.</returns>
-    [UnconditionalSuppressMessage("Trimming", "IL2072:DynamicallyAccessedMembers", Justification = "Overrides of TimeProvider's virtual clock methods are kept with the type; a missing one falls back to the provider's own timestamps (see remarks).")]
-    public static TimeProvider For(TimeProvider time)
+    public static TimeProvider For(TimeProvider time) =>
+        ReferenceEquals(time, System) || time is WallClockTimestamps || !OverridesOnlyUtcNow(time) ? time : new WallClockTimestamps(time);
+
+    private static bool OverridesOnlyUtcNow(TimeProvider time)
     {
-        if (ReferenceEquals(time, System) || time is WallClockTimestamps)
+        Func<DateTimeOffset> utcNow = time.GetUtcNow;
+        Func<long> timestamp = time.GetTimestamp;
+        try
         {
-            return time;
+            return utcNow.Method.DeclaringType != typeof(TimeProvider) && timestamp.Method.DeclaringType == typeof(TimeProvider);
         }
-
-        var type = time.GetType();
-        return OverridesOnlyUtcNow(type) ? new WallClockTimestamps(time) : time;
-    }
-
-    private static bool OverridesOnlyUtcNow([DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicMethods)] Type type)
-    {
-        const BindingFlags Public = BindingFlags.Public | BindingFlags.Instance;
-        var utcNow = type.GetMethod(nameof(GetUtcNow), Public, Type.EmptyTypes);
-        var timestamp = type.GetMethod(nameof(GetTimestamp), Public, Type.EmptyTypes);
-        return utcNow is not null && timestamp is not null && utcNow.DeclaringType != typeof(TimeProvider) && timestamp.DeclaringType == typeof(TimeProvider);
+        catch (Exception)
+        {
+            return false; // no description of the methods (reflection turned off): the provider's own timestamps
+        }
     }
 }

@@ -6,7 +6,8 @@ namespace StampedeGuard.Aot.Tests;
 /// <summary>
 /// StampedeGuard under Native AOT: the smoke app publishes without a trim or AOT warning, and its native binary does
 /// what the app does on the JIT against a real redis-server (GetOrCreateAsync of a record through a source-generated
-/// context, tags, the Redis tier's barrier across two nodes, HybridCache, the Redis lock, Memoize, a test clock).
+/// context, tags, the Redis tier's barrier across two nodes, HybridCache, the Redis lock, Memoize, a test clock, and a
+/// type no context lists: served locally, its L2 write logged with the fix).
 /// </summary>
 public sealed class NativeAotTests(PublishedSmokeApp app, ITestOutputHelper output) : IClassFixture<PublishedSmokeApp>
 {
@@ -22,6 +23,8 @@ public sealed class NativeAotTests(PublishedSmokeApp app, ITestOutputHelper outp
         "clock: fresh-before=True expired-after=True",
         "default-json: string=True record=False",
         "log: warnings=0",
+        "unlisted: served=1 logged=1 names-fix=True",
+        "hybrid-unlisted: InvalidOperationException",
         "smoke: ok",
     ];
 

@@ -90,6 +90,21 @@ try
     Console.WriteLine($"default-json: string={defaults.TryCreateSerializer<string>(out _)} record={defaults.TryCreateSerializer<Forecast>(out _)}");
 
     Console.WriteLine($"log: warnings={warnings.Count}");
+
+    // A type no context lists: served and kept locally, its L2 write logged with the fix; HybridCache's copies need bytes.
+    var unlisted = await a.GetOrCreateAsync("unlisted", _ => ValueTask.FromResult(new Unlisted(1)));
+    Console.WriteLine($"unlisted: served={unlisted.Id} logged={warnings.Count} names-fix={warnings.Last.Contains("JsonSerializerContext", StringComparison.Ordinal)}");
+    var hybridUnlisted = "served";
+    try
+    {
+        await hybridA.GetOrCreateAsync("hybrid:unlisted", _ => ValueTask.FromResult(new Unlisted(2)));
+    }
+    catch (InvalidOperationException)
+    {
+        hybridUnlisted = "InvalidOperationException";
+    }
+
+    Console.WriteLine($"hybrid-unlisted: {hybridUnlisted}");
     Console.WriteLine("smoke: ok");
     return 0;
 }

@@ -6,8 +6,12 @@ namespace StampedeGuard.AotSmoke;
 internal sealed class WarningCounter : ILoggerProvider, ILogger
 {
     private int _count;
+    private string _last = string.Empty;
 
     public int Count => Volatile.Read(ref _count);
+
+    /// <summary>Gets the last warning's message and exception.</summary>
+    public string Last => Volatile.Read(ref _last);
 
     public ILogger CreateLogger(string categoryName) => this;
 
@@ -20,8 +24,10 @@ internal sealed class WarningCounter : ILoggerProvider, ILogger
     {
         if (IsEnabled(logLevel))
         {
+            var text = $"{logLevel} {eventId.Id}: {formatter(state, exception)} {exception}";
+            Volatile.Write(ref _last, text);
             Interlocked.Increment(ref _count);
-            Console.Error.WriteLine($"{logLevel} {eventId.Id}: {formatter(state, exception)} {exception}");
+            Console.Error.WriteLine(text);
         }
     }
 

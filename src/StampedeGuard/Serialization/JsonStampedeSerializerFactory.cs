@@ -19,7 +19,7 @@ namespace StampedeGuard.Serialization;
 /// <para><b>Native AOT and trimming</b>: those defaults need System.Text.Json's reflection, which AOT and trimmed
 /// applications turn off (<see cref="JsonSerializer.IsReflectionEnabledByDefault"/>). There, give the factory the options
 /// of a source-generated <c>JsonSerializerContext</c> that lists the cached types:
-/// <c>new JsonStampedeSerializerFactory(AppJsonContext.Default.Options)</c> (or options whose
+/// <c>new JsonStampedeSerializerFactory(AppJson.Default.Options)</c> (or options whose
 /// <see cref="JsonSerializerOptions.TypeInfoResolver"/> is the context). Values are then written and read through the
 /// context's <see cref="JsonTypeInfo{T}"/>, with no reflection.</para>
 /// <para>A type the options' resolver does not know is refused (<see cref="TryCreateSerializer{T}"/> returns
@@ -45,7 +45,7 @@ public sealed class JsonStampedeSerializerFactory : IHybridCacheSerializerFactor
 
     /// <summary>Creates the factory.</summary>
     /// <param name="options">
-    /// JSON options used for every type as given, such as a source-generated context's <c>AppJsonContext.Default.Options</c>
+    /// JSON options used for every type as given, such as a source-generated context's <c>AppJson.Default.Options</c>
     /// (the way to use the factory under Native AOT: see the class remarks); HybridCache's defaults (see the class summary) when null.
     /// </param>
     public JsonStampedeSerializerFactory(JsonSerializerOptions? options = null) => _options = options;
@@ -88,7 +88,7 @@ public sealed class JsonStampedeSerializerFactory : IHybridCacheSerializerFactor
             ? "The configured serializer factory refused the type."
             : "System.Text.Json's reflection is off (Native AOT or trimming): list the type in a source-generated " +
               "JsonSerializerContext and give its options to the cache, e.g. StampedeCacheOptions.SerializerFactory = " +
-              "new JsonStampedeSerializerFactory(AppJsonContext.Default.Options).");
+              "new JsonStampedeSerializerFactory(AppJson.Default.Options).");
 
     /// <summary>
     /// The options to use where System.Text.Json's reflection is enabled: the given ones (given a reflection-based resolver

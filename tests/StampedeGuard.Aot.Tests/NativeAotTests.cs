@@ -1,3 +1,4 @@
+using StampedeGuard.TestSupport.Processes;
 using StampedeGuard.TestSupport.Redis;
 using Xunit.Abstractions;
 

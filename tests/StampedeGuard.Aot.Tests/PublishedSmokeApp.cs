@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using StampedeGuard.TestSupport.Processes;
 
 namespace StampedeGuard.Aot.Tests;
 
@@ -28,7 +29,7 @@ public sealed partial class PublishedSmokeApp : IAsyncLifetime
             return;
         }
 
-        var root = RepositoryRoot();
+        var root = ChildProcess.RepositoryRoot();
         var artifacts = Path.Combine(root, "artifacts", "aot-smoke");
         var output = Path.Combine(artifacts, "publish");
         if (Directory.Exists(output))
@@ -46,19 +47,6 @@ public sealed partial class PublishedSmokeApp : IAsyncLifetime
     }
 
     public Task DisposeAsync() => Task.CompletedTask;
-
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "StampedeGuard.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("StampedeGuard.sln not found above " + AppContext.BaseDirectory);
-    }
 
     [GeneratedRegex(@"\b(?:warning|error)\s+IL[23]\d{3}\b")]
     private static partial Regex TrimOrAotDiagnostic();

@@ -17,7 +17,7 @@ namespace StampedeGuard.Memoization;
 /// Native AOT and trimming: the overloads without JSON options serialize other arguments with System.Text.Json's
 /// reflection, and say so (<see cref="RequiresUnreferencedCodeAttribute"/>, <see cref="RequiresDynamicCodeAttribute"/>).
 /// The overloads taking <see cref="JsonSerializerOptions"/> read the arguments' JSON contracts from those options (a
-/// source-generated context's <c>AppJsonContext.Default.Options</c>) and make the same keys when the options write the
+/// source-generated context's <c>AppJson.Default.Options</c>) and make the same keys when the options write the
 /// same JSON as System.Text.Json's defaults.
 /// </remarks>
 public static class StampedeMemoizeExtensions
@@ -47,7 +47,7 @@ public static class StampedeMemoizeExtensions
     /// <param name="function">The function to memoize.</param>
     /// <param name="argumentJsonOptions">
     /// JSON options whose <see cref="JsonSerializerOptions.TypeInfoResolver"/> knows the argument types that are not strings,
-    /// primitives or other invariantly formattable values (a source-generated context's <c>AppJsonContext.Default.Options</c>).
+    /// primitives or other invariantly formattable values (a source-generated context's <c>AppJson.Default.Options</c>).
     /// </param>
     /// <param name="options">Entry options for every call.</param>
     /// <returns>The memoized function.</returns>
@@ -82,7 +82,7 @@ public static class StampedeMemoizeExtensions
     /// <param name="function">The function to memoize.</param>
     /// <param name="argumentJsonOptions">
     /// JSON options whose <see cref="JsonSerializerOptions.TypeInfoResolver"/> knows the argument types that are not strings,
-    /// primitives or other invariantly formattable values (a source-generated context's <c>AppJsonContext.Default.Options</c>).
+    /// primitives or other invariantly formattable values (a source-generated context's <c>AppJson.Default.Options</c>).
     /// </param>
     /// <param name="options">Entry options for every call.</param>
     /// <returns>The memoized function.</returns>
@@ -119,7 +119,7 @@ public static class StampedeMemoizeExtensions
     /// <param name="function">The function to memoize.</param>
     /// <param name="argumentJsonOptions">
     /// JSON options whose <see cref="JsonSerializerOptions.TypeInfoResolver"/> knows the argument types that are not strings,
-    /// primitives or other invariantly formattable values (a source-generated context's <c>AppJsonContext.Default.Options</c>).
+    /// primitives or other invariantly formattable values (a source-generated context's <c>AppJson.Default.Options</c>).
     /// </param>
     /// <param name="options">Entry options for every call.</param>
     /// <returns>The memoized function.</returns>

@@ -38,8 +38,8 @@ public sealed class JsonStampedeSerializerFactory : IHybridCacheSerializerFactor
     // HybridCache's defaults, read case-insensitively: entries written by earlier versions (camelCase web defaults)
     // still in L2 during an upgrade are read, not silently defaulted. What is written is exactly HybridCache's.
     // Built on first use, and only where System.Text.Json's reflection is enabled.
-    private static JsonSerializerOptions? s_properties;
-    private static JsonSerializerOptions? s_withFields;
+    private static JsonSerializerOptions? _properties;
+    private static JsonSerializerOptions? _withFields;
 
     private readonly JsonSerializerOptions? _options;
 
@@ -110,7 +110,7 @@ public sealed class JsonStampedeSerializerFactory : IHybridCacheSerializerFactor
 
         if (FieldOnlyTypes.Contains(type))
         {
-            return s_withFields ??= ReadOnly(new JsonSerializerOptions(DefaultOptions()) { IncludeFields = true });
+            return _withFields ??= ReadOnly(new JsonSerializerOptions(DefaultOptions()) { IncludeFields = true });
         }
 
         return DefaultOptions();
@@ -119,7 +119,7 @@ public sealed class JsonStampedeSerializerFactory : IHybridCacheSerializerFactor
     [RequiresUnreferencedCode("System.Text.Json's reflection-based defaults.")]
     [RequiresDynamicCode("System.Text.Json's reflection-based defaults.")]
     private static JsonSerializerOptions DefaultOptions() =>
-        s_properties ??= ReadOnly(new JsonSerializerOptions(JsonSerializerOptions.Default) { PropertyNameCaseInsensitive = true });
+        _properties ??= ReadOnly(new JsonSerializerOptions(JsonSerializerOptions.Default) { PropertyNameCaseInsensitive = true });
 
     private static JsonSerializerOptions ReadOnly(JsonSerializerOptions options)
     {

@@ -1,23 +1,39 @@
 #!/usr/bin/env bash
-# ./build.sh test   - install what the tests need (redis-server) when missing, run every test project (the Redis
-#                     suite twice: StackExchange.Redis 2.x and 3.x), and end with one line: "N passed, M failed".
+# ./build.sh test   - install what the tests need (redis-server; clang, lld and zlib1g-dev for the Native AOT publish)
+#                     when missing, run every test project (the Redis suite twice: StackExchange.Redis 2.x and 3.x),
+#                     and end with one line: "N passed, M failed".
 # ./build.sh build  - build the solution in Release.
 # ./build.sh pack   - produce NuGet packages (with symbol packages) and the accelerator tool under artifacts/packages.
 set -euo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-ensure_redis() {
-  if command -v redis-server >/dev/null 2>&1; then return 0; fi
-  echo "redis-server not found: installing it with apt-get"
+# Installs Debian packages with apt-get (through sudo when not root), after apt-get update; the callers check the result.
+apt_install() {
   local sudo=""
   if [ "$(id -u)" != "0" ]; then sudo="sudo"; fi
   if command -v apt-get >/dev/null 2>&1; then
     $sudo apt-get update -qq || true
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null || true
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null || true
   fi
+}
+
+ensure_redis() {
+  if command -v redis-server >/dev/null 2>&1; then return 0; fi
+  echo "redis-server not found: installing it with apt-get"
+  apt_install redis-server
   if ! command -v redis-server >/dev/null 2>&1; then
     echo "redis-server could not be installed; Redis tests will fail (CI=true) or skip." >&2
+  fi
+}
+
+# Native AOT (tests/StampedeGuard.Aot.Tests publishes a PublishAot=true app): Microsoft's documented Linux prerequisites.
+ensure_native_toolchain() {
+  if command -v clang >/dev/null 2>&1 && command -v ld.lld >/dev/null 2>&1 && [ -e /usr/include/zlib.h ]; then return 0; fi
+  echo "clang, lld or zlib1g-dev not found: installing them with apt-get"
+  apt_install clang lld zlib1g-dev
+  if ! command -v clang >/dev/null 2>&1; then
+    echo "clang could not be installed; the Native AOT tests will fail (CI=true) or skip." >&2
   fi
 }
 
@@ -34,6 +50,7 @@ case "$cmd" in
     ;;
   test)
     ensure_redis
+    ensure_native_toolchain
     dotnet build StampedeGuard.sln -c Release
     results="artifacts/test-results"
     rm -rf "$results"; mkdir -p "$results"

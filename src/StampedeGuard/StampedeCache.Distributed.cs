@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.Caching.Hybrid;
 using StampedeGuard.Distributed;
 using StampedeGuard.Internal;
+using StampedeGuard.Serialization;
 using static StampedeGuard.Shared.OptionGuard;
 
 namespace StampedeGuard;
@@ -140,7 +141,7 @@ public sealed partial class StampedeCache
 
     private IHybridCacheSerializer<T> Serializer<T>() =>
         (IHybridCacheSerializer<T>)_serializers.GetOrAdd(typeof(T), static (_, factory) =>
-            factory.TryCreateSerializer<T>(out var serializer) ? serializer : throw new InvalidOperationException($"No serializer for {typeof(T)}."), _serializerFactory);
+            factory.TryCreateSerializer<T>(out var serializer) ? serializer : throw new InvalidOperationException(JsonStampedeSerializerFactory.NoSerializerMessage(typeof(T))), _serializerFactory);
 
     /// <summary>The engine's time on the clock invalidations are ordered by (the store's, where it has one).</summary>
     private long StampNow() => Now() + Volatile.Read(ref _stampOffset);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Reflection;
+using StampedeGuard.TestSupport.Processes;
 
 namespace StampedeGuard.Accelerator.Tests;
 
@@ -18,7 +19,7 @@ public sealed class ToolPackageTests : IDisposable
     [Fact]
     public async Task PackedTool_InstalledFromLocalFolder_RunsAndWithoutArgumentsPrintsUsageAndExits2()
     {
-        var project = Path.Combine(RepositoryRoot(), "src", "StampedeGuard.Accelerator", "StampedeGuard.Accelerator.csproj");
+        var project = Path.Combine(ChildProcess.RepositoryRoot(), "src", "StampedeGuard.Accelerator", "StampedeGuard.Accelerator.csproj");
         var configuration = typeof(AcceleratorApp).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()!.Configuration;
         var packages = Path.Combine(_root, "packages");
         var tools = Path.Combine(_root, "tools");
@@ -26,13 +27,13 @@ public sealed class ToolPackageTests : IDisposable
         await File.WriteAllTextAsync(config, "<configuration><packageSources><clear /></packageSources></configuration>");
         var stopwatch = Stopwatch.StartNew();
 
-        var pack = await RunAsync(Dotnet(), [
+        var pack = await RunAsync(ChildProcess.Dotnet(), [
             "pack", project, "-c", configuration, "--no-build", "-nodeReuse:false", "-o", packages,
             $"-p:PublishDir={Path.Combine(_root, "publish")}/", $"-p:NuspecOutputPath={Path.Combine(_root, "nuspec")}/"]);
         pack.ExitCode.Should().Be(0, pack.Output);
         Directory.GetFiles(packages, "StampedeGuard.Accelerator.*.nupkg").Should().ContainSingle();
 
-        var install = await RunAsync(Dotnet(), [
+        var install = await RunAsync(ChildProcess.Dotnet(), [
             "tool", "install", "--tool-path", tools, "StampedeGuard.Accelerator", "--add-source", packages, "--configfile", config]);
         install.ExitCode.Should().Be(0, install.Output);
 
@@ -52,67 +53,18 @@ public sealed class ToolPackageTests : IDisposable
 
     private async Task<(int ExitCode, string Output)> RunAsync(string fileName, string[] arguments)
     {
-        var start = new ProcessStartInfo(fileName) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = _root };
-        foreach (var argument in arguments)
+        // Its own package cache (no stale copy of 0.1.0) and CLI home; the installed tool's apphost finds the runtime by DOTNET_ROOT.
+        var environment = new Dictionary<string, string>
         {
-            start.ArgumentList.Add(argument);
+            ["NUGET_PACKAGES"] = Path.Combine(_root, "nuget-cache"),
+            ["DOTNET_CLI_HOME"] = Path.Combine(_root, "home"),
+        };
+        if (Path.IsPathRooted(ChildProcess.Dotnet()))
+        {
+            environment["DOTNET_ROOT"] = Path.GetDirectoryName(ChildProcess.Dotnet())!;
         }
 
-        // The child is a fresh CLI: none of this test run's MSBuild state, its own package cache (no stale copy of 0.1.0).
-        foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase)).ToList())
-        {
-            start.Environment.Remove(name);
-        }
-
-        start.Environment["NUGET_PACKAGES"] = Path.Combine(_root, "nuget-cache");
-        start.Environment["DOTNET_CLI_HOME"] = Path.Combine(_root, "home");
-        if (Path.IsPathRooted(Dotnet()))
-        {
-            start.Environment["DOTNET_ROOT"] = Path.GetDirectoryName(Dotnet()); // where the installed tool's apphost finds the runtime
-        }
-
-        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        start.Environment["DOTNET_NOLOGO"] = "1";
-        start.Environment["DOTNET_SKIP_FIRST_TIME_EXPERIENCE"] = "1";
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(StepTimeout);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{fileName} {string.Join(' ', arguments)} did not finish within {StepTimeout}");
-        }
-
-        return (process.ExitCode, await stdout + await stderr);
-    }
-
-    private static string Dotnet()
-    {
-        var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
-        if (!string.IsNullOrEmpty(host) && File.Exists(host))
-        {
-            return host;
-        }
-
-        var current = Environment.ProcessPath;
-        return current is not null && Path.GetFileNameWithoutExtension(current) == "dotnet" ? current : "dotnet";
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "StampedeGuard.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("StampedeGuard.sln not found above " + AppContext.BaseDirectory);
+        var run = await ChildProcess.RunAsync(fileName, arguments, _root, StepTimeout, environment);
+        return (run.ExitCode, run.Output);
     }
 }

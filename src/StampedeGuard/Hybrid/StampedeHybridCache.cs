@@ -4,6 +4,7 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.Caching.Hybrid;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using StampedeGuard.Serialization;
 
 namespace StampedeGuard.Hybrid;
 
@@ -51,7 +52,7 @@ internal sealed class StampedeHybridCache : HybridCache
         // stored, so it cannot hit, and is checked (a scan of the key) only after a miss.
         if (key is not null && (flags & (HybridCacheEntryFlags.DisableLocalCacheRead | HybridCacheEntryFlags.DisableUnderlyingData)) == 0)
         {
-            if (ImmutableType<T>.IsImmutable)
+            if (!HybridPayload.Holds<T>())
             {
                 if (_cache.TryGetFresh(key, out T hit))
                 {
@@ -75,7 +76,7 @@ internal sealed class StampedeHybridCache : HybridCache
             return ReadOnlyAsync<T>(key, mapped, cancellationToken);
         }
 
-        if (ImmutableType<T>.IsImmutable)
+        if (!HybridPayload.Holds<T>())
         {
             return _cache.GetOrCreateAsync<(TState State, Func<TState, CancellationToken, ValueTask<T>> Factory), T>(
                 key, (state, factory), static (s, _, ct) => s.Factory(s.State, ct), mapped, cancellationToken);
@@ -93,7 +94,7 @@ internal sealed class StampedeHybridCache : HybridCache
             return default; // GetOrCreateAsync would never read it.
         }
 
-        return CallerCancellation(ImmutableType<T>.IsImmutable ? _cache.SetAsync(key, value, mapped, cancellationToken) : _cache.SetAsync(key, Serialize(value), mapped, cancellationToken), cancellationToken);
+        return CallerCancellation(HybridPayload.Holds<T>() ? _cache.SetAsync(key, Serialize(value), mapped, cancellationToken) : _cache.SetAsync(key, value, mapped, cancellationToken), cancellationToken);
     }
 
     public override ValueTask RemoveAsync(string key, CancellationToken cancellationToken = default)
@@ -145,7 +146,7 @@ internal sealed class StampedeHybridCache : HybridCache
     {
         try
         {
-            if (ImmutableType<T>.IsImmutable)
+            if (!HybridPayload.Holds<T>())
             {
                 var lookup = await _cache.TryGetAsync<T>(key, options, cancellationToken).ConfigureAwait(false);
                 return lookup.HasValue && !lookup.IsStale ? lookup.Value! : default!;
@@ -171,7 +172,7 @@ internal sealed class StampedeHybridCache : HybridCache
 
     private IHybridCacheSerializer<T> Serializer<T>() =>
         (IHybridCacheSerializer<T>)_serializers.GetOrAdd(typeof(T), static (_, factory) =>
-            factory.TryCreateSerializer<T>(out var serializer) ? serializer : throw new InvalidOperationException($"No IHybridCacheSerializer<{typeof(T).Name}> is configured."), _serializerFactory);
+            factory.TryCreateSerializer<T>(out var serializer) ? serializer : throw new InvalidOperationException(JsonStampedeSerializerFactory.NoSerializerMessage(typeof(T))), _serializerFactory);
 
     /// <summary>HybridCache's key rules, logged when broken.</summary>
     private bool IsCacheable([NotNullWhen(true)] string? key)

@@ -35,7 +35,11 @@ internal sealed class LocalTier : IDisposable
     /// <summary>How often the private cache is swept for expired entries.</summary>
     internal static readonly TimeSpan SweepInterval = TimeSpan.FromMinutes(1);
 
-    /// <summary>MemoryCache's options (its clock), read once per tier; null if a later MemoryCache renames the field.</summary>
+    /// <summary>
+    /// MemoryCache's options (its clock), read once per tier; null if a later MemoryCache renames the field. Trim-safe: a
+    /// constant name on a known type, which the trimmer and the AOT compiler see and keep; when the field is not there
+    /// (or reflection refuses it) the tier takes the token path, correct on any clock.
+    /// </summary>
     private static readonly FieldInfo? MemoryCacheOptionsField = typeof(MemoryCache).GetField("_options", BindingFlags.NonPublic | BindingFlags.Instance);
 
     private readonly ConcurrentDictionary<string, LocalEntry>? _entries;

@@ -1,5 +1,3 @@
-using System.Reflection;
-
 namespace StampedeGuard.Internal;
 
 /// <summary>
@@ -33,26 +31,30 @@ internal sealed class WallClockTimestamps(TimeProvider inner) : TimeProvider
     /// <summary>
     /// The clock the engine reads for <paramref name="time"/>: the provider itself when it is the system clock or when its
     /// timestamp is its own (it overrides <c>GetTimestamp</c>, or overrides neither clock), else (it overrides only
-    /// <c>GetUtcNow</c>) a view whose timestamps are its wall time. Decided once, by reflection on the provider's type.
+    /// <c>GetUtcNow</c>) a view whose timestamps are its wall time. Decided once, from delegates bound to the provider's
+    /// two clock methods: a delegate binds to the override the provider's type has, and names where it is declared.
     /// </summary>
+    /// <remarks>
+    /// Trimming and Native AOT: the AOT compiler describes every method a delegate may bind to, where it need not describe
+    /// a type's methods for <see cref="Type.GetMethod(string)"/> (that lookup missed a clock's <c>GetUtcNow</c> override in
+    /// the AOT smoke test). Should a description be missing all the same, the provider is used as it is: its own timestamps.
+    /// </remarks>
     /// <param name="time">The configured time provider.</param>
     /// <returns>The provider the engine reads.</returns>
-    public static TimeProvider For(TimeProvider time)
+    public static TimeProvider For(TimeProvider time) =>
+        ReferenceEquals(time, System) || time is WallClockTimestamps || !OverridesOnlyUtcNow(time) ? time : new WallClockTimestamps(time);
+
+    private static bool OverridesOnlyUtcNow(TimeProvider time)
     {
-        if (ReferenceEquals(time, System) || time is WallClockTimestamps)
+        Func<DateTimeOffset> utcNow = time.GetUtcNow;
+        Func<long> timestamp = time.GetTimestamp;
+        try
         {
-            return time;
+            return utcNow.Method.DeclaringType != typeof(TimeProvider) && timestamp.Method.DeclaringType == typeof(TimeProvider);
         }
-
-        var type = time.GetType();
-        return OverridesOnlyUtcNow(type) ? new WallClockTimestamps(time) : time;
-    }
-
-    private static bool OverridesOnlyUtcNow(Type type)
-    {
-        const BindingFlags Public = BindingFlags.Public | BindingFlags.Instance;
-        var utcNow = type.GetMethod(nameof(GetUtcNow), Public, Type.EmptyTypes);
-        var timestamp = type.GetMethod(nameof(GetTimestamp), Public, Type.EmptyTypes);
-        return utcNow is not null && timestamp is not null && utcNow.DeclaringType != typeof(TimeProvider) && timestamp.DeclaringType == typeof(TimeProvider);
+        catch (Exception)
+        {
+            return false; // no description of the methods (reflection turned off): the provider's own timestamps
+        }
     }
 }

@@ -32,7 +32,7 @@ internal sealed class HybridSerializerResolver : IHybridCacheSerializerFactory
     {
         if (HybridPayload.IsPayloadType(typeof(T)))
         {
-            serializer = HybridPayload.CreatePassThroughSerializer<T>();
+            serializer = HybridPayload.PassThroughSerializer<T>();
             return true;
         }
 

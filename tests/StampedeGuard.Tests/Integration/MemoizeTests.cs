@@ -56,8 +56,8 @@ public sealed class MemoizeTests : IDisposable
         (await describe(1, default)).Should().Be("Int32");
         (await describe("1", default)).Should().Be("String");
         (await describe(null, default)).Should().Be("null");
-        StampedeMemoizeExtensions.Format("a,b").Should().Be("\"a,b\"");
-        StampedeMemoizeExtensions.Format(1.5).Should().Be("1.5");
+        StampedeMemoizeExtensions.Format("a,b", System.Text.Json.JsonSerializerOptions.Default).Should().Be("\"a,b\"");
+        StampedeMemoizeExtensions.Format(1.5, System.Text.Json.JsonSerializerOptions.Default).Should().Be("1.5");
     }
 
     [Fact]

@@ -5,14 +5,16 @@ using StampedeGuard.TestSupport.Redis;
 namespace StampedeGuard.Redis.Tests;
 
 /// <summary>
-/// A server that refuses Lua scripts (Garnet started without <c>--lua</c>, a managed Redis with scripting off): here
-/// a real redis-server with EVAL and EVALSHA renamed away. Found once at connect, reported once, never per call.
+/// A server that refuses Lua scripts (Garnet started without <c>--lua</c>, a managed Redis with scripting off): on the
+/// Redis pass a real redis-server with EVAL and EVALSHA renamed away, on the Garnet pass a real garnet-server started
+/// as its docs show, without <c>--lua</c> ("ERR This instance has Lua scripting support disabled"). Found once at
+/// connect, reported once, never per call.
 /// </summary>
 public sealed class RedisWithoutScriptingTests : IAsyncLifetime
 {
     private RedisServer _server = null!;
 
-    public async Task InitializeAsync() => _server = await RedisServer.StartAsync("--rename-command", "EVAL", "", "--rename-command", "EVALSHA", "");
+    public async Task InitializeAsync() => _server = await RedisServer.StartWithoutScriptingAsync();
 
     public async Task DisposeAsync() => await _server.DisposeAsync();
 

@@ -32,7 +32,7 @@ public sealed class RedisWithoutScriptingTests : IAsyncLifetime
             (await cache.GetOrCreateAsync($"k{i % 4}", _ => ValueTask.FromResult(Interlocked.Increment(ref runs)))).Should().BeGreaterThan(0);
         }
 
-        tier.ConfigurationError.Should().Contain("--lua").And.Contain(_server.Port.ToString(), "the error names the server and the fix");
+        tier.ConfigurationError.Should().Contain("--lua --lua-transaction-mode").And.Contain(_server.Port.ToString(), "the error names the server and the fix");
         runs.Should().Be(4, "the cache runs on its local tier: one run per key");
         var records = logs.Collector.GetSnapshot();
         records.Where(r => r.Id.Id == 119).Should().ContainSingle().Which.Level.Should().Be(LogLevel.Error);

@@ -13,15 +13,15 @@ namespace StampedeGuard.TestSupport.Redis;
 public sealed class RedisServer : IAsyncDisposable, IDisposable
 {
     private readonly string[] _extraArguments;
-    private readonly bool _scripting;
+    private readonly GarnetLua _lua;
     private Process? _process;
 
-    private RedisServer(int port, string directory, string[] extraArguments, bool scripting)
+    private RedisServer(int port, string directory, string[] extraArguments, GarnetLua lua)
     {
         Port = port;
         Directory = directory;
         _extraArguments = extraArguments;
-        _scripting = scripting;
+        _lua = lua;
     }
 
     /// <summary>The server the tests start, from <c>STAMPEDEGUARD_REDIS_SERVER</c> (<c>redis</c>, the default, or <c>garnet</c>).</summary>
@@ -49,20 +49,27 @@ public sealed class RedisServer : IAsyncDisposable, IDisposable
     public static string Executable => Flavor == RedisServerFlavor.Garnet ? FindGarnet() : FindExecutable("redis-server");
 
     /// <summary>Starts a server of <see cref="Flavor"/>; <paramref name="extraArguments"/> are that server's own options.</summary>
-    public static Task<RedisServer> StartAsync(params string[] extraArguments) => StartAsync(scripting: true, extraArguments);
+    public static Task<RedisServer> StartAsync(params string[] extraArguments) => StartAsync(GarnetLua.Atomic, extraArguments);
 
     /// <summary>
     /// A server that refuses Lua scripts, as users meet it: Garnet started without <c>--lua</c> (as its docs show), or
     /// a redis-server with EVAL and EVALSHA renamed away (as a managed service with scripting off answers).
     /// </summary>
     public static Task<RedisServer> StartWithoutScriptingAsync() =>
-        Flavor == RedisServerFlavor.Garnet ? StartAsync(scripting: false) : StartAsync(scripting: true, "--rename-command", "EVAL", "", "--rename-command", "EVALSHA", "");
+        Flavor == RedisServerFlavor.Garnet ? StartAsync(GarnetLua.Off) : StartAsync(GarnetLua.Atomic, "--rename-command", "EVAL", "", "--rename-command", "EVALSHA", "");
 
-    private static async Task<RedisServer> StartAsync(bool scripting, params string[] extraArguments)
+    /// <summary>
+    /// Garnet with <c>--lua</c> but without <c>--lua-transaction-mode</c>: it runs scripts, but not one at a time (a
+    /// script's commands interleave with other clients'). Only on the Garnet pass.
+    /// </summary>
+    public static Task<RedisServer> StartGarnetWithoutLuaTransactionModeAsync() =>
+        Flavor == RedisServerFlavor.Garnet ? StartAsync(GarnetLua.Interleaved) : throw new InvalidOperationException("Only on Garnet (STAMPEDEGUARD_REDIS_SERVER=garnet).");
+
+    private static async Task<RedisServer> StartAsync(GarnetLua lua, params string[] extraArguments)
     {
         var directory = Path.Combine(Path.GetTempPath(), "sg-redis-" + Guid.NewGuid().ToString("N")[..8]);
         System.IO.Directory.CreateDirectory(directory);
-        var server = new RedisServer(FreePort(), directory, extraArguments, scripting);
+        var server = new RedisServer(FreePort(), directory, extraArguments, lua);
         await server.StartAsync().ConfigureAwait(false);
         return server;
     }
@@ -119,6 +126,14 @@ public sealed class RedisServer : IAsyncDisposable, IDisposable
             info.ArgumentList.Add(argument);
         }
 
+        if (Flavor == RedisServerFlavor.Garnet)
+        {
+            // Garnet ships with server GC (a heap and a GC thread per core): the suite runs several servers at once
+            // beside the test processes on 2 shared cores, so each runs workstation GC, as a small deployment would.
+            // The tests are about StampedeGuard's behaviour on Garnet, not Garnet's throughput.
+            info.Environment["DOTNET_gcServer"] = "0";
+        }
+
         var output = new Queue<string>();
         void Keep(string? line)
         {
@@ -159,7 +174,7 @@ public sealed class RedisServer : IAsyncDisposable, IDisposable
         await ready.ConfigureAwait(false);
         if (Flavor == RedisServerFlavor.Garnet)
         {
-            await GarnetWarmUp.RunAsync(Port, _scripting).ConfigureAwait(false);
+            await GarnetWarmUp.RunAsync(Port, scripting: _lua != GarnetLua.Off).ConfigureAwait(false);
         }
     }
 
@@ -177,9 +192,9 @@ public sealed class RedisServer : IAsyncDisposable, IDisposable
                 "--memory", "1g", "--index", "16m", "--commandstats-monitor",
             }
             : ["--port", Port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", Directory, "--protected-mode", "no"];
-        if (Flavor == RedisServerFlavor.Garnet && _scripting)
+        if (Flavor == RedisServerFlavor.Garnet && _lua != GarnetLua.Off)
         {
-            arguments.AddRange(["--lua", "--lua-transaction-mode"]);
+            arguments.AddRange(_lua == GarnetLua.Atomic ? ["--lua", "--lua-transaction-mode"] : ["--lua"]);
         }
 
         arguments.AddRange(_extraArguments);
@@ -254,5 +269,13 @@ public sealed class RedisServer : IAsyncDisposable, IDisposable
         catch (InvalidOperationException)
         {
         }
+    }
+
+    /// <summary>How a Garnet server runs Lua scripts (a redis-server always runs them, one at a time).</summary>
+    private enum GarnetLua
+    {
+        Off,
+        Atomic,
+        Interleaved,
     }
 }

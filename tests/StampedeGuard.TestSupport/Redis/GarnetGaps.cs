@@ -7,6 +7,9 @@ namespace StampedeGuard.TestSupport.Redis;
 /// </summary>
 public static class GarnetGaps
 {
+    /// <summary>The skip reason for a test that needs <paramref name="gap"/>: null unless the suite runs on Garnet.</summary>
+    public static string? SkipReason(string? gap) => gap is not null && RedisServer.Flavor == RedisServerFlavor.Garnet ? "Garnet gap: " + gap : null;
+
     /// <summary>CLIENT PAUSE / UNPAUSE: Garnet answers "ERR unknown subcommand 'PAUSE'".</summary>
     public const string ClientPause = "Garnet has no CLIENT PAUSE (\"ERR unknown subcommand 'PAUSE'\"): a server that holds writes cannot be staged";
 

@@ -30,13 +30,6 @@ public sealed class RedisFactAttribute : FactAttribute
     public string? SkipOnGarnet
     {
         get => _skipOnGarnet;
-        set
-        {
-            _skipOnGarnet = value;
-            if (value is not null && RedisServer.Flavor == RedisServerFlavor.Garnet)
-            {
-                Skip = "Garnet gap: " + value;
-            }
-        }
+        set => Skip = GarnetGaps.SkipReason(_skipOnGarnet = value) ?? Skip;
     }
 }

@@ -11,13 +11,6 @@ public sealed class RedisTheoryAttribute : TheoryAttribute
     public string? SkipOnGarnet
     {
         get => _skipOnGarnet;
-        set
-        {
-            _skipOnGarnet = value;
-            if (value is not null && RedisServer.Flavor == RedisServerFlavor.Garnet)
-            {
-                Skip = "Garnet gap: " + value;
-            }
-        }
+        set => Skip = GarnetGaps.SkipReason(_skipOnGarnet = value) ?? Skip;
     }
 }

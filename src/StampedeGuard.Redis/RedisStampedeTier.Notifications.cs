@@ -124,7 +124,7 @@ public sealed partial class RedisStampedeTier
         }
 
         var server = _connection.Current is { } multiplexer ? string.Join(", ", multiplexer.GetEndPoints().Select(e => e.ToString())) : "?";
-        var error = $"The Redis server at {server} does not run Lua scripts ({message}); StampedeGuard.Redis needs them for every read, write, lock and invalidation. On Garnet, start it with --lua; on a managed service, enable scripting.";
+        var error = $"The Redis server at {server} does not run Lua scripts ({message}); StampedeGuard.Redis needs them for every read, write, lock and invalidation. On Garnet, start it with --lua --lua-transaction-mode (without the second its scripts are not atomic); on a managed service, enable scripting.";
         if (Interlocked.CompareExchange(ref _configurationError, error, null) is null)
         {
             Log.ScriptingUnavailable(Logger, server, message);

@@ -68,9 +68,10 @@ public sealed partial class StampedeCache
     private void SetHitDeadline(CacheEntry entry, long expiresAt) => entry.HitDeadline = HitDeadlineFor(Math.Min(entry.HotUntil, expiresAt));
 
     /// <summary>
-    /// Marks the key's local copy stale from this node's now (never from another node's clock), unless it already
-    /// reflects <paramref name="version"/> or later; with a version and no copy, leaves a tombstone so an older write
-    /// delivered late cannot bring a fresh value back.
+    /// Marks the key's local copy stale from this node's now (never from another node's clock) when the expiry has no
+    /// version; with one, unless the copy already reflects <paramref name="version"/> or later, leaves a tombstone
+    /// instead (the next read takes the expired value from the store, stale), so an older write delivered late cannot
+    /// bring a fresh value back, and an older copy is never served as the expired value.
     /// </summary>
     private void ExpireLocal(string key, long version)
     {
@@ -82,11 +83,14 @@ public sealed partial class StampedeCache
             return;
         }
 
-        if (found is CacheEntry entry)
+        if (found is CacheEntry entry && version == 0)
         {
-            // Same local lifetime (its LocalDuration too); stale from now on, so no read is a plain hit.
+            // Same local lifetime (its LocalDuration too); stale from now on, so no read is a plain hit. Only without a
+            // version: a versioned expiry may be of a newer value than the one held here (a set whose message, or whose
+            // own local write, has not arrived yet), and labelling the held value with the expiry's version would refuse
+            // that newer value and serve the older one as stale. Then a tombstone: the next read asks the store.
             var expired = entry.WithTimes(now < entry.Times.FreshUntil ? Expired(entry.Times, now) : entry.Times);
-            expired.Version = version != 0 ? version : entry.Version;
+            expired.Version = entry.Version;
             StoreLocal(key, expired, entry.ExpiresAt, now, generation);
         }
         else if (found is not null || version != 0)

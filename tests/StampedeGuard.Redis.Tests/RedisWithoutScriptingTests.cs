@@ -5,14 +5,16 @@ using StampedeGuard.TestSupport.Redis;
 namespace StampedeGuard.Redis.Tests;
 
 /// <summary>
-/// A server that refuses Lua scripts (Garnet started without <c>--lua</c>, a managed Redis with scripting off): here
-/// a real redis-server with EVAL and EVALSHA renamed away. Found once at connect, reported once, never per call.
+/// A server that refuses Lua scripts (Garnet started without <c>--lua</c>, a managed Redis with scripting off): on the
+/// Redis pass a real redis-server with EVAL and EVALSHA renamed away, on the Garnet pass a real garnet-server started
+/// as its docs show, without <c>--lua</c> ("ERR This instance has Lua scripting support disabled"). Found once at
+/// connect, reported once, never per call.
 /// </summary>
 public sealed class RedisWithoutScriptingTests : IAsyncLifetime
 {
     private RedisServer _server = null!;
 
-    public async Task InitializeAsync() => _server = await RedisServer.StartAsync("--rename-command", "EVAL", "", "--rename-command", "EVALSHA", "");
+    public async Task InitializeAsync() => _server = await RedisServer.StartWithoutScriptingAsync();
 
     public async Task DisposeAsync() => await _server.DisposeAsync();
 
@@ -30,7 +32,7 @@ public sealed class RedisWithoutScriptingTests : IAsyncLifetime
             (await cache.GetOrCreateAsync($"k{i % 4}", _ => ValueTask.FromResult(Interlocked.Increment(ref runs)))).Should().BeGreaterThan(0);
         }
 
-        tier.ConfigurationError.Should().Contain("--lua").And.Contain(_server.Port.ToString(), "the error names the server and the fix");
+        tier.ConfigurationError.Should().Contain("--lua --lua-transaction-mode").And.Contain(_server.Port.ToString(), "the error names the server and the fix");
         runs.Should().Be(4, "the cache runs on its local tier: one run per key");
         var records = logs.Collector.GetSnapshot();
         records.Where(r => r.Id.Id == 119).Should().ContainSingle().Which.Level.Should().Be(LogLevel.Error);

@@ -39,6 +39,34 @@ public sealed partial class StampedeCacheTests
         after.Value.Should().Be("newer", "the set returned before this read was invoked, on the same node");
     }
 
+    /// <summary>
+    /// The race the history checker caught on Garnet (StopWorker: a node's GetOrCreate returned its own older SetAsync
+    /// value 10 ms after a newer one had returned): the newer set is in the store, another node's ExpireAsync follows it
+    /// there, and its message reaches this node before the set's own local write. The expiry must not be applied to the
+    /// older value this node still holds (it was not the value expired), or the set's local write, older than the
+    /// expiry, is refused and the older value is served as stale.
+    /// </summary>
+    [Fact]
+    public async Task SetAsync_AnotherNodesExpiryOfItArrivesBeforeItsLocalWrite_NeverServesTheValueBeforeIt()
+    {
+        var clock = new FakeTimeProvider();
+        var store = new VersionedGatedStore(CacheHarness.NewL2());
+        var backplane = new ResettableBackplane();
+        using var node = new StampedeCache(new StampedeCacheOptions { TimeProvider = clock }, distributedStore: store, backplane: backplane);
+        await node.SetAsync("k", "older"); // version 1, in L1
+
+        var applied = store.HoldNextWriteResult();
+        var set = node.SetAsync("k", "newer").AsTask();
+        await applied; // "newer" is in the store (version 2), not yet in L1
+        var expiry = await store.InvalidateAsync(new DistributedInvalidation { Kind = DistributedInvalidationKind.Expire, Key = "k", TimeToLive = TimeSpan.FromMinutes(1) }, default);
+        backplane.Deliver(new BackplaneMessage { Kind = BackplaneMessageKind.Expire, Key = "k", Version = expiry.Version }); // version 3
+        store.ReleaseWriteResult();
+        await set;
+        var after = await node.TryGetAsync<string>("k");
+
+        after.Value.Should().Be("newer", "the set returned before this read was invoked, on the same node; the expiry makes it stale, not older");
+    }
+
     /// <summary>A store over an IDistributedCache that versions every write (1, 2, ...) and can hold one read or write mid-way.</summary>
     private sealed class VersionedGatedStore(Microsoft.Extensions.Caching.Distributed.IDistributedCache cache) : IStampedeDistributedStore
     {
@@ -48,6 +76,8 @@ public sealed partial class StampedeCacheTests
         private TaskCompletionSource? _readEntered;
         private TaskCompletionSource? _writeHeld;
         private TaskCompletionSource? _writeEntered;
+        private TaskCompletionSource? _resultHeld;
+        private TaskCompletionSource? _resultEntered;
 
         public bool SupportsLocking => false;
 
@@ -68,6 +98,16 @@ public sealed partial class StampedeCacheTests
         }
 
         public void ReleaseWrite() => _writeHeld!.SetResult();
+
+        /// <summary>Holds the next write after it is applied and versioned, before it answers.</summary>
+        public Task HoldNextWriteResult()
+        {
+            _resultHeld = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _resultEntered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _resultEntered.Task;
+        }
+
+        public void ReleaseWriteResult() => _resultHeld!.SetResult();
 
         public async ValueTask<DistributedReadResult> ReadAsync(string key, DistributedReadOptions options, CancellationToken cancellationToken)
         {
@@ -91,7 +131,14 @@ public sealed partial class StampedeCacheTests
             }
 
             await _inner.WriteAsync(key, envelope, options, cancellationToken);
-            return new DistributedWriteResult { Outcome = DistributedOutcome.Done, Version = Interlocked.Increment(ref _version) };
+            var version = Interlocked.Increment(ref _version);
+            if (Interlocked.Exchange(ref _resultEntered, null) is { } applied)
+            {
+                applied.SetResult();
+                await _resultHeld!.Task;
+            }
+
+            return new DistributedWriteResult { Outcome = DistributedOutcome.Done, Version = version };
         }
 
         public ValueTask<DistributedReadResult> WaitForValueAsync(string key, TimeSpan maxWait, CancellationToken cancellationToken) => ReadAsync(key, default, cancellationToken);
@@ -105,12 +152,15 @@ public sealed partial class StampedeCacheTests
         public ValueTask<DistributedTagsResult> ReadTagInvalidationsAsync(IReadOnlyList<string> tags, CancellationToken cancellationToken) => _inner.ReadTagInvalidationsAsync(tags, cancellationToken);
     }
 
-    /// <summary>A backplane with no other node: the test raises the Reset a real one raises when its subscription breaks.</summary>
+    /// <summary>A backplane with no other node: the test raises the Reset a real one raises when its subscription breaks, or another node's message.</summary>
     private sealed class ResettableBackplane : IStampedeBackplane
     {
         private Action<BackplaneMessage>? _handler;
 
         public void Reset() => _handler!(new BackplaneMessage { Kind = BackplaneMessageKind.Reset, Key = string.Empty });
+
+        /// <summary>Delivers a message as if another node had sent it.</summary>
+        public void Deliver(BackplaneMessage message) => _handler!(message);
 
         public ValueTask PublishAsync(BackplaneMessage message, CancellationToken cancellationToken) => default;
 

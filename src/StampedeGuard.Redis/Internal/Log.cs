@@ -63,6 +63,6 @@ internal static partial class Log
     [LoggerMessage(118, LogLevel.Warning, "Redis's epoch counter went back from {Last} to {Current}: Redis restarted, was restored from an older snapshot, or failed over to a lagging replica. Everything stored before now is invalidated and the in-memory copies are dropped.")]
     public static partial void StoreRolledBack(ILogger logger, long last, long current);
 
-    [LoggerMessage(119, LogLevel.Error, "The Redis server at {Server} does not run Lua scripts ({Error}). StampedeGuard.Redis needs them for every read, write, lock and invalidation: on Garnet start it with --lua, on a managed service enable scripting. Until then the cache runs on its local tier.")]
+    [LoggerMessage(119, LogLevel.Error, "The Redis server at {Server} does not run Lua scripts ({Error}). StampedeGuard.Redis needs them for every read, write, lock and invalidation: on Garnet start it with --lua --lua-transaction-mode (without the second its scripts are not atomic), on a managed service enable scripting. Until then the cache runs on its local tier.")]
     public static partial void ScriptingUnavailable(ILogger logger, string server, string error);
 }

@@ -63,7 +63,7 @@ public sealed class HistoryTests(ITestOutputHelper output)
     [Fact]
     public Task History_NormalClientsKilled_NoViolations() => RunAsync(Fault.KillNormalClients, FaultBoundMs);
 
-    [Fact]
+    [RedisFact(SkipOnGarnet = GarnetGaps.ClientPause)]
     public Task History_ClientsPaused_NoViolations() => RunAsync(Fault.PauseClients, FaultBoundMs);
 
     [Fact]

@@ -27,7 +27,7 @@ public sealed partial class TelemetryDocumentationTests
 
         var published = Published(app.MeterFactory, "StampedeGuard.AspNetCore");
 
-        published.Should().HaveCount(5).And.BeEquivalentTo(Documented("StampedeGuard.AspNetCore"));
+        published.Should().HaveCount(6).And.BeEquivalentTo(Documented("StampedeGuard.AspNetCore"));
     }
 
     private static List<(string Name, string Type, string? Unit)> Published(IMeterFactory scope, string meter)

@@ -159,21 +159,24 @@ public sealed partial class StampedeCache
     }
 
     /// <summary>
-    /// Before this node stamps an origin of its own (an explicit set) for the first time, learns the store's clock with
-    /// one read, so a node whose clock is off never stamps a value into the future of other nodes' invalidations.
+    /// Learns the store's clock with one read unless it was learned less than <paramref name="maxAge"/> ticks ago: before
+    /// this node stamps an origin of its own (an explicit set: learned once) or begins a write condition (learned within
+    /// a second), so a node whose clock is off never stamps a value into the future of other nodes' invalidations. A
+    /// store that answers without a clock (an IDistributedCache) has nothing to learn, ever.
     /// </summary>
-    private async ValueTask LearnStoreClockAsync(string key, CancellationToken cancellationToken)
+    private async ValueTask LearnStoreClockAsync(string key, long maxAge, CancellationToken cancellationToken)
     {
-        if (_l2 is null || Volatile.Read(ref _stampLearned))
+        if (_l2 is null || Volatile.Read(ref _storeHasNoClock) || (Volatile.Read(ref _stampLearned) && Now() - Volatile.Read(ref _stampLearnedAt) <= maxAge))
         {
             return;
         }
 
         var read = await SafeL2Async(key, "read", static (store, k, t) => store.ReadAsync(k, new DistributedReadOptions { RequireStamp = true }, t), cancellationToken).ConfigureAwait(false);
         LearnStamp(read.Stamp);
-        if (read.Outcome == DistributedOutcome.Done)
+        if (read.Outcome == DistributedOutcome.Done && read.Stamp == 0)
         {
-            Volatile.Write(ref _stampLearned, true); // a store without a clock of its own: nothing to learn, ever
+            Volatile.Write(ref _storeHasNoClock, true);
+            Volatile.Write(ref _stampLearned, true);
         }
     }
 

@@ -46,7 +46,7 @@ public sealed partial class StampedeCache
         await SupersedeAsync(key).ConfigureAwait(false);
         if (UsesL2(options))
         {
-            await LearnStoreClockAsync(key, cancellationToken).ConfigureAwait(false);
+            await LearnStoreClockAsync(key, long.MaxValue, cancellationToken).ConfigureAwait(false);
         }
 
         var entry = NewEntry(value, null, EntryTimes.From(Now(), options, 0), options, 0);
@@ -76,19 +76,10 @@ public sealed partial class StampedeCache
     public async ValueTask<StampedeWriteCondition> BeginConditionalWriteAsync(CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (_l2 is not null && !Volatile.Read(ref _storeHasNoClock) && (!Volatile.Read(ref _stampLearned) || Now() - Volatile.Read(ref _stampLearnedAt) > ConditionClockRefresh))
-        {
-            // Its start must be on the store's clock, to be compared with the versions and tag records there: learned
-            // from a reply less than a second old (a miss has just read the store: no extra round trip then).
-            var read = await SafeL2Async(StampedeKeys.AllTag, "read", static (store, k, t) => store.ReadAsync(k, new DistributedReadOptions { RequireStamp = true }, t), cancellationToken).ConfigureAwait(false);
-            LearnStamp(read.Stamp);
-            if (read.Outcome == DistributedOutcome.Done && read.Stamp == 0)
-            {
-                // A store without a clock (nor versions): its writes cannot be conditional; it takes them as they come.
-                Volatile.Write(ref _storeHasNoClock, true);
-                Volatile.Write(ref _stampLearned, true);
-            }
-        }
+
+        // Its start must be on the store's clock, to be compared with the versions and tag records there: learned from a
+        // reply less than a second old (a miss has just read the store: no extra round trip then).
+        await LearnStoreClockAsync(StampedeKeys.AllTag, ConditionClockRefresh, cancellationToken).ConfigureAwait(false);
 
         var startedAt = Now();
         var condition = new StampedeWriteCondition(this, startedAt, ConditionSince(startedAt), _local.Generation);

@@ -35,7 +35,7 @@ internal sealed class OriginFetch : IOriginResponseSink
     private bool _headersPublished;
     private bool _hitForPassSet;
     private OriginDeadline? _deadline;
-    private StampedeWriteCondition? _condition;
+    private (StampedeCache Engine, StampedeWriteCondition Condition)? _gate;
     
     public OriginFetch(ResponseCacheRuntime runtime, ResponseFlight flight, MissPlan plan, HttpContext client)
     {
@@ -85,7 +85,7 @@ internal sealed class OriginFetch : IOriginResponseSink
             {
                 // Before the origin is asked: whatever it answers is stored only if no purge (of the URL, of one of the
                 // response's tags, on this instance or another) returned in between. See StoreAsync.
-                _condition = await engine.BeginConditionalWriteAsync(_flight.OriginToken).ConfigureAwait(false);
+                _gate = (engine, await engine.BeginConditionalWriteAsync(_flight.OriginToken).ConfigureAwait(false));
             }
 
             await FetchAndSetAsync().ConfigureAwait(false);
@@ -108,7 +108,7 @@ internal sealed class OriginFetch : IOriginResponseSink
         }
         finally
         {
-            _condition?.Dispose();
+            _gate?.Condition.Dispose();
             if (lease is not null)
             {
                 await ReleaseQuietlyAsync(lease).ConfigureAwait(false);
@@ -503,13 +503,13 @@ internal sealed class OriginFetch : IOriginResponseSink
     /// </summary>
     private async ValueTask StoreAsync(string key, CachedResponse value, StampedeCacheEntryOptions options)
     {
-        if (_condition is null || _runtime.Cache is not StampedeCache engine)
+        if (_gate is not { } gate)
         {
             await _runtime.Cache.SetAsync(key, value, options).ConfigureAwait(false);
             return;
         }
 
-        if (!await engine.SetIfUnchangedAsync(key, value, _condition, options).ConfigureAwait(false))
+        if (!await gate.Engine.SetIfUnchangedAsync(key, value, gate.Condition, options).ConfigureAwait(false))
         {
             _runtime.Metrics.StoresRefused.Add(1);
             Log.StoreRefused(_runtime.Logger, _plan.LogKey);

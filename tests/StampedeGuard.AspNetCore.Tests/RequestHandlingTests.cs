@@ -34,6 +34,23 @@ public sealed class RequestHandlingTests
         return HttpMethods.IsGet(ctx.Request.Method) ? ctx.Response.WriteAsync("v" + origin.Executions + extra) : Task.CompletedTask;
     };
 
+    /// <summary>A cacheable response "v{execution}"; the first execution waits for <paramref name="release"/> before its body.</summary>
+    private Func<HttpContext, Task> FirstExecutionHeld(Task release, string? surrogateKey = null) => async ctx =>
+    {
+        ctx.Response.Headers.CacheControl = "max-age=60";
+        if (surrogateKey is not null)
+        {
+            ctx.Response.Headers["Surrogate-Key"] = surrogateKey;
+        }
+
+        if (_origin.Executions == 1)
+        {
+            await release;
+        }
+
+        await ctx.Response.WriteAsync("v" + _origin.Executions);
+    };
+
     [Fact]
     public async Task Head_AnsweredFromStoredGet()
     {
@@ -461,16 +478,7 @@ public sealed class RequestHandlingTests
     public async Task Purge_WhileTheOriginRuns_WhatItFetchedIsNotStored()
     {
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var host = await StartAsync(async ctx =>
-        {
-            ctx.Response.Headers.CacheControl = "max-age=60";
-            if (_origin.Executions == 1)
-            {
-                await gate.Task;
-            }
-
-            await ctx.Response.WriteAsync("v" + _origin.Executions);
-        });
+        await using var host = await StartAsync(FirstExecutionHeld(gate.Task));
 
         var inFlight = host.Client.GetBodyAsync("/race");
         await _origin.Entered.Task;
@@ -491,17 +499,7 @@ public sealed class RequestHandlingTests
     public async Task PurgeByCustomTag_WhileTheOriginRuns_WhatItFetchedIsNotStored()
     {
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var host = await StartAsync(async ctx =>
-        {
-            ctx.Response.Headers.CacheControl = "max-age=60";
-            ctx.Response.Headers["Surrogate-Key"] = "catalog";
-            if (_origin.Executions == 1)
-            {
-                await gate.Task;
-            }
-
-            await ctx.Response.WriteAsync("v" + _origin.Executions);
-        });
+        await using var host = await StartAsync(FirstExecutionHeld(gate.Task, surrogateKey: "catalog"));
 
         var inFlight = host.Client.GetBodyAsync("/tagged");
         await _origin.Entered.Task;

@@ -35,8 +35,9 @@ public sealed partial class StampedeCache
     /// the lock, waits for its value (push, bounded by its lease and LockTimeout). Returns done=true when no factory
     /// run is needed here. Every read leaves the key's version and the store's clock on the flight: the run's write is
     /// conditional on that version, and the run began at that instant on the clock invalidations are ordered by.
+    /// <paramref name="batchKey"/> (a batch call's key) is told when the run waits for another node's.
     /// </summary>
-    private async ValueTask<(CacheEntry<T>? Found, StampedeLease? Lease, bool Done)> ReadThroughBarrierAsync<T>(string key, StampedeCacheEntryOptions options, Flight<T> flight)
+    private async ValueTask<(CacheEntry<T>? Found, StampedeLease? Lease, bool Done)> ReadThroughBarrierAsync<T>(string key, StampedeCacheEntryOptions options, Flight<T> flight, IBatchKey? batchKey = null)
     {
         var useLock = _l2!.SupportsLocking && !options.SkipDistributedLock;
         var waitStarted = _time.GetTimestamp();
@@ -109,6 +110,7 @@ public sealed partial class StampedeCache
                 return (null, null, false);
             }
 
+            batchKey?.Waiting(); // a batch's key waits for another node's run: its batch need not wait for it
             var maxWait = read.LockHeldFor.Value + TimeSpan.FromMilliseconds(50);
             var waitedRead = await SafeL2Async(key, "wait", (store, k, t) => store.WaitForValueAsync(k, maxWait < left ? maxWait : left, t), flight.Token).ConfigureAwait(false);
             var arrived = await DecodeReadAsync<T>(key, waitedRead, options).ConfigureAwait(false);

@@ -265,6 +265,10 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         else
         {
             _metrics.Collapsed();
+            if (state is IBatchKey batchKey)
+            {
+                batchKey.Waiting(); // a batch's key joined someone else's run: its batch need not wait for it
+            }
 
             // 4. Bounded wait: the first waiter behind someone else's run arms the run's one LockTimeout timer. When
             //    it fires, one replacement run starts and answers every waiter of the hung run (no per-waiter timer,
@@ -465,7 +469,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
 
             if (UsesL2(options))
             {
-                var (found, acquired, done) = await ReadThroughBarrierAsync(key, options, flight).ConfigureAwait(false);
+                var (found, acquired, done) = await ReadThroughBarrierAsync(key, options, flight, call.State is IBatchKey batchKey ? batchKey : null).ConfigureAwait(false);
                 flight.Lease = acquired;
                 if (done)
                 {

@@ -1,0 +1,21 @@
+namespace StampedeGuard.Internal;
+
+/// <summary>One entry of a key's run into the batch factory: the key, the run's token, and the answer the run awaits.</summary>
+/// <typeparam name="T">The value type.</typeparam>
+internal sealed class BatchRequest<T>(string key, CancellationToken token)
+{
+    private readonly TaskCompletionSource<T> _answer = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Gets the key.</summary>
+    public string Key { get; } = key;
+
+    /// <summary>Gets the token of the key's run (cancelled when nobody waits for the key any more, or on dispose).</summary>
+    public CancellationToken Token { get; } = token;
+
+    /// <summary>Gets the task the key's run awaits as its factory's result.</summary>
+    public Task<T> Answer => _answer.Task;
+
+    public void SetResult(T value) => _answer.TrySetResult(value);
+
+    public void SetException(Exception error) => _answer.TrySetException(error);
+}

@@ -128,7 +128,7 @@ public sealed partial class StampedeCache
         var calls = new Task<T>[missing.Count];
         for (var i = 0; i < missing.Count; i++)
         {
-            var slot = collector.NewSlot(missing[i]);
+            var slot = collector.NewSlot(missing[i], i);
             calls[i] = GetOrCreateAsync(missing[i], slot, BatchSlot<TState, T>.Factory, options, cancellationToken).AsTask();
             if (calls[i].IsCompleted)
             {

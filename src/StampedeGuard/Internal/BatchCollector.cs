@@ -1,7 +1,7 @@
 namespace StampedeGuard.Internal;
 
 /// <summary>
-/// Collects the keys of one batch call whose runs this call leads and calls the batch factory once for them.
+/// Collects the keys of one batch call whose runs this call leads and calls the batch factory once for them, in the caller's order.
 /// </summary>
 /// <remarks>
 /// Each key of the batch that L1 did not answer goes through the ordinary single-key pipeline with
@@ -28,14 +28,14 @@ internal sealed class BatchCollector<TState, T>(TState state, Func<TState, IRead
     public int Rounds => Volatile.Read(ref _rounds);
 
     /// <summary>A slot for a key the first round waits for.</summary>
-    public BatchSlot<TState, T> NewSlot(string key)
+    public BatchSlot<TState, T> NewSlot(string key, int index)
     {
         lock (_sync)
         {
             _unsettled++;
         }
 
-        return new BatchSlot<TState, T>(this, key);
+        return new BatchSlot<TState, T>(this, key, index);
     }
 
     /// <summary>Every key has been started: the first round may go once they are all settled (inline if this is the last).</summary>
@@ -44,7 +44,7 @@ internal sealed class BatchCollector<TState, T>(TState state, Func<TState, IRead
     /// <summary>A key's run enters its factory: it is collected into the next round; returns the answer it awaits.</summary>
     public Task<T> Enter(BatchSlot<TState, T> slot, CancellationToken cancellationToken)
     {
-        var request = new BatchRequest<T>(slot.Key, cancellationToken);
+        var request = new BatchRequest<T>(slot.Key, slot.Index, cancellationToken);
         bool late, queue = false;
         lock (_sync)
         {
@@ -137,6 +137,7 @@ internal sealed class BatchCollector<TState, T>(TState state, Func<TState, IRead
     private async Task RunRoundAsync(List<BatchRequest<T>> round)
     {
         Interlocked.Increment(ref _rounds);
+        round.Sort(static (x, y) => x.Index.CompareTo(y.Index)); // in the caller's order, whatever order the keys entered
         var keys = new List<string>(round.Count);
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var request in round)

@@ -2,12 +2,15 @@ namespace StampedeGuard.Internal;
 
 /// <summary>One entry of a key's run into the batch factory: the key, the run's token, and the answer the run awaits.</summary>
 /// <typeparam name="T">The value type.</typeparam>
-internal sealed class BatchRequest<T>(string key, CancellationToken token)
+internal sealed class BatchRequest<T>(string key, int index, CancellationToken token)
 {
     private readonly TaskCompletionSource<T> _answer = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Gets the key.</summary>
     public string Key { get; } = key;
+
+    /// <summary>Gets the key's place among the keys of the call.</summary>
+    public int Index { get; } = index;
 
     /// <summary>Gets the token of the key's run (cancelled when nobody waits for the key any more, or on dispose).</summary>
     public CancellationToken Token { get; } = token;

@@ -6,13 +6,16 @@ namespace StampedeGuard.Internal;
 /// </summary>
 /// <typeparam name="TState">The batch factory's state.</typeparam>
 /// <typeparam name="T">The value type.</typeparam>
-internal sealed class BatchSlot<TState, T>(BatchCollector<TState, T> collector, string key) : IBatchKey
+internal sealed class BatchSlot<TState, T>(BatchCollector<TState, T> collector, string key, int index) : IBatchKey
 {
     private int _settled;
 
     public BatchCollector<TState, T> Collector { get; } = collector;
 
     public string Key { get; } = key;
+
+    /// <summary>Gets the key's place among the keys of the call (the batch factory gets its keys in the caller's order).</summary>
+    public int Index { get; } = index;
 
     /// <summary>The per-key factory: enters the key into the batch and awaits the batch factory's answer for it.</summary>
     public static readonly Func<BatchSlot<TState, T>, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> Factory =

@@ -1,0 +1,69 @@
+using System.Diagnostics;
+using StampedeGuard.Redis.Tests.Infrastructure;
+using StampedeGuard.TestSupport.Redis;
+using Xunit.Abstractions;
+
+namespace StampedeGuard.Redis.Tests;
+
+/// <summary>
+/// What a batch of 100 keys (90 in Redis, 10 missing) sends: counted by Redis (INFO commandstats) and timed through a
+/// link that delays every reply (<see cref="LatencyEndPoint"/>), which bounds the round trips waited for one after
+/// the other. Alone: the bound is in real time, and the command counts must be this test's own.
+/// </summary>
+[Collection("redis-alone")]
+public sealed class BatchRoundTripTests(RedisFixture redis, ITestOutputHelper output) : RedisTierTestBase(redis)
+{
+    private static readonly TimeSpan Latency = TimeSpan.FromMilliseconds(300);
+
+    [RedisFact(SkipOnGarnet = GarnetGaps.ScriptCommandStats)]
+    public async Task GetOrCreateManyAsync_HundredKeysNinetyInRedis_ThreeRoundTripsAndOneFactoryCall()
+    {
+        static void NoHeartbeat(RedisStampedeOptions o) => o.HeartbeatInterval = Timeout.InfiniteTimeSpan;
+        using var link = LatencyEndPoint.Start(Redis.Server.EndPoint, Latency);
+        var writerTier = await TierAsync(NoHeartbeat);
+        using var writer = new StampedeCache(new StampedeCacheOptions(), distributedStore: writerTier, backplane: writerTier);
+        var entry = new StampedeCacheEntryOptions { Duration = TimeSpan.FromMinutes(5), EarlyRefreshBeta = 0 };
+        var keys = Enumerable.Range(0, 100).Select(i => "k" + i).ToArray();
+        foreach (var key in keys.Take(90).Append("warm-up"))
+        {
+            await writer.GetOrCreateAsync(key, _ => ValueTask.FromResult("stored:" + key), entry);
+        }
+
+        // The batch's node starts after the writes: the 90 values are in Redis, not in its L1 (no message reached it).
+        var batchTier = await TierAsync(o => { NoHeartbeat(o); o.Configuration = $"{link.EndPoint},connectTimeout=10000"; });
+        using var node = new StampedeCache(new StampedeCacheOptions(), distributedStore: batchTier, backplane: batchTier);
+
+        // The node learns the store's record of "clear everything" with its first read of a stored value (once per node).
+        (await node.GetOrCreateAsync("warm-up", _ => ValueTask.FromResult("never"), entry)).Should().Be("stored:warm-up");
+        var factoryCalls = new List<IReadOnlyList<string>>();
+        var before = await Redis.CommandStatsAsync();
+        var stopwatch = Stopwatch.StartNew();
+
+        var result = await node.GetOrCreateManyAsync<string>(
+            keys,
+            (missing, _) =>
+            {
+                factoryCalls.Add(missing);
+                return ValueTask.FromResult<IReadOnlyDictionary<string, string>>(missing.ToDictionary(k => k, k => "made:" + k));
+            },
+            entry);
+
+        var elapsed = stopwatch.Elapsed;
+        var after = await Redis.CommandStatsAsync();
+        long Delta(string command) => after.GetValueOrDefault(command) - before.GetValueOrDefault(command);
+        output.WriteLine($"100 keys (90 in Redis, 10 missing) through a {Latency.TotalMilliseconds} ms link: {elapsed.TotalMilliseconds:F0} ms; hmget {Delta("hmget")}, scripts {Delta("evalsha") + Delta("eval")}");
+        result.Should().HaveCount(100);
+        result.Where(kv => kv.Value.StartsWith("stored:", StringComparison.Ordinal)).Should().HaveCount(90);
+        factoryCalls.Should().ContainSingle().Which.Should().Equal(keys.Skip(90));
+
+        // Sent: 100 plain HMGETs; for the 10 missing, 10 read-or-acquire scripts (each runs an HMGET inside, which
+        // Redis counts too) and 10 fenced write scripts.
+        Delta("hmget").Should().Be(110);
+        (Delta("evalsha") + Delta("eval")).Should().Be(20);
+
+        // Three replies had to arrive one after the other (reads, then barriers, then writes): at least 3 x the latency;
+        // a fourth would take the call past 4 x. The margin between is the machine's own time (100 keys decoded, stored).
+        elapsed.Should().BeGreaterThanOrEqualTo(3 * Latency - TimeSpan.FromMilliseconds(5), "a cold key needs three dependent round trips");
+        elapsed.Should().BeLessThan(4 * Latency, "the batch waits for at most three round trips one after the other");
+    }
+}

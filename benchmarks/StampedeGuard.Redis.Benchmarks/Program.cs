@@ -11,6 +11,8 @@
 // uncompressed, Brotli and ZLib): dotnet run -c Release -- --compression
 // Or, value push vs invalidation (bytes on the wire per write and time until every other node sees it, 1 KiB and
 // 256 KiB values, 3 and 10 other nodes): dotnet run -c Release -- --push
+// Or, batch GetOrCreate (100 keys, 90 in Redis, 10 missing, 3 nodes at once) against 100 single calls, HybridCache and
+// FusionCache, same run: dotnet run -c Release -- --batch [--rounds 10] [--origin-ms 10] [--latency-ms 0]
 using System.Diagnostics;
 using StackExchange.Redis;
 using StampedeGuard;
@@ -41,6 +43,13 @@ if (args.Contains("--l2hit"))
 {
     int Arg(string name, int fallback) => Array.IndexOf(args, name) is var at and >= 0 && at + 1 < args.Length ? int.Parse(args[at + 1]) : fallback;
     await StampedeGuard.Redis.Benchmarks.L2HitComparison.RunAsync(server, Arg("--rounds", 20), Arg("--calls", 500));
+    return;
+}
+
+if (args.Contains("--batch"))
+{
+    int Arg(string name, int fallback) => Array.IndexOf(args, name) is var at and >= 0 && at + 1 < args.Length ? int.Parse(args[at + 1]) : fallback;
+    await StampedeGuard.Redis.Benchmarks.BatchMeasurement.RunAsync(server, Arg("--rounds", 10), TimeSpan.FromMilliseconds(Arg("--origin-ms", 10)), TimeSpan.FromMilliseconds(Arg("--latency-ms", 0)));
     return;
 }
 

@@ -13,7 +13,7 @@ namespace StampedeGuard.Redis.Tests;
 [Collection("redis-alone")]
 public sealed class BatchRoundTripTests(RedisFixture redis, ITestOutputHelper output) : RedisTierTestBase(redis)
 {
-    private static readonly TimeSpan Latency = TimeSpan.FromMilliseconds(300);
+    private static readonly TimeSpan Latency = TimeSpan.FromMilliseconds(400);
 
     [RedisFact(SkipOnGarnet = GarnetGaps.ScriptCommandStats)]
     public async Task GetOrCreateManyAsync_HundredKeysNinetyInRedis_ThreeRoundTripsAndOneFactoryCall()

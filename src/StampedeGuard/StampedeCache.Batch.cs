@@ -96,7 +96,10 @@ public sealed partial class StampedeCache
             return new ValueTask<IReadOnlyDictionary<string, T>>(Task.FromException<IReadOnlyDictionary<string, T>>(new OperationCanceledException(cancellationToken)));
         }
 
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_disposed)
+        {
+            return new ValueTask<IReadOnlyDictionary<string, T>>(Task.FromException<IReadOnlyDictionary<string, T>>(new ObjectDisposedException(GetType().FullName)));
+        }
 
         // 1. L1 hits: answered at once, never given to the factory.
         var values = new Dictionary<string, T>(unique.Count, StringComparer.Ordinal);

@@ -280,6 +280,19 @@ public sealed partial class StampedeCacheTests
     }
 
     [Fact]
+    public async Task GetOrCreateManyAsync_AfterDispose_ObjectDisposedInTheTask()
+    {
+        var h = new CacheHarness();
+        h.Dispose();
+        var factory = new GatedBatchFactory();
+
+        var call = h.Cache.GetOrCreateManyAsync<string>(["x"], factory.InvokeAsync);
+
+        await FluentActions.Awaiting(() => call.AsTask()).Should().ThrowAsync<ObjectDisposedException>();
+        factory.Calls.Should().Be(0);
+    }
+
+    [Fact]
     public void GetOrCreateManyAsync_InvalidArguments_ThrowNamingTheArgument()
     {
         using var h = new CacheHarness();

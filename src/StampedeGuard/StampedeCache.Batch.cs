@@ -118,7 +118,7 @@ public sealed partial class StampedeCache
 
         return missing is null
             ? new ValueTask<IReadOnlyDictionary<string, T>>(values)
-            : GetOrCreateMissingAsync(missing, values, new BatchCollector<TState, T>(state, factory), options, cancellationToken);
+            : GetOrCreateMissingAsync(missing, values, new BatchCollector<TState, T>(this, state, factory), options, cancellationToken);
     }
 
     /// <summary>

@@ -280,6 +280,36 @@ public sealed partial class StampedeCacheTests
     }
 
     [Fact]
+    public async Task GetOrCreateManyAsync_FactoryAsksForOneOfItsOwnKeys_ReentrancyErrorInsteadOfWaitingForItself()
+    {
+        using var h = new CacheHarness();
+
+        var batch = h.Cache.GetOrCreateManyAsync<string>(["x", "y"], async (keys, ct) =>
+        {
+            var inner = await h.Cache.GetOrCreateAsync("y", _ => ValueTask.FromResult("inner"), cancellationToken: ct);
+            return keys.ToDictionary(k => k, k => inner);
+        }).AsTask();
+
+        (await FluentActions.Awaiting(() => Poll.Within(batch, "the batch")).Should().ThrowAsync<InvalidOperationException>()).WithMessage("*'y'*re-entrant*");
+    }
+
+    [Fact]
+    public async Task GetOrCreateManyAsync_FactoryAsksForAKeyOutsideTheBatch_ComputedAsUsual()
+    {
+        using var h = new CacheHarness();
+
+        var result = await Poll.Within(
+            h.Cache.GetOrCreateManyAsync<string>(["x"], async (keys, ct) =>
+            {
+                var inner = await h.Cache.GetOrCreateAsync("other", _ => ValueTask.FromResult("inner"), cancellationToken: ct);
+                return keys.ToDictionary(k => k, k => inner);
+            }).AsTask(),
+            "the batch");
+
+        result.Should().BeEquivalentTo(new Dictionary<string, string> { ["x"] = "inner" });
+    }
+
+    [Fact]
     public async Task GetOrCreateManyAsync_AfterDispose_ObjectDisposedInTheTask()
     {
         var h = new CacheHarness();

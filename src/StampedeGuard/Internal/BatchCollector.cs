@@ -13,7 +13,7 @@ namespace StampedeGuard.Internal;
 /// </remarks>
 /// <typeparam name="TState">The batch factory's state.</typeparam>
 /// <typeparam name="T">The value type.</typeparam>
-internal sealed class BatchCollector<TState, T>(TState state, Func<TState, IReadOnlyList<string>, CancellationToken, ValueTask<IReadOnlyDictionary<string, T>>> factory)
+internal sealed class BatchCollector<TState, T>(object cache, TState state, Func<TState, IReadOnlyList<string>, CancellationToken, ValueTask<IReadOnlyDictionary<string, T>>> factory)
 {
     private readonly Lock _sync = new();
     private readonly ExecutionContext? _context = ExecutionContext.Capture();
@@ -45,6 +45,11 @@ internal sealed class BatchCollector<TState, T>(TState state, Func<TState, IRead
     public Task<T> Enter(BatchSlot<TState, T> slot, CancellationToken cancellationToken)
     {
         var request = new BatchRequest<T>(slot.Key, slot.Index, cancellationToken);
+        if (ComputingKey.Innermost is { } run && ReferenceEquals(run.ComputingCache, cache) && string.Equals(run.ComputingFor, slot.Key, StringComparison.Ordinal))
+        {
+            request.Run = run; // the pipeline marked this key's run as computed by this flow: the batch factory keeps the mark
+        }
+
         bool late, queue = false;
         lock (_sync)
         {
@@ -149,6 +154,17 @@ internal sealed class BatchCollector<TState, T>(TState state, Func<TState, IRead
         }
 
         using var cancellation = new RoundCancellation(round);
+        foreach (var request in round)
+        {
+            if (request.Run is { } run)
+            {
+                // The batch factory computes these keys: one that asks the cache for one of them gets the re-entrancy
+                // error at once instead of waiting for itself (as a single-key factory does). The marks live in this
+                // method's flow only.
+                ComputingKey.Enter(run, cache, request.Key);
+            }
+        }
+
         try
         {
             var values = await factory(state, keys, cancellation.Token).ConfigureAwait(false)

@@ -15,6 +15,9 @@ internal sealed class BatchRequest<T>(string key, int index, CancellationToken t
     /// <summary>Gets the token of the key's run (cancelled when nobody waits for the key any more, or on dispose).</summary>
     public CancellationToken Token { get; } = token;
 
+    /// <summary>Gets or sets the key's run as marked computing when it entered, if it was (its mark goes on while the batch factory runs).</summary>
+    public Flight? Run { get; set; }
+
     /// <summary>Gets the task the key's run awaits as its factory's result.</summary>
     public Task<T> Answer => _answer.Task;
 

@@ -22,6 +22,9 @@ internal static class ComputingKey
         return previous;
     }
 
+    /// <summary>Gets the innermost run marked on the current flow, if any (a batch's per-key factory: its own run).</summary>
+    public static Flight? Innermost => Current.Value;
+
     /// <summary>Restores the mark <see cref="Enter"/> returned (after a factory called inline returned its task).</summary>
     public static void Exit(Flight? previous) => Current.Value = previous;
 

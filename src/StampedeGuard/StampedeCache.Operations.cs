@@ -116,7 +116,7 @@ public sealed partial class StampedeCache
         options ??= _options.DefaultEntryOptions;
         if (!condition.TryBeginStore(key))
         {
-            _metrics.RefusedWrites.Add(1, new KeyValuePair<string, object?>("stampedeguard.reason", "superseded"));
+            _metrics.RefusedWrite("superseded");
             return false; // set, removed or expired since the condition began
         }
 
@@ -127,7 +127,7 @@ public sealed partial class StampedeCache
             var entry = NewEntry(value, null, EntryTimes.From(Now(), options, 0), options, 0, origin: condition.Since);
             if (_invalidations.InvalidatedSince(entry.Tags, condition.Since))
             {
-                _metrics.RefusedWrites.Add(1, new KeyValuePair<string, object?>("stampedeguard.reason", "superseded"));
+                _metrics.RefusedWrite("superseded");
                 return false;
             }
 
@@ -136,7 +136,7 @@ public sealed partial class StampedeCache
                 var write = await WriteDistributedCoreAsync(key, entry, options, lease: null, expectedVersion: null, readStamp: 0, conditional: true, cancellationToken, ConditionStoreSince(condition)).ConfigureAwait(false);
                 if (write.Outcome is DistributedOutcome.Superseded or DistributedOutcome.LeaseLost)
                 {
-                    _metrics.RefusedWrites.Add(1, new KeyValuePair<string, object?>("stampedeguard.reason", "superseded"));
+                    _metrics.RefusedWrite("superseded");
                     return false;
                 }
 

@@ -639,13 +639,13 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             {
                 case DistributedOutcome.Superseded:
                     // An invalidation (or a newer write) changed the key after this run read it: it wins everywhere.
-                    _metrics.RefusedWrites.Add(1, new KeyValuePair<string, object?>("stampedeguard.reason", "superseded"));
+                    _metrics.RefusedWrite("superseded");
                     Log.RunSuperseded(_logger, key);
                     break;
                 case DistributedOutcome.LeaseLost:
                     // Another node owns the key now (our lease expired and it may have written): keep nothing of ours
                     // locally, take the winner's value if it is there. Our waiters still get our result.
-                    _metrics.RefusedWrites.Add(1, new KeyValuePair<string, object?>("stampedeguard.reason", "lease_lost"));
+                    _metrics.RefusedWrite("lease_lost");
                     Log.FencedWriteRefused(_logger, key);
                     _local.Remove(key);
                     var winner = await SafeL2Async(key, "read", static (s, k, t) => s.ReadAsync(k, default, t), CancellationToken.None).ConfigureAwait(false);

@@ -42,7 +42,7 @@ elif [ -d "$SUITE/.git" ] && [ "$(git -C "$SUITE" rev-parse HEAD)" != "$SUITE_CO
 fi
 if [ ! -d "$SUITE/node_modules/undici" ]; then
   echo "cache-tests: installing the suite's npm dependencies" >&2
-  (cd "$SUITE" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  (cd "$SUITE" && npm install --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 
 # 2. The accelerator (built outside the source tree, as benchmarks/http/run.sh does).

@@ -43,14 +43,14 @@ internal static class L2HitComparison
         foreach (var (name, op) in new[] { ("StampedeGuard", stampedeHit), ("HybridCache", hybridHit) })
         {
             await op();
-            var before = await StatsAsync(server);
+            var before = await CommandStats.ReadAsync(server);
             const int n = 200;
             for (var i = 0; i < n; i++)
             {
                 await op();
             }
 
-            var delta = Delta(before, await StatsAsync(server));
+            var delta = CommandStats.Delta(before, await CommandStats.ReadAsync(server), "info", "incr", "publish", "ping", "echo"); // background traffic (heartbeats are off on this tier) is not part of a hit
             commands.Add($"{name}: {delta.Values.Sum() / (double)n:F2} ({string.Join(", ", delta.OrderBy(kv => kv.Key).Select(kv => $"{kv.Key} x{kv.Value / (double)n:F2}"))})");
         }
 
@@ -102,27 +102,6 @@ internal static class L2HitComparison
         Console.WriteLine("Redis commands executed per L2 hit (INFO commandstats, scripts and the commands inside them): " + string.Join("; ", commands) + ".");
         Console.WriteLine();
     }
-
-    private static async Task<Dictionary<string, long>> StatsAsync(RedisServer server)
-    {
-        var text = await server.CliAsync("info", "commandstats");
-        var result = new Dictionary<string, long>();
-        foreach (var line in text.Split('\n').Where(l => l.StartsWith("cmdstat_", StringComparison.Ordinal)))
-        {
-            var name = line[8..line.IndexOf(':')];
-            var calls = line[(line.IndexOf("calls=", StringComparison.Ordinal) + 6)..];
-            result[name] = long.Parse(calls[..calls.IndexOf(',')]);
-        }
-
-        return result;
-    }
-
-    // Background traffic (info; heartbeats are off on this tier) is not part of a hit.
-    private static Dictionary<string, long> Delta(Dictionary<string, long> before, Dictionary<string, long> after) =>
-        after.Where(kv => kv.Key is not ("info" or "incr" or "publish" or "ping" or "echo"))
-            .Select(kv => (kv.Key, Value: kv.Value - before.GetValueOrDefault(kv.Key)))
-            .Where(kv => kv.Value > 0)
-            .ToDictionary(kv => kv.Key, kv => kv.Value);
 
     private static double Percentile(List<double> samples, double q)
     {

@@ -11,6 +11,10 @@
 // uncompressed, Brotli and ZLib): dotnet run -c Release -- --compression
 // Or, value push vs invalidation (bytes on the wire per write and time until every other node sees it, 1 KiB and
 // 256 KiB values, 3 and 10 other nodes): dotnet run -c Release -- --push
+// Or, StampedeGuard against FusionCache (Redis L2 + backplane + distributed locker) and HybridCache (Redis L2), each as
+// 3 processes over one redis-server, interleaved round by round (docs/benchmarks.md, "Peers over one Redis"):
+//   dotnet run -c Release -- --peers [--rounds 5] [--landing-seconds 20] [--steady-seconds 5] [--cold-callers 100]
+//     [--calls 500] [--see-samples 20] [--see-timeout-ms 1000] [--duration-ms 1000 (the landing page's and steady state's entries)]
 // Or, batch GetOrCreate (100 keys, 90 in Redis, 10 missing, 3 nodes at once) against 100 single calls, HybridCache and
 // FusionCache, same run: dotnet run -c Release -- --batch [--rounds 10] [--origin-ms 10] [--latency-ms 0]
 using System.Diagnostics;
@@ -19,11 +23,43 @@ using StampedeGuard;
 using StampedeGuard.Distributed;
 using StampedeGuard.Locking;
 using StampedeGuard.Redis;
+using StampedeGuard.Redis.Benchmarks.Peers;
 using StampedeGuard.TestSupport;
 using StampedeGuard.TestSupport.Redis;
 
+if (args.Length == 3 && args[0] == "--peer-worker")
+{
+    await PeerWorker.RunAsync(Enum.Parse<PeerLibrary>(args[1]), args[2]);
+    return;
+}
+
 var iterations = args.Length > 1 && args[0] == "--iterations" ? int.Parse(args[1]) : 2000;
 await using var server = await RedisServer.StartAsync();
+Console.WriteLine($"# StampedeGuard.Redis measurements ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC)");
+Console.WriteLine();
+Console.WriteLine($"redis-server {(await server.CliAsync("info", "server")).Split('\n').First(l => l.StartsWith("redis_version")).Split(':')[1].Trim()} on 127.0.0.1, {Environment.ProcessorCount} cores, .NET {Environment.Version}, StackExchange.Redis {System.Reflection.CustomAttributeExtensions.GetCustomAttribute<System.Reflection.AssemblyInformationalVersionAttribute>(typeof(StackExchange.Redis.ConnectionMultiplexer).Assembly)?.InformationalVersion}, {iterations} iterations per row.");
+Console.WriteLine();
+
+int Arg(string name, int fallback) => Array.IndexOf(args, name) is var at and >= 0 && at + 1 < args.Length ? int.Parse(args[at + 1]) : fallback;
+if (args.Contains("--peers"))
+{
+    await PeersComparison.RunAsync(server, new PeersSettings(Arg("--rounds", 5), Arg("--cold-callers", 100), Arg("--calls", 500), Arg("--see-samples", 20), TimeSpan.FromMilliseconds(Arg("--see-timeout-ms", 1000)), Arg("--landing-seconds", 20), Arg("--steady-seconds", 5), TimeSpan.FromMilliseconds(Arg("--duration-ms", 1000))));
+    return;
+}
+
+if (args.Contains("--l2hit"))
+{
+    await StampedeGuard.Redis.Benchmarks.L2HitComparison.RunAsync(server, Arg("--rounds", 20), Arg("--calls", 500));
+    return;
+}
+
+if (args.Contains("--batch"))
+{
+    await StampedeGuard.Redis.Benchmarks.BatchMeasurement.RunAsync(server, Arg("--rounds", 10), TimeSpan.FromMilliseconds(Arg("--origin-ms", 10)), TimeSpan.FromMilliseconds(Arg("--latency-ms", 0)));
+    return;
+}
+
+// The modes above run without this process's own tiers (their heartbeats would land in Redis's command counts).
 var connection = await ConnectionMultiplexer.ConnectAsync(server.Configuration);
 var db = connection.GetDatabase();
 await using var a = await RedisStampedeTier.ConnectAsync(new RedisStampedeOptions { Configuration = server.Configuration, KeyPrefix = "b:" });
@@ -33,25 +69,6 @@ Random.Shared.NextBytes(envelope);
 var lease = TimeSpan.FromSeconds(10);
 DistributedReadOptions Acquire() => new() { LockMode = DistributedLockMode.AcquireIfNotFresh, Now = DateTimeOffset.UtcNow, LeaseDuration = lease };
 DistributedWriteOptions Write(StampedeLease? l, long? version = null) => new() { TimeToLive = TimeSpan.FromMinutes(5), FreshUntil = DateTimeOffset.UtcNow.AddMinutes(5), Lease = l, Notify = true, ExpectedVersion = version };
-
-Console.WriteLine($"# StampedeGuard.Redis measurements ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC)");
-Console.WriteLine();
-Console.WriteLine($"redis-server {(await server.CliAsync("info", "server")).Split('\n').First(l => l.StartsWith("redis_version")).Split(':')[1].Trim()} on 127.0.0.1, {Environment.ProcessorCount} cores, .NET {Environment.Version}, StackExchange.Redis {System.Reflection.CustomAttributeExtensions.GetCustomAttribute<System.Reflection.AssemblyInformationalVersionAttribute>(typeof(StackExchange.Redis.ConnectionMultiplexer).Assembly)?.InformationalVersion}, {iterations} iterations per row.");
-Console.WriteLine();
-
-if (args.Contains("--l2hit"))
-{
-    int Arg(string name, int fallback) => Array.IndexOf(args, name) is var at and >= 0 && at + 1 < args.Length ? int.Parse(args[at + 1]) : fallback;
-    await StampedeGuard.Redis.Benchmarks.L2HitComparison.RunAsync(server, Arg("--rounds", 20), Arg("--calls", 500));
-    return;
-}
-
-if (args.Contains("--batch"))
-{
-    int Arg(string name, int fallback) => Array.IndexOf(args, name) is var at and >= 0 && at + 1 < args.Length ? int.Parse(args[at + 1]) : fallback;
-    await StampedeGuard.Redis.Benchmarks.BatchMeasurement.RunAsync(server, Arg("--rounds", 10), TimeSpan.FromMilliseconds(Arg("--origin-ms", 10)), TimeSpan.FromMilliseconds(Arg("--latency-ms", 0)));
-    return;
-}
 
 if (args.Contains("--compression"))
 {

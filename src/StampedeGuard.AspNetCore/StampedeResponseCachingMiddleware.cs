@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 using StampedeGuard.AspNetCore.Caching;
 using StampedeGuard.AspNetCore.Internal;
+using StampedeGuard.Shared;
 
 namespace StampedeGuard.AspNetCore;
 
@@ -55,13 +56,13 @@ internal sealed class StampedeResponseCachingMiddleware
         var request = context.Request;
         if (!HttpMethods.IsGet(request.Method) && !HttpMethods.IsHead(request.Method))
         {
-            return IsSafe(request.Method) ? PassAsync(context, "method", null, "method") : PassAndInvalidateAsync(context);
+            return IsSafe(request.Method) ? PassAsync(context, Forward.Method, null, RequestResult.Method) : PassAndInvalidateAsync(context);
         }
 
         var policy = context.GetEndpoint()?.Metadata.GetMetadata<StampedeResponseCacheAttribute>();
         if (policy is { Disabled: true })
         {
-            return PassAsync(context, "bypass", "disabled", "bypass");
+            return PassAsync(context, Forward.Bypass, "disabled", RequestResult.Bypass);
         }
 
         if (request.Headers.ContainsKey(HeaderNames.Range))
@@ -71,7 +72,7 @@ internal sealed class StampedeResponseCachingMiddleware
 
         if (request.Headers.ContainsKey(HeaderNames.Upgrade))
         {
-            return PassAsync(context, "bypass", "upgrade", "bypass");
+            return PassAsync(context, Forward.Bypass, "upgrade", RequestResult.Bypass);
         }
 
         return CacheAsync(context, policy);
@@ -99,14 +100,14 @@ internal sealed class StampedeResponseCachingMiddleware
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 Log.CacheFailed(_runtime.Logger, CacheKeyBuilder.UrlTag(urlKey), ex);
-                await PassAsync(context, "miss", "cache-error", "pass").ConfigureAwait(false);
+                await PassAsync(context, Forward.Miss, "cache-error", RequestResult.Pass).ConfigureAwait(false);
                 return;
             }
 
             // 2. Hit-for-pass: this key is known to be uncacheable; go to the origin without collapsing.
             if (lookup.HitForPass)
             {
-                await OnlyIfCachedOrPassAsync(context, directives, "bypass", "hit-for-pass").ConfigureAwait(false);
+                await OnlyIfCachedOrPassAsync(context, directives, Forward.Bypass, "hit-for-pass").ConfigureAwait(false);
                 return;
             }
 
@@ -119,7 +120,7 @@ internal sealed class StampedeResponseCachingMiddleware
                 // 3. Fresh hit (with client directives on: fresh for at least the request's min-fresh, RFC 9111 5.2.1.3).
                 if (ttl > (clientDirectives && directives.MinFresh is { } minFresh ? minFresh : TimeSpan.Zero))
                 {
-                    _runtime.Metrics.Request("hit");
+                    _runtime.Metrics.Request(RequestResult.Hit);
                     await ResponseWriter.ServeStoredAsync(context, entry, CacheStatus.Hit(_name, ttl), now).ConfigureAwait(false);
                     return;
                 }
@@ -127,7 +128,7 @@ internal sealed class StampedeResponseCachingMiddleware
                 // The client accepts a stale response up to its max-stale (RFC 9111 5.2.1.2), unless the response forbids it.
                 if (clientDirectives && ttl <= TimeSpan.Zero && directives.MaxStale is { } maxStale && !entry.NoStaleServing && -ttl <= maxStale)
                 {
-                    _runtime.Metrics.Request("stale");
+                    _runtime.Metrics.Request(RequestResult.Stale);
                     await ResponseWriter.ServeStoredAsync(context, entry, CacheStatus.Hit(_name, ttl, "max-stale"), now).ConfigureAwait(false);
                     return;
                 }
@@ -135,7 +136,7 @@ internal sealed class StampedeResponseCachingMiddleware
                 // 4. Stale, inside stale-while-revalidate: serve it, one background revalidation.
                 if (ttl <= TimeSpan.Zero && !entry.NoStaleServing && -ttl < entry.StaleWhileRevalidate)
                 {
-                    _runtime.Metrics.Request("stale");
+                    _runtime.Metrics.Request(RequestResult.Stale);
                     StartBackgroundRevalidation(context, Plan(urlKey, primaryKey, lookup, policy, request, clientBypass: false));
                     await ResponseWriter.ServeStoredAsync(context, entry, CacheStatus.Hit(_name, ttl, "stale-while-revalidate"), now).ConfigureAwait(false);
                     return;
@@ -145,7 +146,7 @@ internal sealed class StampedeResponseCachingMiddleware
             // 5. only-if-cached: never go to the origin (RFC 9111 5.2.1.7).
             if (directives.OnlyIfCached)
             {
-                _runtime.Metrics.Request("miss");
+                _runtime.Metrics.Request(RequestResult.Miss);
                 context.Response.StatusCode = StatusCodes.Status504GatewayTimeout;
                 CacheStatus.Apply(context.Response.Headers, CacheStatus.Forward(_name, lookup.Fwd, detail: "only-if-cached"));
                 return;
@@ -154,14 +155,14 @@ internal sealed class StampedeResponseCachingMiddleware
             // A request's no-store (RFC 9111 5.2.1.5): nothing of its response may be stored, so it neither stores nor collapses.
             if (_options.AllowClientBypass && directives.NoStore)
             {
-                await PassAsync(context, lookup.Fwd, "no-store", "pass").ConfigureAwait(false);
+                await PassAsync(context, lookup.Fwd, "no-store", RequestResult.Pass).ConfigureAwait(false);
                 return;
             }
 
             // HEAD misses are forwarded as they are; a later GET stores the response HEAD is then answered from.
             if (HttpMethods.IsHead(request.Method))
             {
-                await PassAsync(context, lookup.Entry is null ? lookup.Fwd : "stale", "head", "pass").ConfigureAwait(false);
+                await PassAsync(context, lookup.Entry is null ? lookup.Fwd : Forward.Stale, "head", RequestResult.Pass).ConfigureAwait(false);
                 return;
             }
 
@@ -169,7 +170,7 @@ internal sealed class StampedeResponseCachingMiddleware
             var plan = Plan(urlKey, primaryKey, lookup, policy, request, clientBypass);
             if (plan.FlightKey == avoid)
             {
-                await PassAsync(context, "vary-miss", "vary-mismatch", "pass").ConfigureAwait(false);
+                await PassAsync(context, Forward.VaryMiss, "vary-mismatch", RequestResult.Pass).ConfigureAwait(false);
                 return;
             }
 
@@ -179,7 +180,7 @@ internal sealed class StampedeResponseCachingMiddleware
                 case OutcomeKind.Done:
                     return;
                 case OutcomeKind.Pass:
-                    await PassAsync(context, plan.Fwd, outcome.Detail, "pass").ConfigureAwait(false);
+                    await PassAsync(context, plan.Fwd, outcome.Detail, RequestResult.Pass).ConfigureAwait(false);
                     return;
                 case OutcomeKind.Retry:
                     avoid = null;
@@ -194,7 +195,7 @@ internal sealed class StampedeResponseCachingMiddleware
             }
         }
 
-        await PassAsync(context, "miss", "attempts", "pass").ConfigureAwait(false);
+        await PassAsync(context, Forward.Miss, "attempts", RequestResult.Pass).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -222,42 +223,34 @@ internal sealed class StampedeResponseCachingMiddleware
             if (lookup.Entry is { StatusCode: StatusCodes.Status200OK, Body: not null } entry && entry.TimeToLive(now) is var ttl && ttl > TimeSpan.Zero
                 && await ResponseWriter.TryServeRangeAsync(context, entry, CacheStatus.Hit(_name, ttl, "range"), now).ConfigureAwait(false))
             {
-                _runtime.Metrics.Request("hit");
+                _runtime.Metrics.Request(RequestResult.Hit);
                 return;
             }
         }
 
-        await PassAsync(context, "bypass", "range", "bypass").ConfigureAwait(false);
+        await PassAsync(context, Forward.Bypass, "range", RequestResult.Bypass).ConfigureAwait(false);
     }
 
     /// <summary>Leads or joins the flight of <paramref name="plan"/>'s key and serves this client from it.</summary>
     private async Task<Outcome> CollapseAsync(HttpContext context, MissPlan plan, bool retrying)
     {
-        ResponseFlight flight;
-        BufferReader? reader;
-        bool leader;
-        while (true)
+        var role = _runtime.Flights.JoinOrLead(
+            plan.FlightKey,
+            static lead => ResponseFlight.Lead(lead.Plan.FlightKey, lead.Plan.UrlTag, lead.Window, background: false, lead.Retrying),
+            (Plan: plan, Window: _options.MaximumBodySize, Retrying: retrying),
+            out var flight);
+        if (role == FlightRole.TurnedAway)
         {
-            if (_runtime.Flights.TryGetValue(plan.FlightKey, out var existing))
-            {
-                if (!existing.TryJoin(out reader))
-                {
-                    return new Outcome(OutcomeKind.Pass, existing.ClosedReason ?? "uncacheable"); // its response can't be shared: don't queue
-                }
+            return new Outcome(OutcomeKind.Pass, flight.ClosedReason ?? "uncacheable"); // its response can't be shared: don't queue
+        }
 
-                flight = existing;
-                leader = false;
-                break;
-            }
-
-            var created = new ResponseFlight(plan.FlightKey, _options.MaximumBodySize, background: false, isRetry: retrying) { UrlTag = plan.UrlTag };
-            created.TryJoin(out reader);
-            if (_runtime.Flights.TryAdd(plan.FlightKey, created))
-            {
-                flight = created;
-                leader = true;
-                break;
-            }
+        var leader = role == FlightRole.Leader;
+        var reader = flight.Body.Attach();
+        if (reader is null)
+        {
+            // The body outgrew what a late joiner can replay since it joined: it is on its own.
+            flight.Leave(cancelled: false);
+            return new Outcome(OutcomeKind.Pass, flight.ClosedReason ?? "too-large");
         }
 
         Task? fetch = null;
@@ -265,15 +258,15 @@ internal sealed class StampedeResponseCachingMiddleware
         {
             if (leader)
             {
-                _runtime.Metrics.Request("miss");
+                _runtime.Metrics.Request(RequestResult.Miss);
                 fetch = new OriginFetch(_runtime, flight, plan, context).RunAsync();
             }
             else
             {
-                _runtime.Metrics.Request("collapsed");
+                _runtime.Metrics.Request(RequestResult.Collapsed);
             }
 
-            return await ServeFromFlightAsync(context, flight, reader!, leader, plan).ConfigureAwait(false);
+            return await ServeFromFlightAsync(context, flight, reader, leader, plan).ConfigureAwait(false);
         }
         finally
         {
@@ -395,26 +388,26 @@ internal sealed class StampedeResponseCachingMiddleware
         var found = await _runtime.Cache.TryGetAsync<CachedResponse>(primaryKey).ConfigureAwait(false);
         if (!found.HasValue || found.Value is not { } value)
         {
-            return new Lookup(null, null, primaryKey, "uri-miss", HitForPass: false);
+            return new Lookup(null, null, primaryKey, Forward.UriMiss, HitForPass: false);
         }
 
         switch (value.Kind)
         {
             case CachedResponseKind.HitForPass:
-                return new Lookup(null, null, primaryKey, "uri-miss", HitForPass: true);
+                return new Lookup(null, null, primaryKey, Forward.UriMiss, HitForPass: true);
             case CachedResponseKind.VaryMarker:
                 var variantKey = CacheKeyBuilder.VariantKey(primaryKey, value, requestHeaders);
                 var variant = await _runtime.Cache.TryGetAsync<CachedResponse>(variantKey).ConfigureAwait(false);
                 if (!variant.HasValue || variant.Value is not { } response)
                 {
-                    return new Lookup(null, value, variantKey, "vary-miss", HitForPass: false);
+                    return new Lookup(null, value, variantKey, Forward.VaryMiss, HitForPass: false);
                 }
 
                 return response.Kind == CachedResponseKind.HitForPass
-                    ? new Lookup(null, value, variantKey, "vary-miss", HitForPass: true)
-                    : new Lookup(response, value, variantKey, "stale", HitForPass: false);
+                    ? new Lookup(null, value, variantKey, Forward.VaryMiss, HitForPass: true)
+                    : new Lookup(response, value, variantKey, Forward.Stale, HitForPass: false);
             default:
-                return new Lookup(value, null, primaryKey, "stale", HitForPass: false);
+                return new Lookup(value, null, primaryKey, Forward.Stale, HitForPass: false);
         }
     }
 
@@ -429,13 +422,13 @@ internal sealed class StampedeResponseCachingMiddleware
         Policy = policy,
         RequestHadAuthorization = request.Headers.ContainsKey(HeaderNames.Authorization),
         ForceOrigin = clientBypass,
-        Fwd = clientBypass ? "request" : lookup.Entry is not null ? "stale" : lookup.Fwd,
+        Fwd = clientBypass ? Forward.Request : lookup.Entry is not null ? Forward.Stale : lookup.Fwd,
     };
 
     private void StartBackgroundRevalidation(HttpContext context, MissPlan plan)
     {
         var flight = new ResponseFlight(plan.FlightKey, _options.MaximumBodySize, background: true, isRetry: true) { UrlTag = plan.UrlTag };
-        if (!_runtime.Flights.TryAdd(plan.FlightKey, flight))
+        if (!_runtime.Flights.TryLead(plan.FlightKey, flight))
         {
             return; // one revalidation per key at a time
         }
@@ -464,20 +457,20 @@ internal sealed class StampedeResponseCachingMiddleware
         });
     }
 
-    private Task OnlyIfCachedOrPassAsync(HttpContext context, CacheControlDirectives directives, string fwd, string detail)
+    private Task OnlyIfCachedOrPassAsync(HttpContext context, CacheControlDirectives directives, Forward fwd, string detail)
     {
         if (directives.OnlyIfCached)
         {
             context.Response.StatusCode = StatusCodes.Status504GatewayTimeout;
-            CacheStatus.Apply(context.Response.Headers, CacheStatus.Forward(_name, "miss", detail: "only-if-cached"));
+            CacheStatus.Apply(context.Response.Headers, CacheStatus.Forward(_name, Forward.Miss, detail: "only-if-cached"));
             return Task.CompletedTask;
         }
 
-        return PassAsync(context, fwd, detail, "bypass");
+        return PassAsync(context, fwd, detail, RequestResult.Bypass);
     }
 
     /// <summary>Sends the request to the origin untouched by the cache; the response gets our Cache-Status member.</summary>
-    private Task PassAsync(HttpContext context, string fwd, string? detail, string result)
+    private Task PassAsync(HttpContext context, Forward fwd, string? detail, RequestResult result)
     {
         _runtime.Metrics.Request(result);
         _runtime.Metrics.OriginRequests.Add(1);
@@ -501,7 +494,7 @@ internal sealed class StampedeResponseCachingMiddleware
 
     private async Task PassAndInvalidateAsync(HttpContext context)
     {
-        await PassAsync(context, "method", null, "method").ConfigureAwait(false);
+        await PassAsync(context, Forward.Method, null, RequestResult.Method).ConfigureAwait(false);
         var status = context.Response.StatusCode;
         if (status is < 200 or >= 400)
         {
@@ -527,7 +520,7 @@ internal sealed class StampedeResponseCachingMiddleware
         try
         {
             var tag = CacheKeyBuilder.UrlTag(_runtime.Keys.UrlKey(url));
-            _runtime.Registry.InvalidateUrl(tag);
+            await _runtime.Registry.PurgeAsync(tag).ConfigureAwait(false);
             await _runtime.Cache.RemoveByTagAsync(tag).ConfigureAwait(false);
             Log.Invalidated(_runtime.Logger, url.GetLeftPart(UriPartial.Path), method);
         }
@@ -573,5 +566,5 @@ internal sealed class StampedeResponseCachingMiddleware
 
     private readonly record struct Outcome(OutcomeKind Kind, string? Detail);
 
-    private readonly record struct Lookup(CachedResponse? Entry, CachedResponse? Marker, string FlightKey, string Fwd, bool HitForPass);
+    private readonly record struct Lookup(CachedResponse? Entry, CachedResponse? Marker, string FlightKey, Forward Fwd, bool HitForPass);
 }

@@ -17,13 +17,7 @@ public sealed partial class StampedeCache
 
         // Every run is cancelled and every waiter gets ObjectDisposedException at once.
         var disposed = new ObjectDisposedException(nameof(StampedeCache));
-        foreach (var (_, flight) in _flights)
-        {
-            _ = flight.Supersede();
-            flight.Abort(disposed);
-        }
-
-        _flights.Clear();
+        _flights.SupersedeAll(flight => flight.Abort(disposed));
         try
         {
             _disposing.Cancel(); // the runs that only disposal could cancel

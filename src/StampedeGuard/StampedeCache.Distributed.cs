@@ -673,33 +673,16 @@ public sealed partial class StampedeCache
     {
         if (kind == BackplaneMessageKind.RemoveByTag)
         {
-            foreach (var (key, flight) in _flights)
-            {
-                if (keyOrTag == StampedeKeys.AllTag || flight.Tags?.Contains(keyOrTag, StringComparer.Ordinal) == true)
-                {
-                    SupersedeNow(key, flight);
-                }
-            }
+            _ = _flights.SupersedeTagged(keyOrTag, all: keyOrTag == StampedeKeys.AllTag); // a store under way finishes; its result is versioned
         }
         else
         {
-            if (_flights.TryGetValue(keyOrTag, out var flight))
-            {
-                SupersedeNow(keyOrTag, flight);
-            }
-
+            _ = _flights.Supersede(keyOrTag);
             foreach (var (condition, _) in _conditions)
             {
                 _ = condition.Change(keyOrTag); // its store's write is conditional in the store too: no wait here
             }
         }
-    }
-
-    /// <summary>Closes a run to new callers and stops it storing (a store under way finishes; its result is versioned).</summary>
-    private void SupersedeNow(string key, Flight flight)
-    {
-        _ = flight.Supersede();
-        _flights.TryRemove(new KeyValuePair<string, Flight>(key, flight));
     }
 
     /// <summary>Drops the key's local copy; with a version, remembers it for a while so older changes cannot bring the value back.</summary>

@@ -116,7 +116,7 @@ public sealed partial class StampedeCache
         options ??= _options.DefaultEntryOptions;
         if (!condition.TryBeginStore(key))
         {
-            _metrics.RefusedWrites.Add(1, new KeyValuePair<string, object?>("stampedeguard.reason", "superseded"));
+            _metrics.RefusedWrite("superseded");
             return false; // set, removed or expired since the condition began
         }
 
@@ -127,7 +127,7 @@ public sealed partial class StampedeCache
             var entry = NewEntry(value, null, EntryTimes.From(Now(), options, 0), options, 0, origin: condition.Since);
             if (_invalidations.InvalidatedSince(entry.Tags, condition.Since))
             {
-                _metrics.RefusedWrites.Add(1, new KeyValuePair<string, object?>("stampedeguard.reason", "superseded"));
+                _metrics.RefusedWrite("superseded");
                 return false;
             }
 
@@ -136,7 +136,7 @@ public sealed partial class StampedeCache
                 var write = await WriteDistributedCoreAsync(key, entry, options, lease: null, expectedVersion: null, readStamp: 0, conditional: true, cancellationToken, ConditionStoreSince(condition)).ConfigureAwait(false);
                 if (write.Outcome is DistributedOutcome.Superseded or DistributedOutcome.LeaseLost)
                 {
-                    _metrics.RefusedWrites.Add(1, new KeyValuePair<string, object?>("stampedeguard.reason", "superseded"));
+                    _metrics.RefusedWrite("superseded");
                     return false;
                 }
 
@@ -201,13 +201,7 @@ public sealed partial class StampedeCache
     public async ValueTask RemoveByTagAsync(string tag, CancellationToken cancellationToken = default)
     {
         StampedeKeys.ValidateTag(tag, nameof(tag));
-        foreach (var (key, flight) in _flights)
-        {
-            if (tag == StampedeKeys.AllTag || flight.Tags?.Contains(tag, StringComparer.Ordinal) == true)
-            {
-                await SupersedeAsync(key, flight).ConfigureAwait(false);
-            }
-        }
+        await _flights.SupersedeTagged(tag, all: tag == StampedeKeys.AllTag).ConfigureAwait(false);
 
         InvalidateTag(tag, StampNow());
         if (_l2 is not null || _backplane is not null)
@@ -241,7 +235,8 @@ public sealed partial class StampedeCache
             return SupersedeWithConditionsAsync(key);
         }
 
-        return _flights.TryGetValue(key, out var flight) ? SupersedeAsync(key, flight) : default;
+        var storing = _flights.Supersede(key);
+        return storing.IsCompleted ? default : new ValueTask(storing);
     }
 
     /// <summary>A change of the key also refuses stores of it under open write conditions, after waiting for one under way.</summary>
@@ -252,17 +247,7 @@ public sealed partial class StampedeCache
             await condition.Change(key).ConfigureAwait(false);
         }
 
-        if (_flights.TryGetValue(key, out var flight))
-        {
-            await SupersedeAsync(key, flight).ConfigureAwait(false);
-        }
-    }
-
-    private async ValueTask SupersedeAsync(string key, Flight flight)
-    {
-        var storing = flight.Supersede();
-        _flights.TryRemove(new KeyValuePair<string, Flight>(key, flight));
-        await storing.ConfigureAwait(false);
+        await _flights.Supersede(key).ConfigureAwait(false);
     }
 
     /// <summary>Stores a run's entry in L1 unless the run was superseded (then an invalidation came after it started).</summary>
@@ -290,11 +275,7 @@ public sealed partial class StampedeCache
     /// <summary>When the oldest run still going started (tag invalidations since then are kept for its check).</summary>
     private long OldestRunStart()
     {
-        var oldest = long.MaxValue;
-        foreach (var (_, flight) in _flights)
-        {
-            oldest = Math.Min(oldest, flight.StartedAt);
-        }
+        var oldest = _flights.Oldest(static flight => flight.StartedAt);
 
         foreach (var (condition, _) in _conditions)
         {

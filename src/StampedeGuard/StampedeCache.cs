@@ -10,6 +10,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using StampedeGuard.Distributed;
 using StampedeGuard.Internal;
 using StampedeGuard.Serialization;
+using StampedeGuard.Shared;
 using static StampedeGuard.Shared.OptionGuard;
 
 namespace StampedeGuard;
@@ -42,7 +43,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
     private readonly StampedeMetrics _metrics;
     private readonly IHybridCacheSerializerFactory _serializerFactory;
     private readonly ConcurrentDictionary<Type, object> _serializers = new();
-    private readonly ConcurrentDictionary<string, Flight> _flights = new(StringComparer.Ordinal);
+    private readonly FlightTable<Flight> _flights = new();
     private readonly ConcurrentDictionary<StampedeWriteCondition, byte> _conditions = new(ReferenceEqualityComparer.Instance);
     private readonly Invalidations _invalidations = new();
     private readonly Func<long> _oldestRunStart;
@@ -211,45 +212,25 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
     private ValueTask<T> JoinFlight<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions options, CacheEntry<T>? stale, long now, CancellationToken cancellationToken)
     {
         var started = _metrics.WaitDuration.Enabled ? _time.GetTimestamp() : 0; // timed only while someone listens
-        Flight<T> flight;
-        var leader = false;
-        while (true)
+        var role = _flights.JoinOrLead(
+            key,
+            static run => run.Cache.NewFlight(run.Stale, run.Options, run.Now, run.Token),
+            (Cache: this, Stale: stale, Options: options, Now: now, Token: cancellationToken),
+            out var joined);
+        if (joined is not Flight<T> flight || role == FlightRole.TurnedAway)
         {
-            if (_flights.TryGetValue(key, out var existing))
+            // The same key is being computed as another type: do not share, do not block. (The engine never closes a
+            // run with a reason, so it never turns a caller away; were it to, the caller would be on its own too.)
+            if (role == FlightRole.Joined)
             {
-                if (existing is not Flight<T> typed)
-                {
-                    // The same key is being computed as another type: do not share, do not block.
-                    _metrics.Miss();
-                    return factory(state, NewContext<T>(key, options, stale, null), cancellationToken);
-                }
-
-                if (typed.TryJoin())
-                {
-                    flight = typed;
-                    break;
-                }
-
-                // Closed (every waiter cancelled) but not yet removed: replace it.
-                var replacement = NewFlight(stale, options, now, cancellationToken);
-                if (_flights.TryUpdate(key, replacement, existing))
-                {
-                    _ = typed.Supersede();
-                    (flight, leader) = (replacement, true);
-                    break;
-                }
+                joined.Leave(cancelled: false);
             }
-            else
-            {
-                var created = NewFlight(stale, options, now, cancellationToken);
-                if (_flights.TryAdd(key, created))
-                {
-                    (flight, leader) = (created, true);
-                    break;
-                }
-            }
+
+            _metrics.Miss();
+            return factory(state, NewContext<T>(key, options, stale, null), cancellationToken);
         }
 
+        var leader = role == FlightRole.Leader;
         if (leader)
         {
             _metrics.Miss();
@@ -398,12 +379,11 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         }
 
         var replacement = new Flight<T>(hung.Stale, background: false) { Tags = options.Tags, StartedAt = Now(), LocalGeneration = _local.Generation };
-        if (!_flights.TryUpdate(key, replacement, hung))
+        if (!_flights.TryReplace(key, replacement, hung))
         {
             return; // superseded or ended meanwhile: its waiters keep their run.
         }
 
-        _ = hung.Supersede();
         _metrics.LockTimeouts.Add(1);
         Log.LockTimeout(_logger, key, options.LockTimeout.TotalSeconds);
         hung.AnswerFrom(replacement);
@@ -426,7 +406,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
     {
         var (key, _, _, options) = call;
         var flight = new Flight<T>(current, background: true, CancelledOnlyOnDispose(options, default)) { Claimed = early ? null : current, Tags = options.Tags, StartedAt = Now(), LocalGeneration = _local.Generation };
-        if (!_flights.TryAdd(key, flight))
+        if (!_flights.TryLead(key, flight))
         {
             return; // a run for this key is already under way; it will replace the entry.
         }
@@ -523,7 +503,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
                 await ReleaseQuietlyAsync(held).ConfigureAwait(false);
             }
 
-            _flights.TryRemove(new KeyValuePair<string, Flight>(key, flight));
+            _flights.Remove(key, flight);
             if (!hasValue && error is null && flight.Stale is { Error: null } previous)
             {
                 // A background refresh that left the work to another node: callers who joined it get the value we have.
@@ -601,7 +581,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         if (ex is TimeoutException && run.Bounded && !IsFactorysOwn(run.Pending, ex))
         {
             // Our hard timeout fired (even if the factory completed at that very instant): always this type.
-            flight.CancelFactory();
+            flight.CancelRun();
             ObserveAbandoned(key, run.Pending);
             Log.FactoryHardTimeout(_logger, key, options.FactoryHardTimeout.TotalSeconds);
             ex = new StampedeFactoryTimeoutException($"The factory for key '{key}' did not complete within {options.FactoryHardTimeout}.", ex);
@@ -663,13 +643,13 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             {
                 case DistributedOutcome.Superseded:
                     // An invalidation (or a newer write) changed the key after this run read it: it wins everywhere.
-                    _metrics.RefusedWrites.Add(1, new KeyValuePair<string, object?>("stampedeguard.reason", "superseded"));
+                    _metrics.RefusedWrite("superseded");
                     Log.RunSuperseded(_logger, key);
                     break;
                 case DistributedOutcome.LeaseLost:
                     // Another node owns the key now (our lease expired and it may have written): keep nothing of ours
                     // locally, take the winner's value if it is there. Our waiters still get our result.
-                    _metrics.RefusedWrites.Add(1, new KeyValuePair<string, object?>("stampedeguard.reason", "lease_lost"));
+                    _metrics.RefusedWrite("lease_lost");
                     Log.FencedWriteRefused(_logger, key);
                     _local.Remove(key);
                     var winner = await SafeL2Async(key, "read", static (s, k, t) => s.ReadAsync(k, default, t), CancellationToken.None).ConfigureAwait(false);

@@ -1,3 +1,5 @@
+using StampedeGuard.Shared;
+
 namespace StampedeGuard;
 
 /// <summary>
@@ -16,8 +18,7 @@ namespace StampedeGuard;
 public sealed class StampedeWriteCondition : IDisposable
 {
     private readonly Lock _sync = new();
-    private HashSet<string>? _changed;
-    private Dictionary<string, Store>? _storing;
+    private Dictionary<string, StoreGate>? _gates;
     private bool _disposed;
 
     internal StampedeWriteCondition(StampedeCache cache, long startedAt, long since, long localGeneration)
@@ -55,66 +56,31 @@ public sealed class StampedeWriteCondition : IDisposable
     }
 
     /// <summary>Starts a store of <paramref name="key"/>; false when the key changed since the condition began.</summary>
-    internal bool TryBeginStore(string key)
-    {
-        lock (_sync)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_changed?.Contains(key) == true)
-            {
-                return false;
-            }
-
-            _storing ??= new Dictionary<string, Store>(StringComparer.Ordinal);
-            _storing[key] = _storing.TryGetValue(key, out var store) ? store with { Count = store.Count + 1 } : new Store(1, null);
-            return true;
-        }
-    }
+    internal bool TryBeginStore(string key) => Gate(key, storing: true).TryBeginStore();
 
     /// <summary>Ends a store begun by <see cref="TryBeginStore"/>, releasing an invalidation that waits for it.</summary>
-    internal void EndStore(string key)
-    {
-        TaskCompletionSource? waiting = null;
-        lock (_sync)
-        {
-            var store = _storing![key];
-            if (store.Count > 1)
-            {
-                _storing[key] = store with { Count = store.Count - 1 };
-            }
-            else
-            {
-                _storing.Remove(key);
-                waiting = store.Done;
-            }
-        }
-
-        waiting?.TrySetResult();
-    }
+    internal void EndStore(string key) => Gate(key, storing: false).EndStore();
 
     /// <summary>
-    /// Records that <paramref name="key"/> changed (later stores of it are refused); returns the store of it under way,
+    /// Records that <paramref name="key"/> changed (later stores of it are refused); returns the stores of it under way,
     /// if any, for the invalidation to wait for before it applies.
     /// </summary>
-    internal Task Change(string key)
+    internal Task Change(string key) => Gate(key, storing: false).Change();
+
+    /// <summary>The key's store gate (the one the engine's runs use too), made when first needed.</summary>
+    private StoreGate Gate(string key, bool storing)
     {
         lock (_sync)
         {
-            (_changed ??= new HashSet<string>(StringComparer.Ordinal)).Add(key);
-            if (_storing is null || !_storing.TryGetValue(key, out var store))
+            ObjectDisposedException.ThrowIf(storing && _disposed, this);
+            _gates ??= new Dictionary<string, StoreGate>(StringComparer.Ordinal);
+            if (!_gates.TryGetValue(key, out var gate))
             {
-                return Task.CompletedTask;
+                gate = new StoreGate();
+                _gates.Add(key, gate);
             }
 
-            if (store.Done is null)
-            {
-                store = store with { Done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
-                _storing[key] = store;
-            }
-
-            return store.Done!.Task;
+            return gate;
         }
     }
-
-    private readonly record struct Store(int Count, TaskCompletionSource? Done);
 }

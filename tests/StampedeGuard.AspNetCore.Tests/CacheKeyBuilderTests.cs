@@ -42,4 +42,23 @@ public sealed class CacheKeyBuilderTests
         StampedeKeys.IsValid(key, CacheKeyBuilder.MaxKeyLength).Should().BeTrue();
         key.Should().NotBe(Variant(("a", "x y"), ("b", "z")));
     }
+
+    [Fact]
+    public void NormalizedValue_AcceptLanguageInAnotherCase_SameVariant()
+    {
+        // cache-tests vary-normalise-lang-case: language ranges are case-insensitive (RFC 4647 2.1).
+        var lower = new HeaderDictionary { ["Accept-Language"] = "en, de" };
+        var mixed = new HeaderDictionary { ["Accept-Language"] = "eN, De" };
+
+        CacheKeyBuilder.NormalizedValue(mixed, "accept-language").Should().Be(CacheKeyBuilder.NormalizedValue(lower, "accept-language"));
+    }
+
+    [Fact]
+    public void NormalizedValue_OtherFieldInAnotherCase_DifferentVariant()
+    {
+        var lower = new HeaderDictionary { ["X-Tenant"] = "acme" };
+        var upper = new HeaderDictionary { ["X-Tenant"] = "ACME" };
+
+        CacheKeyBuilder.NormalizedValue(upper, "x-tenant").Should().NotBe(CacheKeyBuilder.NormalizedValue(lower, "x-tenant"));
+    }
 }

@@ -71,13 +71,24 @@ public sealed class HttpParsingTests
     public void Evaluate_AgeTwice_FirstLineUsed() =>
         Evaluate(200, new HeaderDictionary { ["Cache-Control"] = "max-age=10000", ["Age"] = new(["7200", "0"]) }).Entry!.InitialAge.Should().Be(TimeSpan.FromSeconds(7200));
 
-    [Fact]
-    public void Evaluate_NonNumericAge_ResponseIsStale()
+    [Theory]
+    [InlineData("abc")] // cache-tests age-parse-nonnumeric
+    [InlineData("-7200")] // age-parse-negative
+    [InlineData("7200.0")] // age-parse-float
+    [InlineData("old, 0")] // an invalid first member: the field is ignored, not the next member used
+    public void Evaluate_InvalidAge_IgnoredAsIfAbsent(string age)
     {
-        var evaluation = Evaluate(200, new HeaderDictionary { ["Cache-Control"] = "max-age=10000", ["Age"] = "old, 0" });
-        evaluation.Storable.Should().BeFalse();
-        evaluation.Reason.Should().Be("stale");
+        // RFC 9111 5.1: "If the field value ... is invalid (e.g., it contains something other than a non-negative
+        // integer), a cache SHOULD ignore the field." (It used to make the response stale.)
+        var evaluation = Evaluate(200, new HeaderDictionary { ["Cache-Control"] = "max-age=10000", ["Age"] = age });
+        evaluation.Storable.Should().BeTrue();
+        evaluation.Entry!.InitialAge.Should().Be(TimeSpan.Zero);
+        evaluation.Entry.FreshnessLifetime.Should().Be(TimeSpan.FromSeconds(10000));
     }
+
+    [Fact]
+    public void Evaluate_AgeWithParameter_TheNumberCounts() =>
+        Evaluate(200, new HeaderDictionary { ["Cache-Control"] = "max-age=10000", ["Age"] = "7200;foo=bar" }).Entry!.InitialAge.Should().Be(TimeSpan.FromSeconds(7200));
 
     [Theory]
     [InlineData("&&&&&")]

@@ -4,6 +4,8 @@ using FluentAssertions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using StampedeGuard.AspNetCore.Caching;
+using StampedeGuard.AspNetCore.Internal;
 using StampedeGuard.TestSupport;
 using Xunit;
 
@@ -511,6 +513,136 @@ public sealed class RequestHandlingTests
         var next = await host.Client.GetBodyAsync("/tagged");
         next.Body.Should().Be("v2", "the response fetched before the purge must not have been stored");
         _origin.Executions.Should().Be(2);
+    }
+
+    /// <summary>
+    /// A request that arrives after a purge returned must not join the execution the purge superseded (its response
+    /// was fetched before the purge): it gets an execution of its own, which is the one stored. Without the shared
+    /// flight core the purged execution stayed joinable, and this request waited for it and got its old body.
+    /// </summary>
+    [Fact]
+    public async Task Purge_WhileTheOriginRuns_ARequestAfterThePurgeDoesNotJoinThePurgedExecution()
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var host = await StartAsync(async ctx =>
+        {
+            var execution = _origin.Executions; // the body names the execution that fetched it
+            ctx.Response.Headers.CacheControl = "max-age=60";
+            if (execution == 1)
+            {
+                await gate.Task;
+            }
+
+            await ctx.Response.WriteAsync("v" + execution);
+        });
+
+        var inFlight = host.Client.GetBodyAsync("/race");
+        await _origin.Entered.Task;
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        await host.App.Services.GetRequiredService<IStampedeResponseCache>().PurgeAsync(new Uri(host.Address, "/race"));
+
+        // The first execution is still held: had this request joined it, it could not finish before the gate opens.
+        var after = await host.Client.GetBodyAsync("/race").WaitAsync(TimeSpan.FromSeconds(30));
+        after.Body.Should().Be("v2");
+
+        gate.SetResult();
+        (await inFlight).Body.Should().Be("v1"); // the purged execution still answers the client that joined it
+        var next = await host.Client.GetBodyAsync("/race");
+        next.Body.Should().Be("v2", "the purged execution stores nothing over the newer response");
+        next.Response.CacheStatus().Should().Contain("hit");
+        _origin.Executions.Should().Be(2);
+    }
+
+    /// <summary>
+    /// A purge that meets the execution's store under way (forced: the app's own <see cref="IStampedeCache"/> holds the
+    /// store) waits for that store and then applies, so the purge that returned wins even where the cache offers no
+    /// conditional write. Without the flight's store gate the purge removed first and the held store landed after it.
+    /// </summary>
+    [Fact]
+    public async Task Purge_MeetingTheStoreUnderWay_WaitsForItAndWins()
+    {
+        using var engine = new StampedeCache(new StampedeCacheOptions { TimeProvider = _time });
+        var held = new StoreHoldingCache(engine, afterHeldStore: () => _time.Advance(TimeSpan.FromMilliseconds(1)));
+        await using var host = await TestHost.StartAsync(
+            app => app.MapGet("/{**path}", async ctx =>
+            {
+                using var _ = _origin.Enter();
+                ctx.Response.Headers.CacheControl = "max-age=60";
+                await ctx.Response.WriteAsync("v" + _origin.Executions);
+            }),
+            time: _time,
+            services: s => s.AddSingleton<IStampedeCache>(held));
+
+        var first = host.Client.GetBodyAsync("/stored");
+        await held.StoreEntered.Task; // the response is complete and its store is under way
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        var purge = host.App.Services.GetRequiredService<IStampedeResponseCache>().PurgeAsync(new Uri(host.Address, "/stored")).AsTask();
+
+        // Let the held store go once the purge has reached it: it either waits for the store (the flight was
+        // superseded and left the registry) or, without the gate, has already removed the URL's entries.
+        var registry = host.App.Services.GetRequiredService<FlightRegistry>();
+        while (!registry.Flights.IsEmpty && !held.RemovedByTag)
+        {
+            await Task.Yield();
+        }
+
+        held.ReleaseStore.SetResult();
+        await purge;
+        (await first).Body.Should().Be("v1");
+
+        var next = await host.Client.GetBodyAsync("/stored");
+        next.Body.Should().Be("v2", "the purge returned after the store it met, so that store must not survive it");
+        _origin.Executions.Should().Be(2);
+    }
+
+    /// <summary>
+    /// An application's own cache over the engine whose first store of a response is held until released; the clock
+    /// moves on after that store (<paramref name="afterHeldStore"/>), so an invalidation after it is later on the clock.
+    /// </summary>
+    private sealed class StoreHoldingCache(StampedeCache inner, Action afterHeldStore) : IStampedeCache
+    {
+        private int _stores;
+
+        public TaskCompletionSource StoreEntered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource ReleaseStore { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public bool RemovedByTag { get; private set; }
+
+        public ValueTask<T> GetOrCreateAsync<T>(string key, Func<CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions? options = null, CancellationToken cancellationToken = default) =>
+            inner.GetOrCreateAsync(key, factory, options, cancellationToken);
+
+        public ValueTask<T> GetOrCreateAsync<TState, T>(string key, TState state, Func<TState, StampedeFactoryContext<T>, CancellationToken, ValueTask<T>> factory, StampedeCacheEntryOptions? options = null, CancellationToken cancellationToken = default) =>
+            inner.GetOrCreateAsync(key, state, factory, options, cancellationToken);
+
+        public ValueTask<StampedeCacheLookup<T>> TryGetAsync<T>(string key, CancellationToken cancellationToken = default) => inner.TryGetAsync<T>(key, cancellationToken);
+
+        public ValueTask<StampedeCacheLookup<T>> TryGetAsync<T>(string key, StampedeCacheEntryOptions? options, CancellationToken cancellationToken = default) =>
+            inner.TryGetAsync<T>(key, options, cancellationToken);
+
+        public async ValueTask SetAsync<T>(string key, T value, StampedeCacheEntryOptions? options = null, CancellationToken cancellationToken = default)
+        {
+            if (value is CachedResponse { Kind: CachedResponseKind.Response } && Interlocked.Increment(ref _stores) == 1)
+            {
+                StoreEntered.SetResult();
+                await ReleaseStore.Task;
+                await inner.SetAsync(key, value, options, cancellationToken);
+                afterHeldStore();
+                return;
+            }
+
+            await inner.SetAsync(key, value, options, cancellationToken);
+        }
+
+        public ValueTask RemoveAsync(string key, CancellationToken cancellationToken = default) => inner.RemoveAsync(key, cancellationToken);
+
+        public ValueTask ExpireAsync(string key, CancellationToken cancellationToken = default) => inner.ExpireAsync(key, cancellationToken);
+
+        public ValueTask RemoveByTagAsync(string tag, CancellationToken cancellationToken = default)
+        {
+            RemovedByTag = true;
+            return inner.RemoveByTagAsync(tag, cancellationToken);
+        }
     }
 
     [Fact]

@@ -82,6 +82,22 @@ public sealed class StorageRulesTests
     public void Evaluate_5xxWithMaxAge_StoredWithThatLifetime() =>
         Evaluate(503, new HeaderDictionary { ["Cache-Control"] = "max-age=60" }).Entry!.FreshnessLifetime.Should().Be(TimeSpan.FromSeconds(60));
 
+    [Theory]
+    [InlineData(200)] // cache-tests status-200-must-understand
+    [InlineData(404)]
+    public void Evaluate_MustUnderstandWithAnUnderstoodStatus_IgnoresNoStore(int status) =>
+        Evaluate(status, new HeaderDictionary { ["Cache-Control"] = "max-age=3600, no-store, must-understand" }).Entry!.FreshnessLifetime.Should().Be(TimeSpan.FromHours(1));
+
+    [Theory]
+    [InlineData(599, "max-age=3600, no-store, must-understand", "no-store")] // cache-tests status-599-must-understand
+    [InlineData(299, "max-age=3600, must-understand", "status")]
+    public void Evaluate_MustUnderstandWithAnUnknownStatus_NotStored(int status, string cacheControl, string reason)
+    {
+        var evaluation = Evaluate(status, new HeaderDictionary { ["Cache-Control"] = cacheControl });
+        evaluation.Storable.Should().BeFalse();
+        evaluation.Reason.Should().Be(reason);
+    }
+
     [Fact]
     public void Evaluate_HeuristicLimitedToTenPercentAndCap()
     {

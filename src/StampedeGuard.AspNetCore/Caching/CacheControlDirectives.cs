@@ -33,6 +33,9 @@ internal sealed class CacheControlDirectives
 
     public bool OnlyIfCached { get; private set; }
 
+    /// <summary>Gets a response's <c>must-understand</c> (RFC 9111 5.2.2.3): store only a status code whose caching rules the cache implements, and then ignore <c>no-store</c>.</summary>
+    public bool MustUnderstand { get; private set; }
+
     public TimeSpan? MaxAge { get; private set; }
 
     public TimeSpan? SharedMaxAge { get; private set; }
@@ -217,6 +220,10 @@ internal sealed class CacheControlDirectives
         else if (name.Equals("only-if-cached", StringComparison.OrdinalIgnoreCase))
         {
             OnlyIfCached = true;
+        }
+        else if (name.Equals("must-understand", StringComparison.OrdinalIgnoreCase))
+        {
+            MustUnderstand = argument != "?0";
         }
         else if (name.Equals("max-age", StringComparison.OrdinalIgnoreCase))
         {

@@ -16,6 +16,12 @@ internal sealed class CacheKeyBuilder(StampedeResponseCachingOptions options)
 {
     public const int MaxKeyLength = 512;
 
+    /// <summary>
+    /// Request fields whose values are case-insensitive throughout, so a variant key lower-cases them: language ranges
+    /// (RFC 9110 12.5.4, RFC 4647 2.1: <c>en-US</c> is <c>en-us</c>), content-codings (RFC 9110 8.4.1), charsets (RFC 9110 8.3.2).
+    /// </summary>
+    private static readonly HashSet<string> CaseInsensitiveValues = new(StringComparer.OrdinalIgnoreCase) { "Accept-Language", "Accept-Encoding", "Accept-Charset" };
+
     public string UrlKey(HttpRequest request)
     {
         var scheme = request.Scheme.ToLowerInvariant(); // no allocation when already lower-case
@@ -111,6 +117,7 @@ internal sealed class CacheKeyBuilder(StampedeResponseCachingOptions options)
     /// The selecting header's value after normalisation (RFC 9111 4.1): values joined, spaces around commas removed, and
     /// escaped so that no value can forge the key's structure: <c>%</c>, <c>|</c> and control characters become
     /// <c>%XX</c>. An absent header is a lone <c>%</c>, which no escaped value can be, so absent differs from empty.
+    /// Fields whose values are case-insensitive tokens (<see cref="CaseInsensitiveValues"/>) are lower-cased.
     /// </summary>
     public static string NormalizedValue(IHeaderDictionary headers, string name)
     {
@@ -118,6 +125,8 @@ internal sealed class CacheKeyBuilder(StampedeResponseCachingOptions options)
         {
             return "%";
         }
+
+        var lowerCase = CaseInsensitiveValues.Contains(name);
 
         var sb = new StringBuilder();
         var first = true;
@@ -139,7 +148,7 @@ internal sealed class CacheKeyBuilder(StampedeResponseCachingOptions options)
                     }
                     else
                     {
-                        sb.Append(c);
+                        sb.Append(lowerCase ? char.ToLowerInvariant(c) : c);
                     }
                 }
             }

@@ -10,6 +10,13 @@ internal static class StorageRules
     /// <summary>Status codes that are heuristically cacheable (RFC 9110 15.1).</summary>
     private static readonly HashSet<int> Heuristic = [200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501];
 
+    /// <summary>
+    /// Status codes whose caching rules this cache implements, for <c>must-understand</c> (RFC 9111 5.2.2.3): the
+    /// storable ones RFC 9110 defines with no caching rule of their own beyond freshness. Not the failures (5xx other
+    /// than 501), which this cache shares rather than stores, nor 206 and 304, which it never stores.
+    /// </summary>
+    private static readonly HashSet<int> Understood = [200, 203, 204, 300, 301, 302, 303, 307, 308, 404, 405, 410, 414, 501];
+
     /// <summary>Picks the directives this cache obeys: our own targeted field, then CDN-Cache-Control, then Cache-Control (RFC 9213 2.1).</summary>
     public static CacheControlDirectives Directives(IHeaderDictionary headers, StampedeResponseCachingOptions options)
     {
@@ -49,7 +56,14 @@ internal static class StorageRules
         var isServerError = status >= 500;
         var hitForPass = !isServerError;
         var cc = Directives(headers, options);
-        if (cc.NoStore)
+        if (cc.MustUnderstand && !Understood.Contains(status))
+        {
+            // RFC 9111 5.2.2.3: a status this cache does not understand is not stored.
+            return ResponseEvaluation.NotStored(cc.NoStore ? "no-store" : "status", hitForPass, shareable: isServerError);
+        }
+
+        // With must-understand and an understood status, no-store (the fallback for caches without must-understand) is ignored.
+        if (cc.NoStore && !cc.MustUnderstand)
         {
             return ResponseEvaluation.NotStored("no-store", hitForPass, shareable: isServerError);
         }
@@ -112,9 +126,9 @@ internal static class StorageRules
             lifetime = HeaderRules.TryParseDate(headers.Expires, responseTime, out var expires) && expires > date ? expires - date : TimeSpan.Zero;
         }
 
-        // Age (RFC 9111 5.1): the first member of the first line; an invalid one makes the response stale.
-        var ageValid = TryParseAge(headers.Age, out var ageValue);
-        if (cc.InvalidFreshness || !ageValid)
+        // Age (RFC 9111 5.1): the first member of the first line; an invalid one is ignored.
+        var ageValue = ParseAge(headers.Age);
+        if (cc.InvalidFreshness)
         {
             lifetime = TimeSpan.Zero;
         }
@@ -217,20 +231,20 @@ internal static class StorageRules
     }
 
     /// <summary>
-    /// Reads <c>Age</c> as RFC 9111 5.1 says: a list-based value uses its first member, a repeated field its first line.
-    /// Absent: zero, valid. A first member that is not delta-seconds (<c>Age: old, 0</c>): invalid.
+    /// Reads <c>Age</c> as RFC 9111 5.1 says: a list-based value uses its first member, a repeated field its first line,
+    /// and a value that is not delta-seconds (<c>abc</c>, <c>-7200</c>, <c>7200.0</c>) is ignored ("a cache SHOULD ignore
+    /// the field"): zero, as if absent. Parameters after the number (<c>7200;foo=bar</c>) do not hide it: the number counts.
     /// </summary>
-    public static bool TryParseAge(StringValues age, out TimeSpan value)
+    public static TimeSpan ParseAge(StringValues age)
     {
-        value = TimeSpan.Zero;
         if (age.Count == 0 || age[0] is not { } first)
         {
-            return true;
+            return TimeSpan.Zero;
         }
 
-        var comma = first.IndexOf(',', StringComparison.Ordinal);
-        var member = (comma < 0 ? first : first[..comma]).Trim(' ', '\t');
-        return CacheControlDirectives.TryParseDelta(member, out value);
+        var end = first.AsSpan().IndexOfAny(',', ';');
+        var member = (end < 0 ? first : first[..end]).Trim(' ', '\t');
+        return CacheControlDirectives.TryParseDelta(member, out var value) ? value : TimeSpan.Zero;
     }
 
     /// <summary>Copies the fields worth storing: not hop-by-hop, not named by Connection, not per-hop caching metadata.</summary>

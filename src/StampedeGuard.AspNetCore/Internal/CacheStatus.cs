@@ -29,8 +29,8 @@ internal static class CacheStatus
         return Format(name, null, ttl, stored: false, collapsed: false, detail);
     }
 
-    public static string Forward(string name, string fwd, TimeSpan? ttl = null, bool stored = false, bool collapsed = false, string? detail = null) =>
-        Format(name, fwd, ttl, stored, collapsed, detail);
+    public static string Forward(string name, Forward fwd, TimeSpan? ttl = null, bool stored = false, bool collapsed = false, string? detail = null) =>
+        Format(name, fwd.Token(), ttl, stored, collapsed, detail);
 
     /// <summary>Sets the field: our member goes last (the cache closest to the client), after any the origin's caches sent.</summary>
     public static void Apply(IHeaderDictionary headers, string value)

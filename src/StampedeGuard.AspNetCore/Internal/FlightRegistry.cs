@@ -1,33 +1,29 @@
-using System.Collections.Concurrent;
+using StampedeGuard.Shared;
 
 namespace StampedeGuard.AspNetCore.Internal;
 
 /// <summary>
-/// The in-flight origin executions of this process, by flight key (a singleton, so purges from application code see
-/// them too). A purge marks the URL's executions so what they fetched before the purge is not stored after it.
+/// The in-flight origin executions of this process (a singleton, so purges from application code see them too): the
+/// engine's flight table, by flight key, where a flight can also be found under the variant key its response selects.
 /// </summary>
 internal sealed class FlightRegistry
 {
-    public ConcurrentDictionary<string, ResponseFlight> Flights { get; } = new(StringComparer.Ordinal);
+    public FlightTable<ResponseFlight> Flights { get; } = new();
 
+    /// <summary>Removes a finished flight under its key and its variant key (never a newer flight that replaced it).</summary>
     public void Remove(ResponseFlight flight)
     {
-        Flights.TryRemove(new KeyValuePair<string, ResponseFlight>(flight.Key, flight));
+        Flights.Remove(flight.Key, flight);
         if (flight.AliasKey is { } alias)
         {
-            Flights.TryRemove(new KeyValuePair<string, ResponseFlight>(alias, flight));
+            Flights.Remove(alias, flight);
         }
     }
 
-    /// <summary>Marks every in-flight execution of the URL with this tag: it still answers its clients but stores nothing.</summary>
-    public void InvalidateUrl(string urlTag)
-    {
-        foreach (var (_, flight) in Flights)
-        {
-            if (flight.UrlTag == urlTag)
-            {
-                flight.Invalidated = true;
-            }
-        }
-    }
+    /// <summary>
+    /// Supersedes every in-flight execution carrying <paramref name="tag"/> (its URL's tag or one of its response's
+    /// tags): it still answers the clients that joined it, nobody joins it any more, and it stores nothing. Returns its
+    /// store under way, if any: the purge waits for it and then applies, so the purge wins.
+    /// </summary>
+    public Task PurgeAsync(string tag) => Flights.SupersedeTagged(tag, all: tag == StampedeKeys.AllTag);
 }

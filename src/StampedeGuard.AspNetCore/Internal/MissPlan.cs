@@ -30,7 +30,7 @@ internal sealed class MissPlan
     public bool ForceOrigin { get; init; }
 
     /// <summary>Gets the <c>fwd</c> value of this miss for <c>Cache-Status</c>.</summary>
-    public required string Fwd { get; init; }
+    public required Forward Fwd { get; init; }
 
     /// <summary>
     /// The stale response that may answer a failed or timed-out origin execution (RFC 5861 4, stale-if-error): the

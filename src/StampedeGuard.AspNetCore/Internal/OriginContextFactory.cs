@@ -89,7 +89,7 @@ internal static class OriginContextFactory
     {
         public CancellationToken RequestAborted
         {
-            get => flight.OriginToken;
+            get => flight.Token;
             set => throw new NotSupportedException("The origin execution's token belongs to its flight.");
         }
 

@@ -85,7 +85,7 @@ internal sealed class OriginFetch : IOriginResponseSink
             {
                 // Before the origin is asked: whatever it answers is stored only if no purge (of the URL, of one of the
                 // response's tags, on this instance or another) returned in between. See StoreAsync.
-                _gate = (engine, await engine.BeginConditionalWriteAsync(_flight.OriginToken).ConfigureAwait(false));
+                _gate = (engine, await engine.BeginConditionalWriteAsync(_flight.Token).ConfigureAwait(false));
             }
 
             await FetchAndSetAsync().ConfigureAwait(false);
@@ -94,7 +94,7 @@ internal sealed class OriginFetch : IOriginResponseSink
         {
             // The cache itself failed (for example the distributed tier, when configured to throw), or every client
             // left while the leader waited at the barrier (not a fault: nothing to log).
-            if (ex is not OperationCanceledException || !_flight.OriginToken.IsCancellationRequested)
+            if (ex is not OperationCanceledException || !_flight.Token.IsCancellationRequested)
             {
                 Log.CacheFailed(_runtime.Logger, _plan.LogKey, ex);
             }
@@ -133,7 +133,7 @@ internal sealed class OriginFetch : IOriginResponseSink
         var wait = _runtime.Options.WaiterTimeout == Timeout.InfiniteTimeSpan ? TimeSpan.FromSeconds(30) : _runtime.Options.WaiterTimeout / 2;
         try
         {
-            return await barrier.TryAcquireAsync(_runtime.Options.KeyPrefix + "lock|" + _plan.FlightKey, new StampedeLockOptions { WaitTimeout = wait }, _flight.OriginToken).ConfigureAwait(false);
+            return await barrier.TryAcquireAsync(_runtime.Options.KeyPrefix + "lock|" + _plan.FlightKey, new StampedeLockOptions { WaitTimeout = wait }, _flight.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -257,9 +257,9 @@ internal sealed class OriginFetch : IOriginResponseSink
         }
 
         _flight.Body.Complete(null);
-        if (_flight.Invalidated)
+        if (_flight.IsSuperseded)
         {
-            return (Transient, null); // the URL was purged while this execution ran: answer the clients, store nothing
+            return (Transient, null); // purged while this execution ran: answer the clients, store nothing
         }
 
         if (_replacement is not null)
@@ -316,27 +316,25 @@ internal sealed class OriginFetch : IOriginResponseSink
         var headers = response.Headers;
         var options = _runtime.Options;
 
-        // A 304 to our revalidation: merge its fields into the stored response and answer everyone with it.
-        if (status == StatusCodes.Status304NotModified && _plan.Stale is { } stale && (stale.ETag is not null || stale.LastModified is not null))
+        var decision = OriginDecision.Decide(status, headers, _plan, _flight.IsRetry, _requestTime, now, options);
+        switch (decision.Action)
         {
-            _replacement = StorageRules.Merge(stale, status, headers, _requestTime, now, options, _plan.Policy);
-            _replacementIsNew = true;
-            Finish(new FlightHead { Kind = FlightHeadKind.Stored, Stored = _replacement, StatusCode = _replacement.StatusCode, Shareable = true, Storing = true });
-            return false;
+            case OriginAction.MergeNotModified:
+                _replacement = decision.Answer;
+                _replacementIsNew = true;
+                Finish(new FlightHead { Kind = FlightHeadKind.Stored, Stored = _replacement, StatusCode = _replacement!.StatusCode, Shareable = true, Storing = true });
+                return false;
+            case OriginAction.ServeStaleIfError:
+                Log.StaleIfError(_runtime.Logger, _plan.LogKey);
+                _replacement = decision.Answer;
+                Finish(new FlightHead { Kind = FlightHeadKind.Stored, Stored = _replacement, StatusCode = _replacement!.StatusCode, Shareable = true, Detail = "stale-if-error" });
+                return false;
         }
 
-        // A 5xx with a stale entry inside its stale-if-error window: serve the stale entry instead (RFC 5861 4).
-        if (status >= 500 && CanServeStaleOnError(now) is { } fallback)
-        {
-            Log.StaleIfError(_runtime.Logger, _plan.LogKey);
-            _replacement = fallback;
-            Finish(new FlightHead { Kind = FlightHeadKind.Stored, Stored = fallback, StatusCode = fallback.StatusCode, Shareable = true, Detail = "stale-if-error" });
-            return false;
-        }
-
-        var evaluation = StorageRules.Evaluate(status, headers, _plan.RequestHadAuthorization, _requestTime, now, options, _plan.Policy);
+        var evaluation = decision.Evaluation!;
         _evaluation = evaluation;
-        var retryForWaiters = status >= 500 && options.FailureMode == OriginFailureMode.RetryOnce && !_flight.IsRetry;
+        _flight.SetTags(evaluation.Tags ?? (IReadOnlyList<string>?)_plan.Policy?.Tags); // a purge of one of them supersedes it from now on
+        var retryForWaiters = decision.RetryForWaiters;
         if (!evaluation.Storable)
         {
             Log.NotStored(_runtime.Logger, _plan.FlightKey, evaluation.Reason ?? "unknown");
@@ -366,7 +364,7 @@ internal sealed class OriginFetch : IOriginResponseSink
                 : new CachedResponse { Kind = CachedResponseKind.VaryMarker, VaryHeaders = vary, VaryId = Guid.NewGuid().ToString("N") };
             _marker = marker;
             _storeKey = CacheKeyBuilder.VariantKey(_plan.PrimaryKey, marker, _origin.Request.Headers);
-            if (_storeKey != _flight.Key && evaluation.Shareable && _runtime.Flights.TryAdd(_storeKey, _flight))
+            if (_storeKey != _flight.Key && evaluation.Shareable && _runtime.Flights.TryLead(_storeKey, _flight))
             {
                 // Requests that find the marker look for the variant's flight: this one is it.
                 _flight.AliasKey = _storeKey;
@@ -433,7 +431,7 @@ internal sealed class OriginFetch : IOriginResponseSink
             _flight.Publish(new FlightHead { Kind = FlightHeadKind.Stored, Stored = timeout, StatusCode = timeout.StatusCode, Shareable = true, Detail = "origin-timeout" });
         }
 
-        _flight.CancelOrigin();
+        _flight.CancelRun();
     }
 
     private (CachedResponse, StampedeCacheEntryOptions?) FailedBeforeHeaders(Exception failure)
@@ -503,17 +501,34 @@ internal sealed class OriginFetch : IOriginResponseSink
     /// </summary>
     private async ValueTask StoreAsync(string key, CachedResponse value, StampedeCacheEntryOptions options)
     {
-        if (_gate is not { } gate)
+        // The flight's own store gate first (a purge here waits for this store, then applies), then the engine's.
+        if (!_flight.TryBeginStore())
         {
-            await _runtime.Cache.SetAsync(key, value, options).ConfigureAwait(false);
+            StoreRefused();
             return;
         }
 
-        if (!await gate.Engine.SetIfUnchangedAsync(key, value, gate.Condition, options).ConfigureAwait(false))
+        try
         {
-            _runtime.Metrics.StoresRefused.Add(1);
-            Log.StoreRefused(_runtime.Logger, _plan.LogKey);
+            if (_gate is not { } gate)
+            {
+                await _runtime.Cache.SetAsync(key, value, options).ConfigureAwait(false);
+            }
+            else if (!await gate.Engine.SetIfUnchangedAsync(key, value, gate.Condition, options).ConfigureAwait(false))
+            {
+                StoreRefused();
+            }
         }
+        finally
+        {
+            _flight.EndStore();
+        }
+    }
+
+    private void StoreRefused()
+    {
+        _runtime.Metrics.StoresRefused.Add(1);
+        Log.StoreRefused(_runtime.Logger, _plan.LogKey);
     }
 
     /// <summary>A store the distributed tier could not confirm (it throws <see cref="StampedeInvalidationException"/>) is logged, not fatal to the response.</summary>

@@ -1,9 +1,9 @@
 using StampedeGuard.Locking;
-using System.Collections.Concurrent;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using StampedeGuard.AspNetCore.Caching;
+using StampedeGuard.Shared;
 
 namespace StampedeGuard.AspNetCore.Internal;
 
@@ -37,7 +37,7 @@ internal sealed class ResponseCacheRuntime(
     public TimeProvider Time { get; } = engine.Time;
 
     /// <summary>Gets the in-flight origin executions of this process, by flight key.</summary>
-    public ConcurrentDictionary<string, ResponseFlight> Flights => Registry.Flights;
+    public FlightTable<ResponseFlight> Flights => Registry.Flights;
 
     public FlightRegistry Registry { get; } = registry;
 

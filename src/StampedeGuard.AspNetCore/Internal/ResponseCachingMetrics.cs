@@ -35,7 +35,7 @@ internal sealed class ResponseCachingMetrics : IDisposable
 
     public Histogram<double> WaiterWait { get; }
 
-    public void Request(string result) => Requests.Add(1, new KeyValuePair<string, object?>("stampedeguard.result", result));
+    public void Request(RequestResult result) => Requests.Add(1, new KeyValuePair<string, object?>("stampedeguard.result", result.Tag()));
 
     public void Dispose()
     {

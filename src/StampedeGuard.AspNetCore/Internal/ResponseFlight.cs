@@ -1,32 +1,24 @@
+using StampedeGuard.Shared;
+
 namespace StampedeGuard.AspNetCore.Internal;
 
 /// <summary>
-/// One in-flight origin execution for a key, in this process: the answer its clients wait for (<see cref="Head"/>),
-/// the body they read (<see cref="Body"/>), and the token the origin runs on. The token is the flight's, not a
-/// client's: one client disconnecting cancels nobody else; it is cancelled only when every attached client has gone.
+/// One in-flight origin execution for a key, in this process: the engine's flight core (membership, closing, the run's
+/// token, the store gate) plus what HTTP adds: the answer its clients wait for (<see cref="Head"/>) before the body they
+/// read (<see cref="Body"/>) has arrived. The token is the flight's, not a client's: one client disconnecting cancels
+/// nobody else; it is cancelled only when every attached client has gone before the origin finished.
 /// </summary>
-internal sealed class ResponseFlight(string key, long window, bool background, bool isRetry) : IDisposable
+internal sealed class ResponseFlight(string key, long window, bool background, bool isRetry) : FlightCore
 {
-    private readonly object _gate = new();
     private readonly TaskCompletionSource<FlightHead> _head = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly CancellationTokenSource _origin = new();
-    private int _clients;
-    private bool _closed;
+    private IReadOnlyList<string>? _tags;
     private bool _originDone;
-    private bool _invalidated;
     private bool _abortedByOrigin;
 
     public string Key { get; } = key;
 
     /// <summary>Gets or sets the URL tag of the flight's key, so a purge of the URL can find it.</summary>
-    public string? UrlTag { get; set; }
-
-    /// <summary>Gets or sets whether the URL was purged while this execution ran: it answers its clients but stores nothing.</summary>
-    public bool Invalidated
-    {
-        get => Volatile.Read(ref _invalidated);
-        set => Volatile.Write(ref _invalidated, value);
-    }
+    public string? UrlTag { get; init; }
 
     /// <summary>Gets or sets a second key this flight is registered under: the variant key its response's <c>Vary</c> selects.</summary>
     public string? AliasKey { get; set; }
@@ -34,36 +26,45 @@ internal sealed class ResponseFlight(string key, long window, bool background, b
     public SharedResponseBuffer Body { get; } = new(window);
 
     /// <summary>Gets whether this flight is a background revalidation (no client started it).</summary>
-    public bool IsBackground { get; } = background;
+    public override bool IsBackground { get; } = background;
+
+    /// <summary>Gets whether the origin execution has ended (clients leaving can no longer cancel it).</summary>
+    public override bool IsAnswered
+    {
+        get
+        {
+            lock (Sync)
+            {
+                return _originDone;
+            }
+        }
+    }
 
     /// <summary>Gets whether this flight is the collapsed retry of a failed one (its failure is shared, not retried).</summary>
     public bool IsRetry { get; } = isRetry;
 
     public Task<FlightHead> Head => _head.Task;
 
-    public CancellationToken OriginToken => _origin.Token;
+    /// <summary>
+    /// Gets whether the origin code aborted its own request (<c>HttpContext.Abort()</c>, which is how a forwarder says the
+    /// origin's connection broke): whatever it wrote is a failure, never a complete response.
+    /// </summary>
+    public bool AbortedByOrigin => Volatile.Read(ref _abortedByOrigin);
 
-    /// <summary>Attaches a client; false when the flight no longer accepts clients (its response is not shareable).</summary>
-    public bool TryJoin(out BufferReader? reader)
+    /// <summary>A new flight for <paramref name="key"/>, joined by the client that leads it.</summary>
+    public static ResponseFlight Lead(string key, string urlTag, long window, bool background, bool isRetry)
     {
-        lock (_gate)
-        {
-            reader = null;
-            if (_closed)
-            {
-                return false;
-            }
-
-            reader = Body.Attach();
-            if (reader is null)
-            {
-                return false;
-            }
-
-            _clients++;
-            return true;
-        }
+        var flight = new ResponseFlight(key, window, background, isRetry) { UrlTag = urlTag };
+        flight.TryJoin();
+        return flight;
     }
+
+    /// <summary>Sets the tags the origin's response carries beside the URL's (known when its headers arrive): a purge of one supersedes the flight.</summary>
+    public void SetTags(IReadOnlyList<string>? tags) => Volatile.Write(ref _tags, tags);
+
+    /// <inheritdoc />
+    public override bool HasTag(string tag) =>
+        string.Equals(UrlTag, tag, StringComparison.Ordinal) || Volatile.Read(ref _tags)?.Contains(tag, StringComparer.Ordinal) == true;
 
     /// <summary>Detaches a client; the last one to leave an unfinished execution cancels it.</summary>
     public void Leave(BufferReader? reader)
@@ -73,72 +74,23 @@ internal sealed class ResponseFlight(string key, long window, bool background, b
             Body.Detach(reader);
         }
 
-        bool cancel;
-        lock (_gate)
-        {
-            _clients--;
-            cancel = _clients <= 0 && !_originDone && !IsBackground;
-        }
-
-        if (cancel)
-        {
-            try
-            {
-                _origin.Cancel();
-            }
-            catch (ObjectDisposedException)
-            {
-            }
-        }
+        Leave(cancelled: true);
     }
-
-    /// <summary>Gets why the flight stopped accepting clients (the <c>Cache-Status</c> detail for those it turns away).</summary>
-    public string? ClosedReason { get; private set; }
-
-    /// <summary>Stops new clients from joining: they go to the origin themselves.</summary>
-    /// <param name="reason">Why, for their <c>Cache-Status</c>.</param>
-    public void Close(string reason)
-    {
-        lock (_gate)
-        {
-            _closed = true;
-            ClosedReason ??= reason;
-        }
-    }
-
-    /// <summary>
-    /// Gets whether the origin code aborted its own request (<c>HttpContext.Abort()</c>, which is how a forwarder says the
-    /// origin's connection broke): whatever it wrote is a failure, never a complete response.
-    /// </summary>
-    public bool AbortedByOrigin => Volatile.Read(ref _abortedByOrigin);
 
     /// <summary>The origin code called <c>HttpContext.Abort()</c>: the execution failed; its token is cancelled.</summary>
     public void AbortFromOrigin()
     {
         Volatile.Write(ref _abortedByOrigin, true);
-        CancelOrigin();
-    }
-
-    public void CancelOrigin()
-    {
-        try
-        {
-            _origin.Cancel();
-        }
-        catch (ObjectDisposedException)
-        {
-        }
+        CancelRun();
     }
 
     public void OriginCompleted()
     {
-        lock (_gate)
+        lock (Sync)
         {
             _originDone = true;
         }
     }
 
     public bool Publish(FlightHead head) => _head.TrySetResult(head);
-
-    public void Dispose() => _origin.Dispose();
 }

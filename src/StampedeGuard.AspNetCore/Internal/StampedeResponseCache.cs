@@ -8,16 +8,17 @@ internal sealed class StampedeResponseCache(ResponseCacheEngine engine, FlightRe
 {
     private readonly CacheKeyBuilder _keys = new(options.Value);
 
-    public ValueTask PurgeAsync(Uri url, CancellationToken cancellationToken = default)
+    public async ValueTask PurgeAsync(Uri url, CancellationToken cancellationToken = default)
     {
         var tag = CacheKeyBuilder.UrlTag(_keys.UrlKey(url));
-        registry.InvalidateUrl(tag); // what an execution in flight fetched before the purge is not stored after it
-        return engine.Cache.RemoveByTagAsync(tag, cancellationToken);
+        await registry.PurgeAsync(tag).ConfigureAwait(false); // what an execution in flight fetched before the purge is not stored after it
+        await engine.Cache.RemoveByTagAsync(tag, cancellationToken).ConfigureAwait(false);
     }
 
-    public ValueTask RemoveByTagAsync(string tag, CancellationToken cancellationToken = default)
+    public async ValueTask RemoveByTagAsync(string tag, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(tag);
-        return engine.Cache.RemoveByTagAsync(tag, cancellationToken);
+        await registry.PurgeAsync(tag).ConfigureAwait(false);
+        await engine.Cache.RemoveByTagAsync(tag, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -1,23 +1,12 @@
 using System.Diagnostics.Metrics;
+using StampedeGuard.Shared;
 using System.Threading.Tasks.Sources;
 
 namespace StampedeGuard.Internal;
 
 /// <summary>One run of a key's factory and everyone waiting for it (single-flight).</summary>
-internal abstract class Flight
+internal abstract class Flight(CancellationToken cancelledOnlyOnDispose) : FlightCore(cancelledOnlyOnDispose)
 {
-    private bool _superseded;
-    private bool _storing;
-    private TaskCompletionSource? _storeDone;
-
-    /// <summary>Guards joining, leaving, supersession, stores and the answer (the flight itself: no lock object of its own).</summary>
-    protected object Sync => this;
-
-    /// <summary>Gets or sets whether nobody may join any more (superseded, or a waiter gave up on it after LockTimeout).</summary>
-    protected bool IsClosed { get; set; }
-
-    public abstract bool IsBackground { get; }
-
     /// <summary>Gets the cache whose factory this run is running (set when the factory starts; see <see cref="ComputingKey"/>).</summary>
     public object? ComputingCache { get; private set; }
 
@@ -59,70 +48,8 @@ internal abstract class Flight
     /// <summary>Gets the tags the run started with (a RemoveByTagAsync of one of them supersedes it).</summary>
     public IReadOnlyList<string>? Tags { get; init; }
 
-    /// <summary>
-    /// Gets whether a newer run or an explicit write/remove/expire/tag invalidation replaced this one: its result still
-    /// answers the waiters that joined before, but nobody joins it any more and it stores nothing in any tier.
-    /// </summary>
-    public bool IsSuperseded
-    {
-        get
-        {
-            lock (Sync)
-            {
-                return _superseded;
-            }
-        }
-    }
-
-    /// <summary>
-    /// Supersedes the run: closed to new callers, no store from now on. Returns the store it is doing right now, if
-    /// any: the invalidation waits for it and then applies itself, so the last invalidation wins in both tiers.
-    /// </summary>
-    public Task Supersede()
-    {
-        lock (Sync)
-        {
-            _superseded = true;
-            IsClosed = true;
-            if (!_storing)
-            {
-                return Task.CompletedTask;
-            }
-
-            // Only an invalidation that meets a store in progress pays for something to wait on.
-            _storeDone ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            return _storeDone.Task;
-        }
-    }
-
-    /// <summary>Starts a store of this run's result; false when the run was superseded (store nothing).</summary>
-    public bool TryBeginStore()
-    {
-        lock (Sync)
-        {
-            if (_superseded)
-            {
-                return false;
-            }
-
-            _storing = true;
-            return true;
-        }
-    }
-
-    /// <summary>Ends a store begun by <see cref="TryBeginStore"/>, releasing an invalidation that waits for it.</summary>
-    public void EndStore()
-    {
-        TaskCompletionSource? waiting;
-        lock (Sync)
-        {
-            _storing = false;
-            waiting = _storeDone;
-            _storeDone = null;
-        }
-
-        waiting?.TrySetResult();
-    }
+    /// <inheritdoc />
+    public override bool HasTag(string tag) => Tags?.Contains(tag, StringComparer.Ordinal) == true;
 
     /// <summary>
     /// The join times of the callers waiting on the shared answer while the wait histogram is listened to: timing a
@@ -172,26 +99,22 @@ internal abstract class Flight
 }
 
 /// <summary>
-/// A typed flight. Callers join and leave; the factory runs on <see cref="Token"/>, which the flight owns and
+/// A typed flight. Callers join and leave; the factory runs on <see cref="FlightCore.Token"/>, which the flight owns and
 /// cancels only when every waiter has cancelled (or on a hard timeout), never because one caller went away.
 /// A run that nothing but disposal can cancel uses the cache's disposal token instead of a token source of its own,
 /// and the answer's task exists only once someone waits for it: a miss nobody joins allocates neither.
 /// </summary>
 /// <typeparam name="T">The value type.</typeparam>
-[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The token source has no timer; a flight's token may be cancelled after it completes, so it is never disposed.")]
 internal sealed class Flight<T> : Flight, IValueTaskSource<T>
 {
     private const int Pending = 0;
     private const int HasValue = 1;
     private const int HasError = 2;
-    private readonly CancellationTokenSource? _cts;
     private readonly bool _background;
     private TaskCompletionSource<T>? _answer;
     private volatile int _state;
     private T _value = default!;
     private Exception? _error;
-    private int _waiters;
-    private bool _keepRunning;
     private volatile ITimer? _takeover;
     private WaitTimes? _waitTimes;
 
@@ -207,18 +130,10 @@ internal sealed class Flight<T> : Flight, IValueTaskSource<T>
     /// its factory gets that token and the flight needs no token source. Default: the flight's own.
     /// </param>
     public Flight(CacheEntry<T>? stale, bool background, CancellationToken cancelledOnlyOnDispose = default)
+        : base(cancelledOnlyOnDispose)
     {
         Stale = stale;
         _background = background;
-        if (cancelledOnlyOnDispose.CanBeCanceled)
-        {
-            Token = cancelledOnlyOnDispose;
-        }
-        else
-        {
-            _cts = new CancellationTokenSource();
-            Token = _cts.Token;
-        }
     }
 
     public override bool IsBackground => _background;
@@ -227,7 +142,7 @@ internal sealed class Flight<T> : Flight, IValueTaskSource<T>
     public CacheEntry<T>? Stale { get; set; }
 
     /// <summary>Gets whether the run has answered (a value or a failure).</summary>
-    public bool IsAnswered => _state != Pending;
+    public override bool IsAnswered => _state != Pending;
 
     /// <summary>Gets the run's one answer as a task (made the first time someone waits; completed at once after the answer).</summary>
     public Task<T> Answer
@@ -271,8 +186,6 @@ internal sealed class Flight<T> : Flight, IValueTaskSource<T>
     /// <summary>The answer of a run that has answered, without a task: the value, or the failure to throw.</summary>
     public ValueTask<T> AnsweredValue() => _state == HasValue ? new ValueTask<T>(_value) : ValueTask.FromException<T>(_error!);
 
-    public CancellationToken Token { get; }
-
     /// <summary>
     /// Times a caller that waits on the shared answer (or <see cref="LeaderAnswer"/>): its wait, from
     /// <paramref name="started"/> to the answer, is recorded when the run answers. False when the run has answered
@@ -292,58 +205,6 @@ internal sealed class Flight<T> : Flight, IValueTaskSource<T>
         }
     }
 
-    public bool TryJoin()
-    {
-        lock (Sync)
-        {
-            if (IsClosed)
-            {
-                return false;
-            }
-
-            _waiters++;
-            return true;
-        }
-    }
-
-    /// <summary>A caller stops waiting. When the last one leaves because it was cancelled, the factory is cancelled.</summary>
-    public void Leave(bool cancelled)
-    {
-        var cancelFactory = false;
-        lock (Sync)
-        {
-            _waiters--;
-            if (_waiters == 0 && cancelled && !_background && !_keepRunning && !IsAnswered)
-            {
-                IsClosed = true;
-                cancelFactory = true;
-            }
-        }
-
-        if (cancelFactory)
-        {
-            _cts?.Cancel(); // a run on the disposal token has a caller that cannot cancel: never the last to leave
-        }
-    }
-
-    /// <summary>Nobody may join any more (a waiter gave up on it after LockTimeout); the run itself goes on.</summary>
-    public void Close()
-    {
-        lock (Sync)
-        {
-            IsClosed = true;
-        }
-    }
-
-    /// <summary>A caller was promised this run finishes and updates the cache (soft timeout): waiters can no longer cancel it.</summary>
-    public void KeepRunning()
-    {
-        lock (Sync)
-        {
-            _keepRunning = true;
-        }
-    }
-
     /// <summary>
     /// Gets or sets the distributed lease this run holds. A fenced write consumes it (the store releases it with the
     /// write); whatever is still held when the run ends is released then. One owner, one place.
@@ -352,8 +213,6 @@ internal sealed class Flight<T> : Flight, IValueTaskSource<T>
 
     /// <summary>The entry whose refresh claim this background run holds (released if the run fails).</summary>
     public CacheEntry? Claimed { get; init; }
-
-    public void CancelFactory() => _cts?.Cancel();
 
     /// <summary>
     /// Gets whether the LockTimeout timer is armed already (or the run answered): later waiters need not build the
@@ -405,14 +264,7 @@ internal sealed class Flight<T> : Flight, IValueTaskSource<T>
     public override void Abort(Exception error)
     {
         SetException(error);
-        try
-        {
-            _cts?.Cancel();
-        }
-        catch (AggregateException)
-        {
-            // A factory's own cancellation callback threw: the run ends anyway.
-        }
+        CancelRun();
     }
 
     public bool TrySetResult(T value)

@@ -66,6 +66,9 @@ internal sealed class StampedeMetrics : IDisposable
 
     public TaggedCounter RefusedWrites { get; }
 
+    /// <summary>Counts a run value the distributed tier refused to store (<paramref name="reason"/>: superseded or lease_lost).</summary>
+    public void RefusedWrite(string reason) => RefusedWrites.Add(1, new KeyValuePair<string, object?>("stampedeguard.reason", reason));
+
     public TaggedCounter LocalResets { get; }
 
     public TaggedHistogram FactoryDuration { get; }

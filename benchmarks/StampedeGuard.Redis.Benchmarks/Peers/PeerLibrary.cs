@@ -1,0 +1,9 @@
+namespace StampedeGuard.Redis.Benchmarks.Peers;
+
+/// <summary>The libraries the peers mode compares, each set up for several nodes over one Redis.</summary>
+internal enum PeerLibrary
+{
+    StampedeGuard,
+    FusionCache,
+    HybridCache,
+}

@@ -20,17 +20,17 @@ public sealed class PurgeRaceEndpointTests
     private async Task PurgeWhileTheFirstExecutionRunsAsync(TestHost host, string path, string first, string second)
     {
         var inFlight = host.Client.GetBodyAsync(path);
-        await _origin.Entered.Task;
+        await _gate.Entered.Task;
         await host.App.Services.GetRequiredService<IStampedeResponseCache>().RemoveByTagAsync("catalog");
         _gate.Release.SetResult();
         (await inFlight).Body.Should().Be(first, "the purged execution still answers its own client");
 
         var next = await host.Client.GetBodyAsync(path);
         next.Body.Should().Be(second, "what the execution fetched before the purge must not have been stored");
-        _origin.Executions.Should().Be(2);
-        var again = await host.Client.GetBodyAsync(path);
-        again.Body.Should().Be(second);
+        var again = await host.Client.GetUntilHitAsync(path);
         again.Response.CacheStatus().Should().Contain("hit", "the execution after the purge is stored");
+        again.Body.Should().Be(second);
+        _origin.Executions.Should().Be(2);
     }
 
     [Fact]
@@ -39,7 +39,7 @@ public sealed class PurgeRaceEndpointTests
         await using var host = await TestHost.StartAsync(app => app.MapGet("/results", async () =>
         {
             using var _ = _origin.Enter();
-            var execution = _origin.Executions;
+            var execution = _gate.Next();
             await _gate.WaitIfFirstAsync(execution);
             return Results.Ok(new RealEndpointTests.Item("c", execution));
         }).CacheResponses(p =>
@@ -68,12 +68,29 @@ public sealed class PurgeRaceEndpointTests
     }
 }
 
-/// <summary>Holds an endpoint's first execution until <see cref="Release"/> completes.</summary>
+/// <summary>Numbers an endpoint's executions and holds the first one until <see cref="Release"/> completes.</summary>
 public sealed class FirstExecutionGate
 {
+    private int _executions;
+
+    /// <summary>Gets a task completed when the first execution has taken its number (a later one cannot take it).</summary>
+    public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public Task WaitIfFirstAsync(int execution) => execution == 1 ? Release.Task : Task.CompletedTask;
+    /// <summary>The calling execution's number, 1 for the first.</summary>
+    public int Next() => Interlocked.Increment(ref _executions);
+
+    public Task WaitIfFirstAsync(int execution)
+    {
+        if (execution != 1)
+        {
+            return Task.CompletedTask;
+        }
+
+        Entered.SetResult();
+        return Release.Task;
+    }
 }
 
 /// <summary>An MVC action cached with a tag by <see cref="StampedeResponseCacheAttribute"/>, whose first execution a test holds.</summary>
@@ -86,7 +103,7 @@ public sealed class CatalogController(Origin origin, FirstExecutionGate gate) : 
     public async Task<IActionResult> Get(int id)
     {
         using var _ = origin.Enter();
-        var execution = origin.Executions;
+        var execution = gate.Next();
         await gate.WaitIfFirstAsync(execution);
         return Ok($"item {id} from execution {execution}");
     }

@@ -524,12 +524,15 @@ public sealed class RequestHandlingTests
     public async Task Purge_WhileTheOriginRuns_ARequestAfterThePurgeDoesNotJoinThePurgedExecution()
     {
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var executions = 0;
         await using var host = await StartAsync(async ctx =>
         {
-            var execution = _origin.Executions; // the body names the execution that fetched it
+            var execution = Interlocked.Increment(ref executions); // the body names the execution that fetched it
             ctx.Response.Headers.CacheControl = "max-age=60";
             if (execution == 1)
             {
+                entered.SetResult(); // only once its number is taken: the next execution cannot take it
                 await gate.Task;
             }
 
@@ -537,7 +540,7 @@ public sealed class RequestHandlingTests
         });
 
         var inFlight = host.Client.GetBodyAsync("/race");
-        await _origin.Entered.Task;
+        await entered.Task;
         _time.Advance(TimeSpan.FromMilliseconds(1));
         await host.App.Services.GetRequiredService<IStampedeResponseCache>().PurgeAsync(new Uri(host.Address, "/race"));
 
@@ -547,9 +550,9 @@ public sealed class RequestHandlingTests
 
         gate.SetResult();
         (await inFlight).Body.Should().Be("v1"); // the purged execution still answers the client that joined it
-        var next = await host.Client.GetBodyAsync("/race");
-        next.Body.Should().Be("v2", "the purged execution stores nothing over the newer response");
+        var next = await host.Client.GetUntilHitAsync("/race");
         next.Response.CacheStatus().Should().Contain("hit");
+        next.Body.Should().Be("v2", "the purged execution stores nothing over the newer response");
         _origin.Executions.Should().Be(2);
     }
 

@@ -36,9 +36,31 @@ internal static class StorageRules
         return CacheControlDirectives.Parse(headers.CacheControl);
     }
 
+    /// <summary>
+    /// Whether and how a response is stored and shared. <see cref="ResponseEvaluation.VaryHeaders"/> is the response's
+    /// parsed <c>Vary</c> whatever the outcome (a shared response that is not stored still selects its waiters by it):
+    /// the one place it is parsed.
+    /// </summary>
     public static ResponseEvaluation Evaluate(
         int status,
         IHeaderDictionary headers,
+        bool requestHadAuthorization,
+        DateTimeOffset requestTime,
+        DateTimeOffset responseTime,
+        StampedeResponseCachingOptions options,
+        StampedeResponseCacheAttribute? policy)
+    {
+        var vary = HeaderRules.ParseVary(headers.Vary, out var varyStar);
+        var evaluation = Evaluate(status, headers, vary, varyStar, requestHadAuthorization, requestTime, responseTime, options, policy);
+        evaluation.VaryHeaders ??= vary;
+        return evaluation;
+    }
+
+    private static ResponseEvaluation Evaluate(
+        int status,
+        IHeaderDictionary headers,
+        string[]? vary,
+        bool varyStar,
         bool requestHadAuthorization,
         DateTimeOffset requestTime,
         DateTimeOffset responseTime,
@@ -78,7 +100,6 @@ internal static class StorageRules
             return ResponseEvaluation.NotStored("set-cookie", hitForPass, shareable: false);
         }
 
-        var vary = HeaderRules.ParseVary(headers.Vary, out var varyStar);
         if (varyStar)
         {
             return ResponseEvaluation.NotStored("vary-star", hitForPass, shareable: false);

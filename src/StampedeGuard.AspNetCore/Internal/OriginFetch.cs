@@ -356,7 +356,7 @@ internal sealed class OriginFetch : IOriginResponseSink
             await SetHitForPassAsync(evaluation.Reason ?? "uncacheable").ConfigureAwait(false);
         }
 
-        var vary = HeaderRules.ParseVary(headers.Vary, out _);
+        var vary = evaluation.VaryHeaders;
         if (evaluation.Storable && vary is not null)
         {
             var marker = _plan.Marker is { VaryHeaders: { } known } existing && known.SequenceEqual(vary)

@@ -110,9 +110,13 @@ public sealed class RedisOutageTests(ITestOutputHelper output) : IAsyncLifetime
         output.WriteLine(string.Join(Environment.NewLine, redis.Where(r => r.Id.Id != 112).Select(r => $"{r.Timestamp:HH:mm:ss.fff} {r.Id.Id} {r.Level} {r.Message} {r.Exception?.GetType().Name} {r.Exception?.Message}")));
         var ended = redis.Single(r => r.Id.Id == 114);
         // 118: the restarted server is empty, so the heartbeat finds Redis's epoch went back (once per restart, not per call).
+        // 117: the node's own heartbeat stopped coming back through the dead subscription, so it dropped its in-memory
+        // copies; on a loaded machine that watchdog can notice before any read fails (seen in a clean-clone run: 117
+        // 36 ms before 113). Once per outage either way, never per call.
         var warnings = redis.Where(r => r.Level >= LogLevel.Warning).Select(r => r.Id.Id).ToList();
-        warnings.Where(id => id != 118).Should().Equal([113], "one warning when the outage starts, nothing per failed call");
+        warnings.Where(id => id is not 118 and not 117).Should().Equal([113], "one warning when the outage starts, nothing per failed call");
         warnings.Count(id => id == 118).Should().BeLessThanOrEqualTo(1, "a restart is reported once");
+        warnings.Count(id => id == 117).Should().BeLessThanOrEqualTo(1, "a missed heartbeat is reported once per outage");
         (long.Parse(ended.GetStructuredStateValue("FailedCalls")!) + long.Parse(ended.GetStructuredStateValue("SkippedCalls")!)).Should().BeGreaterThan(10);
         redis.Should().NotContain(r => r.Id.Id == 104 || r.Id.Id == 105, "no lease was lost or refused: Redis was only down");
         output.WriteLine($"outage: {ended.Message}; Redis log records at Warning or above: {redis.Count(r => r.Level >= LogLevel.Warning)}, at Debug: {redis.Count(r => r.Level == LogLevel.Debug)}");

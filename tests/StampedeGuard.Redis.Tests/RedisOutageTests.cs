@@ -108,12 +108,17 @@ public sealed class RedisOutageTests(ITestOutputHelper output) : IAsyncLifetime
 
         var redis = logs.Collector.GetSnapshot().Where(r => r.Category == typeof(RedisStampedeTier).FullName).ToList();
         output.WriteLine(string.Join(Environment.NewLine, redis.Where(r => r.Id.Id != 112).Select(r => $"{r.Timestamp:HH:mm:ss.fff} {r.Id.Id} {r.Level} {r.Message} {r.Exception?.GetType().Name} {r.Exception?.Message}")));
-        var ended = redis.Single(r => r.Id.Id == 114);
+        // The outage is what was logged up to its end (114): a freshly restarted server can be slow enough for a call
+        // right after that to time out and open a second, separate outage (seen on Garnet in a clean-clone run).
+        var end = redis.FindIndex(r => r.Id.Id == 114);
+        end.Should().BeGreaterThanOrEqualTo(0, "the outage's end is logged");
+        var ended = redis[end];
+        var outage = redis.Take(end + 1).ToList();
         // 118: the restarted server is empty, so the heartbeat finds Redis's epoch went back (once per restart, not per call).
         // 117: the node's own heartbeat stopped coming back through the dead subscription, so it dropped its in-memory
         // copies; on a loaded machine that watchdog can notice before any read fails (seen in a clean-clone run: 117
         // 36 ms before 113). Once per outage either way, never per call.
-        var warnings = redis.Where(r => r.Level >= LogLevel.Warning).Select(r => r.Id.Id).ToList();
+        var warnings = outage.Where(r => r.Level >= LogLevel.Warning).Select(r => r.Id.Id).ToList();
         warnings.Where(id => id is not 118 and not 117).Should().Equal([113], "one warning when the outage starts, nothing per failed call");
         warnings.Count(id => id == 118).Should().BeLessThanOrEqualTo(1, "a restart is reported once");
         warnings.Count(id => id == 117).Should().BeLessThanOrEqualTo(1, "a missed heartbeat is reported once per outage");

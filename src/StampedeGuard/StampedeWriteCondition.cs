@@ -56,31 +56,45 @@ public sealed class StampedeWriteCondition : IDisposable
     }
 
     /// <summary>Starts a store of <paramref name="key"/>; false when the key changed since the condition began.</summary>
-    internal bool TryBeginStore(string key) => Gate(key, storing: true).TryBeginStore();
+    internal bool TryBeginStore(string key)
+    {
+        StoreGate gate;
+        lock (_sync)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            gate = Gate(key);
+        }
+
+        return gate.TryBeginStore();
+    }
 
     /// <summary>Ends a store begun by <see cref="TryBeginStore"/>, releasing an invalidation that waits for it.</summary>
-    internal void EndStore(string key) => Gate(key, storing: false).EndStore();
+    internal void EndStore(string key) => GateOf(key).EndStore();
 
     /// <summary>
     /// Records that <paramref name="key"/> changed (later stores of it are refused); returns the stores of it under way,
     /// if any, for the invalidation to wait for before it applies.
     /// </summary>
-    internal Task Change(string key) => Gate(key, storing: false).Change();
+    internal Task Change(string key) => GateOf(key).Change();
 
-    /// <summary>The key's store gate (the one the engine's runs use too), made when first needed.</summary>
-    private StoreGate Gate(string key, bool storing)
+    private StoreGate GateOf(string key)
     {
         lock (_sync)
         {
-            ObjectDisposedException.ThrowIf(storing && _disposed, this);
-            _gates ??= new Dictionary<string, StoreGate>(StringComparer.Ordinal);
-            if (!_gates.TryGetValue(key, out var gate))
-            {
-                gate = new StoreGate();
-                _gates.Add(key, gate);
-            }
-
-            return gate;
+            return Gate(key);
         }
+    }
+
+    /// <summary>The key's store gate (the one the engine's runs use too), made when first needed; under the lock.</summary>
+    private StoreGate Gate(string key)
+    {
+        _gates ??= new Dictionary<string, StoreGate>(StringComparer.Ordinal);
+        if (!_gates.TryGetValue(key, out var gate))
+        {
+            gate = new StoreGate();
+            _gates.Add(key, gate);
+        }
+
+        return gate;
     }
 }

@@ -73,7 +73,7 @@ public sealed class RedisStartupAndReplayTests(ITestOutputHelper output) : IAsyn
         // Redis answers the client's first connect after 1.5 s. The tier's clock (its timeouts) stands still, as a
         // timer does that fires late on a loaded machine at start-up: only the deadline Redis checks could refuse the
         // read, and that deadline starts when the command can be sent, not when the caller asked.
-        using var slow = DelayedEndPoint.Start(_server.EndPoint, TimeSpan.FromSeconds(1.5));
+        using var slow = LatencyEndPoint.Start(_server.EndPoint, latency: TimeSpan.Zero, connectDelay: TimeSpan.FromSeconds(1.5));
         using var loggers = new Microsoft.Extensions.Logging.Testing.FakeLoggerProvider();
         using var factory = Microsoft.Extensions.Logging.LoggerFactory.Create(b => b.AddProvider(loggers));
         await using var tier = RedisStampedeTier.Create(

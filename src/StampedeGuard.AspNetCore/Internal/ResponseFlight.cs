@@ -29,16 +29,7 @@ internal sealed class ResponseFlight(string key, long window, bool background, b
     public override bool IsBackground { get; } = background;
 
     /// <summary>Gets whether the origin execution has ended (clients leaving can no longer cancel it).</summary>
-    public override bool IsAnswered
-    {
-        get
-        {
-            lock (Sync)
-            {
-                return _originDone;
-            }
-        }
-    }
+    public override bool IsAnswered => Volatile.Read(ref _originDone);
 
     /// <summary>Gets whether this flight is the collapsed retry of a failed one (its failure is shared, not retried).</summary>
     public bool IsRetry { get; } = isRetry;
@@ -84,13 +75,7 @@ internal sealed class ResponseFlight(string key, long window, bool background, b
         CancelRun();
     }
 
-    public void OriginCompleted()
-    {
-        lock (Sync)
-        {
-            _originDone = true;
-        }
-    }
+    public void OriginCompleted() => Volatile.Write(ref _originDone, true);
 
     public bool Publish(FlightHead head) => _head.TrySetResult(head);
 }

@@ -22,11 +22,6 @@ internal sealed class BatchCollector<TState, T>(object cache, TState state, Func
     private bool _firstRoundGone;
     private bool _lateRoundQueued;
 
-    private int _rounds;
-
-    /// <summary>Gets how many times the batch factory was called.</summary>
-    public int Rounds => Volatile.Read(ref _rounds);
-
     /// <summary>A slot for a key the first round waits for.</summary>
     public BatchSlot<TState, T> NewSlot(string key, int index)
     {
@@ -141,7 +136,6 @@ internal sealed class BatchCollector<TState, T>(object cache, TState state, Func
     /// <summary>One call of the batch factory for the keys of a round; every key gets its value or its failure. Never throws.</summary>
     private async Task RunRoundAsync(List<BatchRequest<T>> round)
     {
-        Interlocked.Increment(ref _rounds);
         round.Sort(static (x, y) => x.Index.CompareTo(y.Index)); // in the caller's order, whatever order the keys entered
         var keys = new List<string>(round.Count);
         var seen = new HashSet<string>(StringComparer.Ordinal);

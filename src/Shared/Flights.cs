@@ -275,14 +275,20 @@ internal sealed class FlightTable<TFlight>
     /// <summary>
     /// Joins the key's run, or adds one made by <paramref name="create"/> (made joined by its leader) and leads it. A
     /// closed run is replaced when it is replaceable (the old one is superseded: it stores nothing); otherwise the
-    /// caller is turned away.
+    /// caller is turned away. A run <paramref name="joinable"/> says no to (it began before something this caller must
+    /// not miss) is closed first, so it is replaced.
     /// </summary>
-    public FlightRole JoinOrLead<TArg>(string key, Func<TArg, TFlight> create, TArg arg, out TFlight flight)
+    public FlightRole JoinOrLead<TArg>(string key, Func<TArg, TFlight> create, TArg arg, out TFlight flight, Func<TFlight, TArg, bool>? joinable = null)
     {
         while (true)
         {
             if (_flights.TryGetValue(key, out var existing))
             {
+                if (joinable is not null && !joinable(existing, arg))
+                {
+                    existing.Close(); // its callers keep it; nobody new joins, and the next run replaces it
+                }
+
                 if (existing.TryJoin())
                 {
                     flight = existing;

@@ -151,8 +151,13 @@ public sealed partial class RedisStampedeTier
         {
             if (message.Sender == InstanceId)
             {
-                Volatile.Write(ref _heartbeatSeen, TimeProvider.System.GetTimestamp());
-                Deliver(new BackplaneMessage { Kind = BackplaneMessageKind.Alive, Timestamp = _aliveFor });
+                // Our own heartbeat proves every message published before it was *sent* has been heard, not every message
+                // up to now: one that waited in the socket while this process was paused vouches for nothing after it.
+                // So trust runs from its send time (a timestamp of this process's clock): a late one ends it at once.
+                var sentAt = message.Timestamp;
+                Volatile.Write(ref _heartbeatSeen, sentAt);
+                var trustLeft = _aliveFor - TimeProvider.System.GetElapsedTime(sentAt).Ticks;
+                Deliver(new BackplaneMessage { Kind = BackplaneMessageKind.Alive, Timestamp = Math.Max(trustLeft, 1) });
             }
 
             return;
@@ -282,7 +287,7 @@ public sealed partial class RedisStampedeTier
                 Volatile.Write(ref _silent, 0);
             }
 
-            var message = Notification.Encode(Notification.Heartbeat, InstanceId, 0, 0, string.Empty, null);
+            var message = Notification.Encode(Notification.Heartbeat, InstanceId, 0, TimeProvider.System.GetTimestamp(), string.Empty, null);
             var keys = new RedisKey[] { _keys.Epoch };
             var args = new RedisValue[] { _keys.Channel, message };
             var reply = await EvaluateAsync("heartbeat", RedisScripts.Heartbeat, keys, args, deadlineAt: -1, CancellationToken.None).ConfigureAwait(false);

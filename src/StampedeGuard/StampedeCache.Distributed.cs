@@ -598,8 +598,9 @@ public sealed partial class StampedeCache
     {
         if (message.Kind == BackplaneMessageKind.Alive)
         {
-            // No message lost up to now: the copies may be served a while longer without hearing the next one.
-            Volatile.Write(ref _aliveFor, message.Timestamp);
+            // No message lost up to the heartbeat's sending: the copies may be served a while longer without hearing
+            // the next one. The trust period is the longest an Alive gave (a late heartbeat gives less, down to none).
+            Volatile.Write(ref _aliveFor, Math.Max(Volatile.Read(ref _aliveFor), message.Timestamp));
             Volatile.Write(ref _trustedUntil, message.Timestamp > 0 ? HitClockAfter(message.Timestamp) : long.MaxValue);
             return;
         }

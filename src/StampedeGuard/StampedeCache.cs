@@ -216,7 +216,8 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             key,
             static run => run.Cache.NewFlight(run.Stale, run.Options, run.Now, run.Token),
             (Cache: this, Stale: stale, Options: options, Now: now, Token: cancellationToken),
-            out var joined);
+            out var joined,
+            static (running, run) => run.Cache.MayJoin(running, run.Now));
         if (joined is not Flight<T> flight || role == FlightRole.TurnedAway)
         {
             // The same key is being computed as another type: do not share, do not block. (The engine never closes a
@@ -348,6 +349,16 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
     private static async ValueTask<T> Cancelled<T>(CancellationToken cancellationToken) =>
         throw new OperationCanceledException(cancellationToken);
 #pragma warning restore CS1998
+
+    /// <summary>
+    /// Whether a caller arriving at <paramref name="now"/> may share <paramref name="running"/>. A run begun before the
+    /// node's last reset (messages may have been lost: a paused process, a silent subscription) may have been
+    /// superseded by an invalidation this node never heard; a caller may share it only while it is younger than the
+    /// backplane's trust period, since every invalidation that returned before the start of that period returned before
+    /// the run began (the cross-node bound holds for its value). Two field reads; over no backplane, always true.
+    /// </summary>
+    private bool MayJoin(Flight running, long now) =>
+        running.LocalGeneration == _local.Generation || running.StartedAt >= now - Volatile.Read(ref _aliveFor);
 
     private Flight<T> NewFlight<T>(CacheEntry<T>? stale, StampedeCacheEntryOptions options, long now, CancellationToken leaderToken)
     {

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using System.Threading.Channels;
 using StampedeGuard.Redis.Tests.Infrastructure;
 using StampedeGuard.TestSupport;
 
@@ -275,6 +276,47 @@ public sealed class CrossNodeConsistencyTests(RedisFixture redis) : IAsyncLifeti
         clock.Advance(TimeSpan.FromSeconds(0.2));
 
         (await cache.TryGetAsync<string>("copy", localOnly)).HasValue.Should().BeFalse("past three intervals without a word the copies are dropped before serving");
+        (await cache.TryGetAsync<string>("copy")).Value.Should().Be("v1", "Redis still has it: nothing was lost");
+    }
+
+    /// <summary>
+    /// What a process stopped past its trust period (SIGSTOP, a long GC pause) reads first when it runs again: its own
+    /// heartbeat, sent before the pause, then the invalidations published during it. The heartbeat says only that
+    /// nothing published before it was *sent* was lost; trusting copies (and runs in flight) for three intervals from its
+    /// arrival let the resumed node serve values another node had removed seconds before (the history checker's
+    /// StopWorker violation). Here the late heartbeat is the node's own, published again as it would arrive after a
+    /// 31 s pause (its send time 31 s old, three intervals being 30 s): it must end the node's trust, not extend it.
+    /// </summary>
+    [Fact]
+    public async Task Heartbeat_OwnHeartbeatArrivingPastTheTrustPeriod_EndsTrustInsteadOfExtendingIt()
+    {
+        var tier = await redis.NewTierAsync(_prefix, o => o.HeartbeatInterval = TimeSpan.FromSeconds(10));
+        _owned.Add(tier);
+        using var cache = new StampedeCache(new StampedeCacheOptions(), distributedStore: tier, backplane: tier);
+        var alive = Channel.CreateUnbounded<long>();
+        using var watch = tier.Subscribe(m =>
+        {
+            if (m.Kind == Distributed.BackplaneMessageKind.Alive)
+            {
+                alive.Writer.TryWrite(m.Timestamp); // handlers run in order: the cache (subscribed first) has taken it
+            }
+        });
+        var localOnly = new StampedeCacheEntryOptions { SkipDistributedCache = true };
+        var first = await Poll.Within(alive.Reader.ReadAsync().AsTask(), "the node hears its first heartbeat");
+        first.Should().BeGreaterThan(TimeSpan.FromSeconds(29).Ticks, "a heartbeat heard at once trusts for nearly three intervals");
+        await cache.SetAsync("copy", "v1", new StampedeCacheEntryOptions { Duration = TimeSpan.FromHours(1) });
+        (await cache.TryGetAsync<string>("copy", localOnly)).Value.Should().Be("v1", "trusted: the copy is served");
+
+        var sentBeforeThePause = TimeProvider.System.GetTimestamp() - (long)(31 * TimeProvider.System.TimestampFrequency);
+        await using (var publisher = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.Server.Configuration))
+        {
+            var late = Internal.Notification.Encode(Internal.Notification.Heartbeat, tier.InstanceId, 0, sentBeforeThePause, string.Empty, null);
+            await publisher.GetSubscriber().PublishAsync(StackExchange.Redis.RedisChannel.Literal(_prefix + "__notify"), late);
+        }
+
+        var trust = await Poll.Within(alive.Reader.ReadAsync().AsTask(), "the late heartbeat arrives");
+        trust.Should().BeLessThan(TimeSpan.TicksPerMillisecond, "a heartbeat sent longer ago than the trust period vouches for nothing after it was sent");
+        (await cache.TryGetAsync<string>("copy", localOnly)).HasValue.Should().BeFalse("the copy may have been invalidated while the node was stopped: dropped before it is served");
         (await cache.TryGetAsync<string>("copy")).Value.Should().Be("v1", "Redis still has it: nothing was lost");
     }
 

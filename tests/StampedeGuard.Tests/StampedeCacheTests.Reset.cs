@@ -67,6 +67,88 @@ public sealed partial class StampedeCacheTests
         after.Value.Should().Be("newer", "the set returned before this read was invoked, on the same node; the expiry makes it stale, not older");
     }
 
+    /// <summary>
+    /// The race the history checker caught at 120 s (StopWorker, seed 594723706): a node's run began, the process was
+    /// stopped, another node's RemoveAsync returned meanwhile, and at resume a new call joined the run begun before the
+    /// removal (the node had not heard it yet), getting a value the removal superseded 2 s after it returned. After a
+    /// reset (messages may have been lost), a caller may share a run begun before it only while the run is younger
+    /// than the backplane's trust period; an older run is left to its callers and a new one starts.
+    /// </summary>
+    [Theory]
+    [InlineData(1500, true)] // older than the trust period: a removal this node never heard may have superseded it
+    [InlineData(500, false)] // younger: every removal that returned before the period began returned before the run did
+    public async Task GetOrCreateAsync_RunBegunBeforeAReset_SharedOnlyWhileYoungerThanTheTrustPeriod(int runAgeMs, bool newRun)
+    {
+        var clock = new FakeTimeProvider();
+        var backplane = new ResettableBackplane();
+        using var node = new StampedeCache(new StampedeCacheOptions { TimeProvider = clock }, distributedStore: new VersionedGatedStore(CacheHarness.NewL2()), backplane: backplane);
+        backplane.Deliver(new BackplaneMessage { Kind = BackplaneMessageKind.Alive, Timestamp = TimeSpan.FromSeconds(1).Ticks });
+        var calls = 0;
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var first = node.GetOrCreateAsync("k", async ct =>
+        {
+            Interlocked.Increment(ref calls);
+            started.SetResult();
+            await release.Task.WaitAsync(ct);
+            return "begun before the reset";
+        }).AsTask();
+        await started.Task;
+
+        backplane.Reset();
+        clock.Advance(TimeSpan.FromMilliseconds(runAgeMs));
+        backplane.Deliver(new BackplaneMessage { Kind = BackplaneMessageKind.Alive, Timestamp = TimeSpan.FromSeconds(1).Ticks }); // heard again
+        var second = node.GetOrCreateAsync("k", _ =>
+        {
+            Interlocked.Increment(ref calls);
+            return new ValueTask<string>("begun after the reset");
+        }).AsTask();
+        if (newRun)
+        {
+            (await Poll.Within(second, "the new caller's own run answers while the old run is still held")).Should().Be("begun after the reset");
+        }
+
+        release.SetResult();
+        (await first).Should().Be("begun before the reset", "its own caller invoked it before anything could supersede it");
+        (await second).Should().Be(newRun ? "begun after the reset" : "begun before the reset");
+        calls.Should().Be(newRun ? 2 : 1);
+        (await node.TryGetAsync<string>("k")).Value.Should().Be(newRun ? "begun after the reset" : "begun before the reset", "the replaced run stores nothing");
+    }
+
+    /// <summary>Without a reset, a run is shared however long it takes: the node heard every message up to now.</summary>
+    [Fact]
+    public async Task GetOrCreateAsync_LongRunNoReset_SharedPastTheTrustPeriod()
+    {
+        var clock = new FakeTimeProvider();
+        var backplane = new ResettableBackplane();
+        using var node = new StampedeCache(new StampedeCacheOptions { TimeProvider = clock }, distributedStore: new VersionedGatedStore(CacheHarness.NewL2()), backplane: backplane);
+        backplane.Deliver(new BackplaneMessage { Kind = BackplaneMessageKind.Alive, Timestamp = TimeSpan.FromSeconds(1).Ticks });
+        var calls = 0;
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var first = node.GetOrCreateAsync("k", async ct =>
+        {
+            Interlocked.Increment(ref calls);
+            started.SetResult();
+            await release.Task.WaitAsync(ct);
+            return "one run";
+        }).AsTask();
+        await started.Task;
+
+        clock.Advance(TimeSpan.FromSeconds(5));
+        backplane.Deliver(new BackplaneMessage { Kind = BackplaneMessageKind.Alive, Timestamp = TimeSpan.FromSeconds(1).Ticks });
+        var second = node.GetOrCreateAsync("k", _ =>
+        {
+            Interlocked.Increment(ref calls);
+            return new ValueTask<string>("another run");
+        }).AsTask();
+        release.SetResult();
+
+        (await first).Should().Be("one run");
+        (await second).Should().Be("one run");
+        calls.Should().Be(1);
+    }
+
     /// <summary>A store over an IDistributedCache that versions every write (1, 2, ...) and can hold one read or write mid-way.</summary>
     private sealed class VersionedGatedStore(Microsoft.Extensions.Caching.Distributed.IDistributedCache cache) : IStampedeDistributedStore
     {

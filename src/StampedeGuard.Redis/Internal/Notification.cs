@@ -8,7 +8,8 @@ namespace StampedeGuard.Redis.Internal;
 /// A message on the tier's one channel:
 /// <code>0xA7 | format:u8 (2) | kind:u8 | flags:u8 | version:f64 | sender:16 bytes | timestamp:i64 | keyLength:i32 | key:utf8 | envelope?</code>
 /// Kinds 0-3 are <see cref="BackplaneMessageKind"/>; <see cref="Released"/> says a lock (key = the Redis lock key) was
-/// released without a value; <see cref="Heartbeat"/> is a node's heartbeat. The version is the key's version after the
+/// released without a value; <see cref="Heartbeat"/> is a node's heartbeat (its timestamp: the sender's
+/// <see cref="TimeProvider.GetTimestamp"/> when it was sent, read back only by the sender). The version is the key's version after the
 /// change, on Redis's clock in microseconds (a double: exact below 2^53), written by the script that made the change,
 /// so it is the version Redis assigned. Anything that does not parse is ignored.
 /// </summary>

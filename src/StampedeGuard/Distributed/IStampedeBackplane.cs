@@ -42,10 +42,13 @@ public enum BackplaneMessageKind
     Reset = 4,
 
     /// <summary>
-    /// Raised by a backplane to its own node only, never published: its own heartbeat came back, so no message was
-    /// lost up to now. The node may serve its in-memory copies for <see cref="BackplaneMessage.Timestamp"/> (a
-    /// duration in ticks) from now without hearing the next one; past that (a paused process, a silent subscription)
-    /// it drops them before serving any. A backplane that never raises it leaves the copies trusted.
+    /// Raised by a backplane to its own node only, never published: its own heartbeat came back, so no message
+    /// published before the heartbeat was sent was lost. The node may serve its in-memory copies, and let new callers
+    /// join runs begun before its last reset, for <see cref="BackplaneMessage.Timestamp"/> (a duration in ticks) from
+    /// now without hearing the next one: the backplane's trust period counted from the heartbeat's send time, not from
+    /// its arrival (a heartbeat that waited out a pause vouches for nothing after it was sent). Past that (a paused
+    /// process, a silent subscription) the node drops its copies before serving any. A backplane that never raises it
+    /// leaves the copies trusted.
     /// </summary>
     Alive = 5,
 }

@@ -674,7 +674,7 @@ public sealed partial class StampedeCache
     {
         if (kind == BackplaneMessageKind.RemoveByTag)
         {
-            _ = _flights.SupersedeTagged(keyOrTag, all: keyOrTag == StampedeKeys.AllTag); // a store under way finishes; its result is versioned
+            _ = SupersedeTaggedRunsAsync(keyOrTag); // a store under way finishes; its result is versioned
         }
         else
         {

@@ -197,11 +197,70 @@ public sealed partial class StampedeCache
         }
     }
 
+    /// <summary>
+    /// Registers work of your own that an invalidation by tag must supersede, as it supersedes this cache's runs: for
+    /// adapters that compute outside <c>GetOrCreateAsync</c> and store later (the HTTP response cache's origin
+    /// executions). <paramref name="onInvalidation"/> is called with the tag (<c>"*"</c>: everything) when
+    /// <see cref="RemoveByTagAsync"/> runs on this node, which waits for the task it returns before it applies (return
+    /// your stores under way, so the invalidation wins over them), and when another node's invalidation is heard
+    /// through the backplane. It must not block; an exception it throws fails that <see cref="RemoveByTagAsync"/>.
+    /// </summary>
+    /// <param name="onInvalidation">Called with the invalidated tag; returns what the invalidation waits for.</param>
+    /// <returns>A registration; dispose it to stop.</returns>
+    public IDisposable RegisterTagInvalidation(Func<string, Task> onInvalidation)
+    {
+        ArgumentNullException.ThrowIfNull(onInvalidation);
+        lock (_tagListenersSync)
+        {
+            _tagListeners = [.. _tagListeners, onInvalidation];
+        }
+
+        return new TagListener(this, onInvalidation);
+    }
+
+    /// <summary>Supersedes this node's runs carrying <paramref name="tag"/>, the engine's and its adapters'; returns their stores under way.</summary>
+    private Task SupersedeTaggedRunsAsync(string tag)
+    {
+        var engine = _flights.SupersedeTagged(tag, all: tag == StampedeKeys.AllTag);
+        var listeners = Volatile.Read(ref _tagListeners);
+        if (listeners.Length == 0)
+        {
+            return engine;
+        }
+
+        var all = new Task[listeners.Length + 1];
+        all[0] = engine;
+        for (var i = 0; i < listeners.Length; i++)
+        {
+            try
+            {
+                all[i + 1] = listeners[i](tag);
+            }
+            catch (Exception ex)
+            {
+                all[i + 1] = Task.FromException(ex);
+            }
+        }
+
+        return Task.WhenAll(all);
+    }
+
+    private sealed class TagListener(StampedeCache cache, Func<string, Task> supersede) : IDisposable
+    {
+        public void Dispose()
+        {
+            lock (cache._tagListenersSync)
+            {
+                cache._tagListeners = Array.FindAll(cache._tagListeners, l => l != supersede);
+            }
+        }
+    }
+
     /// <inheritdoc />
     public async ValueTask RemoveByTagAsync(string tag, CancellationToken cancellationToken = default)
     {
         StampedeKeys.ValidateTag(tag, nameof(tag));
-        await _flights.SupersedeTagged(tag, all: tag == StampedeKeys.AllTag).ConfigureAwait(false);
+        await SupersedeTaggedRunsAsync(tag).ConfigureAwait(false);
 
         InvalidateTag(tag, StampNow());
         if (_l2 is not null || _backplane is not null)

@@ -45,6 +45,8 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
     private readonly ConcurrentDictionary<Type, object> _serializers = new();
     private readonly FlightTable<Flight> _flights = new();
     private readonly ConcurrentDictionary<StampedeWriteCondition, byte> _conditions = new(ReferenceEqualityComparer.Instance);
+    private readonly Lock _tagListenersSync = new();
+    private Func<string, Task>[] _tagListeners = [];
     private readonly Invalidations _invalidations = new();
     private readonly Func<long> _oldestRunStart;
     private readonly string _prefix;

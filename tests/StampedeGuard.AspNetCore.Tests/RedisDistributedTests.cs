@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using StampedeGuard.Locking;
 using StampedeGuard.Redis;
+using StampedeGuard.TestSupport;
 using StampedeGuard.TestSupport.Redis;
 using Xunit;
 
@@ -115,6 +116,68 @@ public sealed class RedisDistributedTests
         }
         finally
         {
+            foreach (var tier in tiers)
+            {
+                await tier.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>
+    /// A purge on instance B while instance A's origin runs, then a request on A once A heard the purge: it must not
+    /// join the execution begun before the purge (it would get the purged content after the purge returned); it goes
+    /// to the origin itself. The purge reaches A's executions in flight through the engine's backplane, for a URL and
+    /// for a custom tag alike.
+    /// </summary>
+    [Theory]
+    [InlineData("url")]
+    [InlineData("tag")]
+    public async Task Purge_OnAnotherInstanceWhileTheOriginRuns_ALaterRequestOnTheFirstDoesNotJoinThePurgedExecution(string purge)
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var prefix = "http" + Guid.NewGuid().ToString("N")[..8] + ":";
+        var origin = new Origin();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var executions = 0;
+        var tiers = new List<RedisStampedeTier>();
+
+        Task<TestHost> StartInstanceAsync() => StartInstanceOnRedisAsync(redis, prefix, tiers, withLock: false, app => app.MapGet("/p", async ctx =>
+        {
+            using var _ = origin.Enter();
+            var execution = Interlocked.Increment(ref executions);
+            ctx.Response.Headers.CacheControl = "max-age=60";
+            ctx.Response.Headers["Surrogate-Key"] = "catalog";
+            await ctx.Response.StartAsync(); // the head goes out: the execution's tags are known
+            if (execution == 1)
+            {
+                await gate.Task;
+            }
+
+            await ctx.Response.WriteAsync("v" + execution);
+        }));
+
+        try
+        {
+            await using var a = await StartInstanceAsync();
+            await using var b = await StartInstanceAsync();
+            (string, string) host = ("Host", "shop.example");
+            var flights = a.App.Services.GetRequiredService<Internal.FlightRegistry>().Flights;
+
+            var inFlight = a.Client.GetBodyAsync("/p", host);
+            await origin.Entered.Task;
+            await Poll.UntilAsync(() => flights.Oldest(f => f.HasTag("catalog") ? 0 : long.MaxValue) == 0, "instance A's execution knows its response's tags");
+            var purging = b.App.Services.GetRequiredService<IStampedeResponseCache>();
+            await (purge == "url" ? purging.PurgeAsync(new Uri("http://shop.example/p")) : purging.RemoveByTagAsync("catalog"));
+            await Poll.UntilAsync(() => flights.IsEmpty, "instance A hears the purge and supersedes its execution");
+
+            (await a.Client.GetBodyAsync("/p", host)).Body.Should().Be("v2", "a request after the purge reached instance A gets a new execution, not the purged one");
+            gate.SetResult();
+            (await inFlight).Body.Should().Be("v1", "the execution still answers the client that was waiting for it");
+            executions.Should().Be(2);
+        }
+        finally
+        {
+            gate.TrySetResult();
             foreach (var tier in tiers)
             {
                 await tier.DisposeAsync();

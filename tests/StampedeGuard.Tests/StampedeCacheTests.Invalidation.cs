@@ -171,4 +171,32 @@ public sealed partial class StampedeCacheTests
 
         (lookup.HasValue, lookup.IsStale).Should().Be((true, true), "ExpireAsync marks stale; two seconds of clock skew between nodes must not turn it into a corrupt entry");
     }
+    /// <summary>
+    /// An adapter's own runs (the HTTP cache's origin executions) are superseded by an invalidation by tag as the
+    /// engine's are: the listener hears the tag, the invalidation waits for what it returns (its stores under way), and
+    /// a disposed registration hears nothing more.
+    /// </summary>
+    [Fact]
+    public async Task RegisterTagInvalidation_RemoveByTag_CallsItWithTheTagAndWaitsForWhatItReturns()
+    {
+        using var cache = new StampedeCache(new StampedeCacheOptions());
+        var heard = new List<string>();
+        var storeUnderWay = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var registration = cache.RegisterTagInvalidation(tag =>
+        {
+            heard.Add(tag);
+            return storeUnderWay.Task;
+        });
+
+        var removing = cache.RemoveByTagAsync("catalog").AsTask();
+        heard.Should().Equal("catalog");
+        removing.IsCompleted.Should().BeFalse("the invalidation waits for the adapter's store under way, so it wins");
+        storeUnderWay.SetResult();
+        await Poll.Within(removing, "the invalidation applies once the store ended");
+
+        registration.Dispose();
+        await cache.RemoveByTagAsync("other");
+        heard.Should().Equal("catalog");
+        FluentActions.Invoking(() => cache.RegisterTagInvalidation(null!)).Should().Throw<ArgumentNullException>().WithParameterName("onInvalidation");
+    }
 }

@@ -5,9 +5,19 @@ namespace StampedeGuard.AspNetCore.Internal;
 /// <summary>
 /// The in-flight origin executions of this process (a singleton, so purges from application code see them too): the
 /// engine's flight table, by flight key, where a flight can also be found under the variant key its response selects.
+/// Registered with its engine, an invalidation by tag supersedes the executions carrying the tag wherever it comes
+/// from: this instance's purge, the application's own <see cref="IStampedeCache.RemoveByTagAsync"/>, or another
+/// instance's, heard through the backplane.
 /// </summary>
-internal sealed class FlightRegistry
+internal sealed class FlightRegistry : IDisposable
 {
+    private readonly IDisposable? _registration;
+
+    public FlightRegistry(ResponseCacheEngine engine)
+    {
+        _registration = (engine.Cache as StampedeCache)?.RegisterTagInvalidation(PurgeAsync);
+    }
+
     public FlightTable<ResponseFlight> Flights { get; } = new();
 
     /// <summary>Removes a finished flight under its key and its variant key (never a newer flight that replaced it).</summary>
@@ -26,4 +36,6 @@ internal sealed class FlightRegistry
     /// store under way, if any: the purge waits for it and then applies, so the purge wins.
     /// </summary>
     public Task PurgeAsync(string tag) => Flights.SupersedeTagged(tag, all: tag == StampedeKeys.AllTag);
+
+    public void Dispose() => _registration?.Dispose();
 }

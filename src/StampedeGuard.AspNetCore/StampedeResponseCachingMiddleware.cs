@@ -238,7 +238,8 @@ internal sealed class StampedeResponseCachingMiddleware
             plan.FlightKey,
             static lead => ResponseFlight.Lead(lead.Plan.FlightKey, lead.Plan.UrlTag, lead.Window, background: false, lead.Retrying),
             (Plan: plan, Window: _options.MaximumBodySize, Retrying: retrying),
-            out var flight);
+            out var flight,
+            static (running, _) => running.IsShareable); // an execution begun before a possible message gap is not joined late
         if (role == FlightRole.TurnedAway)
         {
             return new Outcome(OutcomeKind.Pass, flight.ClosedReason ?? "uncacheable"); // its response can't be shared: don't queue

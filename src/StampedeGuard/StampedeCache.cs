@@ -359,8 +359,14 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
     /// backplane's trust period, since every invalidation that returned before the start of that period returned before
     /// the run began (the cross-node bound holds for its value). Two field reads; over no backplane, always true.
     /// </summary>
-    private bool MayJoin(Flight running, long now) =>
-        running.LocalGeneration == _local.Generation || running.StartedAt >= now - Volatile.Read(ref _aliveFor);
+    private bool MayJoin(Flight running, long now) => MayShare(running.LocalGeneration, running.StartedAt, now);
+
+    /// <summary>Whether work begun at <paramref name="startedAt"/> in local generation <paramref name="generation"/> may be shared now (see <see cref="MayJoin"/>).</summary>
+    internal bool MayShare(long generation, long startedAt, long now) =>
+        generation == _local.Generation || startedAt >= now - Volatile.Read(ref _aliveFor);
+
+    /// <summary>Whether work begun at <paramref name="startedAt"/> in local generation <paramref name="generation"/> may be shared now.</summary>
+    internal bool MayShare(long generation, long startedAt) => generation == _local.Generation || MayShare(generation, startedAt, Now());
 
     private Flight<T> NewFlight<T>(CacheEntry<T>? stale, StampedeCacheEntryOptions options, long now, CancellationToken leaderToken)
     {

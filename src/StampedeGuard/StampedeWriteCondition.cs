@@ -44,6 +44,16 @@ public sealed class StampedeWriteCondition : IDisposable
     /// <summary>Gets the local tier's generation when the condition began (a drop since refuses local copies).</summary>
     internal long LocalGeneration { get; }
 
+    /// <summary>
+    /// Gets whether work begun under the condition may still be shared with callers arriving now. False once this node
+    /// may have missed an invalidation since the condition began (its backplane reset the node: a paused process, a
+    /// broken or silent subscription) and the work is older than the backplane's trust period: an invalidation this node
+    /// never heard may have superseded it. An adapter that lets callers join work in progress (the HTTP cache's origin
+    /// executions) asks before each join, as <c>GetOrCreateAsync</c> does for its own runs; a store under the condition
+    /// is fenced separately.
+    /// </summary>
+    public bool IsShareable => Cache.MayShare(LocalGeneration, StartedAt);
+
     /// <summary>Ends the condition: later stores under it throw <see cref="ObjectDisposedException"/>.</summary>
     public void Dispose()
     {

@@ -3,6 +3,7 @@ using System.Text;
 using FluentAssertions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using StampedeGuard.TestSupport;
 using Xunit;
 
@@ -382,6 +383,83 @@ public sealed class CollapsingTests
         time.Advance(TimeSpan.FromSeconds(3));
         await host.Client.GetAsync("/err");
         origin.Executions.Should().Be(2);
+    }
+
+    /// <summary>
+    /// The HTTP face of the history checker's StopWorker violation: an instance whose backplane reset it (a paused
+    /// process, a broken subscription: invalidations may have been missed) must not let a later request join an origin
+    /// execution begun before the reset once that execution is older than the backplane's trust period (a purge this
+    /// instance never heard may have superseded it); it gets an execution of its own. Without a reset it joins.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Get_ExecutionBegunBeforeANodeReset_JoinedOnlyWithoutTheReset(bool reset)
+    {
+        var time = new FakeTimeProvider();
+        var backplane = new TestBackplane();
+        using var engine = new StampedeCache(new StampedeCacheOptions { TimeProvider = time }, backplane: backplane);
+        backplane.Alive(TimeSpan.FromSeconds(1));
+        var origin = new Origin();
+        var executions = 0;
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var host = await TestHost.StartAsync(
+            app => app.MapGet("/p", async ctx =>
+            {
+                using var _ = origin.Enter();
+                var execution = Interlocked.Increment(ref executions);
+                ctx.Response.Headers.CacheControl = "max-age=60";
+                if (execution == 1)
+                {
+                    await gate.Task;
+                }
+
+                await ctx.Response.WriteAsync("v" + execution);
+            }),
+            time: time,
+            services: s => s.AddSingleton<IStampedeCache>(engine));
+
+        var first = host.Client.GetBodyAsync("/p");
+        await origin.Entered.Task; // the execution began its write condition before it asked the origin
+        if (reset)
+        {
+            backplane.Reset();
+        }
+
+        time.Advance(TimeSpan.FromSeconds(1.5));
+        backplane.Alive(TimeSpan.FromSeconds(1)); // heard again: only the reset matters
+        var second = host.Client.GetBodyAsync("/p");
+        if (reset)
+        {
+            (await second.WaitAsync(TimeSpan.FromSeconds(15))).Body.Should().Be("v2", "an execution of its own answers while the old one is held");
+        }
+        else
+        {
+            await WaitUntilAsync(() => host.Count("collapsed") == 1);
+        }
+
+        gate.SetResult();
+        (await first).Body.Should().Be("v1");
+        (await second).Body.Should().Be(reset ? "v2" : "v1");
+        executions.Should().Be(reset ? 2 : 1);
+    }
+
+    /// <summary>A backplane with no other node: the test raises what a real one raises to its own node.</summary>
+    private sealed class TestBackplane : StampedeGuard.Distributed.IStampedeBackplane
+    {
+        private Action<StampedeGuard.Distributed.BackplaneMessage>? _handler;
+
+        public void Reset() => _handler!(new() { Kind = StampedeGuard.Distributed.BackplaneMessageKind.Reset, Key = string.Empty });
+
+        public void Alive(TimeSpan trust) => _handler!(new() { Kind = StampedeGuard.Distributed.BackplaneMessageKind.Alive, Timestamp = trust.Ticks });
+
+        public ValueTask PublishAsync(StampedeGuard.Distributed.BackplaneMessage message, CancellationToken cancellationToken) => default;
+
+        public IDisposable Subscribe(Action<StampedeGuard.Distributed.BackplaneMessage> handler)
+        {
+            _handler = handler;
+            return new CancellationTokenSource();
+        }
     }
 
     [Fact]

@@ -85,7 +85,9 @@ internal sealed class OriginFetch : IOriginResponseSink
             {
                 // Before the origin is asked: whatever it answers is stored only if no purge (of the URL, of one of the
                 // response's tags, on this instance or another) returned in between. See StoreAsync.
-                _gate = (engine, await engine.BeginConditionalWriteAsync(_flight.Token).ConfigureAwait(false));
+                var condition = await engine.BeginConditionalWriteAsync(_flight.Token).ConfigureAwait(false);
+                _gate = (engine, condition);
+                _flight.Condition = condition;
             }
 
             await FetchAndSetAsync().ConfigureAwait(false);

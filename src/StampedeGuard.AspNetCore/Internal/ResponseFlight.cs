@@ -12,6 +12,7 @@ internal sealed class ResponseFlight(string key, long window, bool background, b
 {
     private readonly TaskCompletionSource<FlightHead> _head = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private IReadOnlyList<string>? _tags;
+    private StampedeWriteCondition? _condition;
     private bool _originDone;
     private bool _abortedByOrigin;
 
@@ -49,6 +50,19 @@ internal sealed class ResponseFlight(string key, long window, bool background, b
         flight.TryJoin();
         return flight;
     }
+
+    /// <summary>
+    /// Gets or sets the engine's write condition the execution began before it asked the origin (null over an
+    /// application's own cache): a node reset since (a possible message gap) can make the execution unshareable.
+    /// </summary>
+    public StampedeWriteCondition? Condition
+    {
+        get => Volatile.Read(ref _condition);
+        set => Volatile.Write(ref _condition, value);
+    }
+
+    /// <summary>Gets whether a client arriving now may join (see <see cref="StampedeWriteCondition.IsShareable"/>).</summary>
+    public bool IsShareable => Condition?.IsShareable ?? true;
 
     /// <summary>Sets the tags the origin's response carries beside the URL's (known when its headers arrive): a purge of one supersedes the flight.</summary>
     public void SetTags(IReadOnlyList<string>? tags) => Volatile.Write(ref _tags, tags);

@@ -106,4 +106,53 @@ public interface IStampedeCache
     /// <returns>A task that completes when the tag is invalidated.</returns>
     /// <exception cref="StampedeInvalidationException">The distributed tier did not confirm it after its retries: it may not have applied there (the local tier reflects it).</exception>
     ValueTask RemoveByTagAsync(string tag, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Returns the values of <paramref name="keys"/>, computing the missing ones with one call of
+    /// <paramref name="factory"/> where the implementation can (<see cref="StampedeCache"/> does: one origin query for
+    /// many ids, every single-key guarantee per key). The default implementation, for other implementations of this
+    /// interface, calls <see cref="GetOrCreateAsync{TState, T}"/> per key, concurrently, and the factory once per key
+    /// it has to compute, with the same results and failures.
+    /// </summary>
+    /// <typeparam name="T">The type of the cached values.</typeparam>
+    /// <param name="keys">The keys; duplicates are asked for once.</param>
+    /// <param name="factory">Computes the values of the keys it is given; a key it leaves out is absent from the result and nothing is stored for it.</param>
+    /// <param name="options">Per-entry options for every key; the cache's defaults when null.</param>
+    /// <param name="cancellationToken">Cancels this caller's wait only.</param>
+    /// <returns>The value of every key that has one, by key (ordinal).</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="keys"/> or <paramref name="factory"/> is null.</exception>
+    /// <exception cref="ArgumentException">A key is null, empty or otherwise invalid (<c>ParamName</c> "keys").</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <remarks>A key whose run failed without a fail-safe value makes the call throw its exception (the first such key in input order) once every key has ended; the other keys' values are stored.</remarks>
+    ValueTask<IReadOnlyDictionary<string, T>> GetOrCreateManyAsync<T>(
+        IEnumerable<string> keys,
+        Func<IReadOnlyList<string>, CancellationToken, ValueTask<IReadOnlyDictionary<string, T>>> factory,
+        StampedeCacheEntryOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        return GetOrCreateManyAsync(keys, factory, static (f, missing, ct) => f(missing, ct), options, cancellationToken);
+    }
+
+    /// <summary>
+    /// Returns the values of <paramref name="keys"/> (see <see cref="GetOrCreateManyAsync{T}"/>), passing
+    /// <paramref name="state"/> to <paramref name="factory"/> so a <see langword="static"/> lambda needs no closure.
+    /// </summary>
+    /// <typeparam name="TState">The type of the state passed to the factory.</typeparam>
+    /// <typeparam name="T">The type of the cached values.</typeparam>
+    /// <param name="keys">The keys; duplicates are asked for once.</param>
+    /// <param name="state">Passed to <paramref name="factory"/> unchanged.</param>
+    /// <param name="factory">Computes the values of the keys it is given; a key it leaves out is absent from the result and nothing is stored for it.</param>
+    /// <param name="options">Per-entry options for every key; the cache's defaults when null.</param>
+    /// <param name="cancellationToken">Cancels this caller's wait only.</param>
+    /// <returns>The value of every key that has one, by key (ordinal).</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="keys"/> or <paramref name="factory"/> is null.</exception>
+    /// <exception cref="ArgumentException">A key is null, empty or otherwise invalid (<c>ParamName</c> "keys").</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    ValueTask<IReadOnlyDictionary<string, T>> GetOrCreateManyAsync<TState, T>(
+        IEnumerable<string> keys,
+        TState state,
+        Func<TState, IReadOnlyList<string>, CancellationToken, ValueTask<IReadOnlyDictionary<string, T>>> factory,
+        StampedeCacheEntryOptions? options = null,
+        CancellationToken cancellationToken = default) =>
+        Internal.BatchByKey.GetOrCreateManyAsync(this, keys, state, factory, options, cancellationToken);
 }

@@ -16,13 +16,11 @@ public sealed class RedisDistributedTests
     [Fact]
     public async Task Get_ConcurrentMissesOnTwoInstancesSharingRedis_OneOriginExecution()
     {
-        await using var redis = await RedisServer.StartAsync();
-        var prefix = "http" + Guid.NewGuid().ToString("N")[..8] + ":";
+        await using var redis = await SharedRedis.StartAsync();
         var origin = new Origin();
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var tiers = new List<RedisStampedeTier>();
 
-        Task<TestHost> StartInstanceAsync() => StartInstanceOnRedisAsync(redis, prefix, tiers, withLock: true, app => app.MapGet("/r", async ctx =>
+        Task<TestHost> StartInstanceAsync() => redis.StartInstanceAsync(withLock: true, app => app.MapGet("/r", async ctx =>
         {
             using var _ = origin.Enter();
             await gate.Task;
@@ -30,42 +28,32 @@ public sealed class RedisDistributedTests
             await ctx.Response.WriteAsync("shared" + origin.Executions);
         }));
 
-        try
+        await using var a = await StartInstanceAsync();
+        await using var b = await StartInstanceAsync();
+        (string, string) host = ("Host", "shop.example"); // both instances behind one name, as behind a load balancer
+
+        var onA = Enumerable.Range(0, 25).Select(_ => a.Client.GetBodyAsync("/r", host)).ToArray();
+        await origin.Entered.Task;
+        var onB = Enumerable.Range(0, 25).Select(_ => b.Client.GetBodyAsync("/r", host)).ToArray();
+        // Every request on B has led or joined B's flight: B's leader is at A's Redis lock before A's origin answers.
+        await CollapsingTests.WaitUntilAsync(() => b.Count("miss") + b.Count("collapsed") == 25);
+        gate.SetResult();
+
+        var responses = await Task.WhenAll(onA.Concat(onB));
+        responses.Select(r => r.Body + " | " + r.Response.CacheStatus()).Should().OnlyContain(r => r.StartsWith("shared1 |"));
+        origin.Executions.Should().Be(1);
+
+        // A purge on A reaches B's memory tier through the backplane.
+        (await b.Client.GetAsync("/r", host)).CacheStatus().Should().Contain("hit");
+        await a.App.Services.GetRequiredService<IStampedeResponseCache>().PurgeAsync(new Uri("http://shop.example/r"));
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while ((await b.Client.GetAsync("/r", host)).CacheStatus().Contains("hit"))
         {
-            await using var a = await StartInstanceAsync();
-            await using var b = await StartInstanceAsync();
-            (string, string) host = ("Host", "shop.example"); // both instances behind one name, as behind a load balancer
-
-            var onA = Enumerable.Range(0, 25).Select(_ => a.Client.GetBodyAsync("/r", host)).ToArray();
-            await origin.Entered.Task;
-            var onB = Enumerable.Range(0, 25).Select(_ => b.Client.GetBodyAsync("/r", host)).ToArray();
-            // Every request on B has led or joined B's flight: B's leader is at A's Redis lock before A's origin answers.
-            await CollapsingTests.WaitUntilAsync(() => b.Count("miss") + b.Count("collapsed") == 25);
-            gate.SetResult();
-
-            var responses = await Task.WhenAll(onA.Concat(onB));
-            responses.Select(r => r.Body + " | " + r.Response.CacheStatus()).Should().OnlyContain(r => r.StartsWith("shared1 |"));
-            origin.Executions.Should().Be(1);
-
-            // A purge on A reaches B's memory tier through the backplane.
-            (await b.Client.GetAsync("/r", host)).CacheStatus().Should().Contain("hit");
-            await a.App.Services.GetRequiredService<IStampedeResponseCache>().PurgeAsync(new Uri("http://shop.example/r"));
-            var deadline = DateTime.UtcNow.AddSeconds(10);
-            while ((await b.Client.GetAsync("/r", host)).CacheStatus().Contains("hit"))
-            {
-                DateTime.UtcNow.Should().BeBefore(deadline, "the purge should reach the other instance");
-                await Task.Delay(20);
-            }
-
-            origin.Executions.Should().Be(2);
+            DateTime.UtcNow.Should().BeBefore(deadline, "the purge should reach the other instance");
+            await Task.Delay(20);
         }
-        finally
-        {
-            foreach (var tier in tiers)
-            {
-                await tier.DisposeAsync();
-            }
-        }
+
+        origin.Executions.Should().Be(2);
     }
     /// <summary>
     /// A purge on instance B while instance A's origin runs: what A fetched before the purge is stored nowhere (A's
@@ -77,13 +65,11 @@ public sealed class RedisDistributedTests
     [InlineData("tag")]
     public async Task Purge_OnAnotherInstanceWhileTheOriginRuns_WhatItFetchedIsStoredNowhere(string purge)
     {
-        await using var redis = await RedisServer.StartAsync();
-        var prefix = "http" + Guid.NewGuid().ToString("N")[..8] + ":";
+        await using var redis = await SharedRedis.StartAsync();
         var origin = new Origin();
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var tiers = new List<RedisStampedeTier>();
 
-        Task<TestHost> StartInstanceAsync() => StartInstanceOnRedisAsync(redis, prefix, tiers, withLock: false, app => app.MapGet("/p", async ctx =>
+        Task<TestHost> StartInstanceAsync() => redis.StartInstanceAsync(withLock: false, app => app.MapGet("/p", async ctx =>
         {
             using var _ = origin.Enter();
             ctx.Response.Headers.CacheControl = "max-age=60";
@@ -96,31 +82,21 @@ public sealed class RedisDistributedTests
             await ctx.Response.WriteAsync("v" + origin.Executions);
         }));
 
-        try
-        {
-            await using var a = await StartInstanceAsync();
-            await using var b = await StartInstanceAsync();
-            (string, string) host = ("Host", "shop.example");
+        await using var a = await StartInstanceAsync();
+        await using var b = await StartInstanceAsync();
+        (string, string) host = ("Host", "shop.example");
 
-            var inFlight = a.Client.GetBodyAsync("/p", host);
-            await origin.Entered.Task;
-            var purging = b.App.Services.GetRequiredService<IStampedeResponseCache>();
-            await (purge == "url" ? purging.PurgeAsync(new Uri("http://shop.example/p")) : purging.RemoveByTagAsync("catalog"));
-            gate.SetResult();
-            (await inFlight).Body.Should().Be("v1"); // its client is still answered
+        var inFlight = a.Client.GetBodyAsync("/p", host);
+        await origin.Entered.Task;
+        var purging = b.App.Services.GetRequiredService<IStampedeResponseCache>();
+        await (purge == "url" ? purging.PurgeAsync(new Uri("http://shop.example/p")) : purging.RemoveByTagAsync("catalog"));
+        gate.SetResult();
+        (await inFlight).Body.Should().Be("v1"); // its client is still answered
 
-            // (A response fetched within a millisecond after the purge may be refused too: the condition's margin.)
-            (await a.Client.GetBodyAsync("/p", host)).Body.Should().NotBe("v1", "instance A must not have stored the response fetched before the purge");
-            (await b.Client.GetBodyAsync("/p", host)).Body.Should().NotBe("v1", "nor may Redis hold it for instance B");
-            (await a.Client.GetBodyAsync("/p", host)).Body.Should().NotBe("v1");
-        }
-        finally
-        {
-            foreach (var tier in tiers)
-            {
-                await tier.DisposeAsync();
-            }
-        }
+        // (A response fetched within a millisecond after the purge may be refused too: the condition's margin.)
+        (await a.Client.GetBodyAsync("/p", host)).Body.Should().NotBe("v1", "instance A must not have stored the response fetched before the purge");
+        (await b.Client.GetBodyAsync("/p", host)).Body.Should().NotBe("v1", "nor may Redis hold it for instance B");
+        (await a.Client.GetBodyAsync("/p", host)).Body.Should().NotBe("v1");
     }
 
     /// <summary>
@@ -134,14 +110,12 @@ public sealed class RedisDistributedTests
     [InlineData("tag")]
     public async Task Purge_OnAnotherInstanceWhileTheOriginRuns_ALaterRequestOnTheFirstDoesNotJoinThePurgedExecution(string purge)
     {
-        await using var redis = await RedisServer.StartAsync();
-        var prefix = "http" + Guid.NewGuid().ToString("N")[..8] + ":";
+        await using var redis = await SharedRedis.StartAsync();
         var origin = new Origin();
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var executions = 0;
-        var tiers = new List<RedisStampedeTier>();
 
-        Task<TestHost> StartInstanceAsync() => StartInstanceOnRedisAsync(redis, prefix, tiers, withLock: false, app => app.MapGet("/p", async ctx =>
+        Task<TestHost> StartInstanceAsync() => redis.StartInstanceAsync(withLock: false, app => app.MapGet("/p", async ctx =>
         {
             using var _ = origin.Enter();
             var execution = Interlocked.Increment(ref executions);
@@ -156,33 +130,22 @@ public sealed class RedisDistributedTests
             await ctx.Response.WriteAsync("v" + execution);
         }));
 
-        try
-        {
-            await using var a = await StartInstanceAsync();
-            await using var b = await StartInstanceAsync();
-            (string, string) host = ("Host", "shop.example");
-            var flights = a.App.Services.GetRequiredService<Internal.FlightRegistry>().Flights;
+        await using var a = await StartInstanceAsync();
+        await using var b = await StartInstanceAsync();
+        (string, string) host = ("Host", "shop.example");
+        var flights = a.App.Services.GetRequiredService<Internal.FlightRegistry>().Flights;
 
-            var inFlight = a.Client.GetBodyAsync("/p", host);
-            await origin.Entered.Task;
-            await Poll.UntilAsync(() => flights.Oldest(f => f.HasTag("catalog") ? 0 : long.MaxValue) == 0, "instance A's execution knows its response's tags");
-            var purging = b.App.Services.GetRequiredService<IStampedeResponseCache>();
-            await (purge == "url" ? purging.PurgeAsync(new Uri("http://shop.example/p")) : purging.RemoveByTagAsync("catalog"));
-            await Poll.UntilAsync(() => flights.IsEmpty, "instance A hears the purge and supersedes its execution");
+        var inFlight = a.Client.GetBodyAsync("/p", host);
+        await origin.Entered.Task;
+        await Poll.UntilAsync(() => flights.Oldest(f => f.HasTag("catalog") ? 0 : long.MaxValue) == 0, "instance A's execution knows its response's tags");
+        var purging = b.App.Services.GetRequiredService<IStampedeResponseCache>();
+        await (purge == "url" ? purging.PurgeAsync(new Uri("http://shop.example/p")) : purging.RemoveByTagAsync("catalog"));
+        await Poll.UntilAsync(() => flights.IsEmpty, "instance A hears the purge and supersedes its execution");
 
-            (await a.Client.GetBodyAsync("/p", host)).Body.Should().Be("v2", "a request after the purge reached instance A gets a new execution, not the purged one");
-            gate.SetResult();
-            (await inFlight).Body.Should().Be("v1", "the execution still answers the client that was waiting for it");
-            executions.Should().Be(2);
-        }
-        finally
-        {
-            gate.TrySetResult();
-            foreach (var tier in tiers)
-            {
-                await tier.DisposeAsync();
-            }
-        }
+        (await a.Client.GetBodyAsync("/p", host)).Body.Should().Be("v2", "a request after the purge reached instance A gets a new execution, not the purged one");
+        gate.SetResult();
+        (await inFlight).Body.Should().Be("v1", "the execution still answers the client that was waiting for it");
+        executions.Should().Be(2);
     }
 
     /// <summary>
@@ -193,12 +156,10 @@ public sealed class RedisDistributedTests
     [Fact]
     public async Task Store_AfterTheBarriersLeaseWasLostAndAnotherInstanceStored_IsRefused()
     {
-        await using var redis = await RedisServer.StartAsync();
-        var prefix = "http" + Guid.NewGuid().ToString("N")[..8] + ":";
+        await using var redis = await SharedRedis.StartAsync();
         var origin = new Origin();
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var tiers = new List<RedisStampedeTier>();
-        Task<TestHost> StartInstanceAsync() => StartInstanceOnRedisAsync(redis, prefix, tiers, withLock: true, app => app.MapGet("/l", async ctx =>
+        Task<TestHost> StartInstanceAsync() => redis.StartInstanceAsync(withLock: true, app => app.MapGet("/l", async ctx =>
         {
             using var _ = origin.Enter();
             ctx.Response.Headers.CacheControl = "max-age=60";
@@ -211,47 +172,63 @@ public sealed class RedisDistributedTests
             await ctx.Response.WriteAsync("v" + execution);
         }));
 
-        try
+        await using var a = await StartInstanceAsync();
+        await using var b = await StartInstanceAsync();
+        (string, string) host = ("Host", "shop.example");
+
+        var slow = a.Client.GetBodyAsync("/l", host);
+        await origin.Entered.Task;
+        var locks = (await redis.CliAsync("--scan", "--pattern", redis.Prefix + "*lock|*")).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        locks.Should().ContainSingle("instance A holds the flight's barrier");
+        await redis.CliAsync("del", locks[0]); // its lease ran out
+
+        (await b.Client.GetBodyAsync("/l", host)).Body.Should().Be("v2", "instance B leads once the lease is gone");
+        gate.SetResult();
+        (await slow).Body.Should().Be("v1"); // its client is still answered
+
+        (await a.Client.GetBodyAsync("/l", host)).Body.Should().Be("v2", "instance A must not have stored its older response over B's");
+        (await b.Client.GetBodyAsync("/l", host)).Body.Should().Be("v2");
+        origin.Executions.Should().Be(2);
+    }
+
+    /// <summary>A redis-server of the test's own and the app instances sharing it (one key prefix); disposed with them.</summary>
+    private sealed class SharedRedis : IAsyncDisposable
+    {
+        private readonly RedisServer _server;
+        /// <summary>Gets the key prefix every instance uses.</summary>
+        public string Prefix { get; } = "http" + Guid.NewGuid().ToString("N")[..8] + ":";
+        private readonly List<RedisStampedeTier> _tiers = [];
+
+        private SharedRedis(RedisServer server) => _server = server;
+
+        public static async Task<SharedRedis> StartAsync() => new(await RedisServer.StartAsync());
+
+        /// <summary>Runs redis-cli against the server.</summary>
+        public Task<string> CliAsync(params string[] args) => _server.CliAsync(args);
+
+        /// <summary>An app instance whose engine (and, with <paramref name="withLock"/>, the flight's barrier) is on the shared Redis.</summary>
+        public async Task<TestHost> StartInstanceAsync(bool withLock, Action<WebApplication> endpoints)
         {
-            await using var a = await StartInstanceAsync();
-            await using var b = await StartInstanceAsync();
-            (string, string) host = ("Host", "shop.example");
-
-            var slow = a.Client.GetBodyAsync("/l", host);
-            await origin.Entered.Task;
-            var locks = (await redis.CliAsync("--scan", "--pattern", prefix + "*lock|*")).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            locks.Should().ContainSingle("instance A holds the flight's barrier");
-            await redis.CliAsync("del", locks[0]); // its lease ran out
-
-            (await b.Client.GetBodyAsync("/l", host)).Body.Should().Be("v2", "instance B leads once the lease is gone");
-            gate.SetResult();
-            (await slow).Body.Should().Be("v1"); // its client is still answered
-
-            (await a.Client.GetBodyAsync("/l", host)).Body.Should().Be("v2", "instance A must not have stored its older response over B's");
-            (await b.Client.GetBodyAsync("/l", host)).Body.Should().Be("v2");
-            origin.Executions.Should().Be(2);
+            var tier = await RedisStampedeTier.ConnectAsync(new RedisStampedeOptions { Configuration = _server.Configuration, KeyPrefix = Prefix });
+            _tiers.Add(tier);
+            return await TestHost.StartAsync(endpoints, services: s =>
+            {
+                s.AddSingleton<IStampedeCache>(_ => new StampedeCache(distributedStore: tier, backplane: tier));
+                if (withLock)
+                {
+                    s.AddSingleton<IStampedeLock>(_ => new RedisStampedeLock(tier)); // the cross-instance barrier of the HTTP flight
+                }
+            });
         }
-        finally
+
+        public async ValueTask DisposeAsync()
         {
-            foreach (var tier in tiers)
+            foreach (var tier in _tiers)
             {
                 await tier.DisposeAsync();
             }
-        }
-    }
 
-    /// <summary>An app instance whose engine (and, with <paramref name="withLock"/>, the flight's barrier) is on the shared Redis.</summary>
-    private static async Task<TestHost> StartInstanceOnRedisAsync(RedisServer redis, string prefix, List<RedisStampedeTier> tiers, bool withLock, Action<WebApplication> endpoints)
-    {
-        var tier = await RedisStampedeTier.ConnectAsync(new RedisStampedeOptions { Configuration = redis.Configuration, KeyPrefix = prefix });
-        tiers.Add(tier);
-        return await TestHost.StartAsync(endpoints, services: s =>
-        {
-            s.AddSingleton<IStampedeCache>(_ => new StampedeCache(distributedStore: tier, backplane: tier));
-            if (withLock)
-            {
-                s.AddSingleton<IStampedeLock>(_ => new RedisStampedeLock(tier)); // the cross-instance barrier of the HTTP flight
-            }
-        });
+            await _server.DisposeAsync();
+        }
     }
 }

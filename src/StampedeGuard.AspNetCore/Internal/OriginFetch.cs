@@ -35,7 +35,6 @@ internal sealed class OriginFetch : IOriginResponseSink
     private bool _headersPublished;
     private bool _hitForPassSet;
     private OriginDeadline? _deadline;
-    private (StampedeCache Engine, StampedeWriteCondition Condition)? _gate;
     
     public OriginFetch(ResponseCacheRuntime runtime, ResponseFlight flight, MissPlan plan, HttpContext client)
     {
@@ -85,9 +84,7 @@ internal sealed class OriginFetch : IOriginResponseSink
             {
                 // Before the origin is asked: whatever it answers is stored only if no purge (of the URL, of one of the
                 // response's tags, on this instance or another) returned in between. See StoreAsync.
-                var condition = await engine.BeginConditionalWriteAsync(_flight.Token).ConfigureAwait(false);
-                _gate = (engine, condition);
-                _flight.Condition = condition;
+                _flight.Condition = await engine.BeginConditionalWriteAsync(_flight.Token).ConfigureAwait(false);
             }
 
             await FetchAndSetAsync().ConfigureAwait(false);
@@ -110,7 +107,7 @@ internal sealed class OriginFetch : IOriginResponseSink
         }
         finally
         {
-            _gate?.Condition.Dispose();
+            _flight.Condition?.Dispose();
             if (lease is not null)
             {
                 await ReleaseQuietlyAsync(lease).ConfigureAwait(false);
@@ -512,11 +509,11 @@ internal sealed class OriginFetch : IOriginResponseSink
 
         try
         {
-            if (_gate is not { } gate)
+            if (_flight.Condition is not { } condition)
             {
-                await _runtime.Cache.SetAsync(key, value, options).ConfigureAwait(false);
+                await _runtime.Cache.SetAsync(key, value, options).ConfigureAwait(false); // an application's own IStampedeCache
             }
-            else if (!await gate.Engine.SetIfUnchangedAsync(key, value, gate.Condition, options).ConfigureAwait(false))
+            else if (!await ((StampedeCache)_runtime.Cache).SetIfUnchangedAsync(key, value, condition, options).ConfigureAwait(false))
             {
                 StoreRefused();
             }

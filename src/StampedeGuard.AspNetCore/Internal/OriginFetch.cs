@@ -27,11 +27,7 @@ internal sealed class OriginFetch : IOriginResponseSink
     private readonly HttpContext _origin;
     private readonly AsyncServiceScope? _scope;
     private DateTimeOffset _requestTime;
-    private ResponseEvaluation? _evaluation;
-    private CachedResponse? _replacement;
-    private bool _replacementIsNew;
-    private CachedResponse? _marker;
-    private string? _storeKey;
+    private StorePlan? _store;
     private bool _headersPublished;
     private bool _hitForPassSet;
     private OriginDeadline? _deadline;
@@ -229,7 +225,7 @@ internal sealed class OriginFetch : IOriginResponseSink
         }
 
         activity?.SetTag("http.response.status_code", _response.StatusCode);
-        activity?.SetTag("stampedeguard.http.stored", _evaluation?.Storable ?? _replacement is not null);
+        activity?.SetTag("stampedeguard.http.stored", _store is { } planned && (planned.Evaluation?.Storable ?? planned.Replacement is not null));
         if (failure is not null)
         {
             activity?.SetStatus(ActivityStatusCode.Error, failure.GetType().Name);
@@ -261,12 +257,13 @@ internal sealed class OriginFetch : IOriginResponseSink
             return (Transient, null); // purged while this execution ran: answer the clients, store nothing
         }
 
-        if (_replacement is not null)
+        var plan = _store;
+        if (plan?.Replacement is { } replacement)
         {
-            return _replacementIsNew ? (_replacement, _runtime.EntryOptions(_replacement, Tags())) : (_replacement, null);
+            return plan.ReplacementIsNew ? (replacement, _runtime.EntryOptions(replacement, Tags())) : (replacement, null);
         }
 
-        if (_evaluation is { Storable: true, Entry: { } entry })
+        if (plan?.Evaluation is { Storable: true, Entry: { } entry })
         {
             var body = _flight.Body.ToArray();
             var declared = entry.Header(HeaderNames.ContentLength);
@@ -276,11 +273,11 @@ internal sealed class OriginFetch : IOriginResponseSink
                 entry.Body = body;
                 _runtime.Metrics.Stored.Add(1);
                 var options = _runtime.EntryOptions(entry, Tags());
-                if (_storeKey is not null && _storeKey != _plan.FlightKey)
+                if (plan.VariantKey is { } variantKey && variantKey != _plan.FlightKey)
                 {
-                    await StoreBestEffortAsync(StoreAsync(_storeKey, entry, options)).ConfigureAwait(false);
-                    return _plan.FlightKey == _plan.PrimaryKey && _marker is not null
-                        ? (_marker, _runtime.MarkerOptions(entry, [_plan.UrlTag]))
+                    await StoreBestEffortAsync(StoreAsync(variantKey, entry, options)).ConfigureAwait(false);
+                    return _plan.FlightKey == _plan.PrimaryKey && plan.Marker is { } marker
+                        ? (marker, _runtime.MarkerOptions(entry, [_plan.UrlTag]))
                         : (entry, null);
                 }
 
@@ -295,7 +292,7 @@ internal sealed class OriginFetch : IOriginResponseSink
 
         if (_hitForPassSet)
         {
-            return (CachedResponse.HitForPass(_evaluation?.Reason ?? "uncacheable"), _runtime.HitForPassOptions(_plan.UrlTag));
+            return (CachedResponse.HitForPass(plan?.Evaluation?.Reason ?? "uncacheable"), _runtime.HitForPassOptions(_plan.UrlTag));
         }
 
         return (Transient, null);
@@ -319,19 +316,29 @@ internal sealed class OriginFetch : IOriginResponseSink
         switch (decision.Action)
         {
             case OriginAction.MergeNotModified:
-                _replacement = decision.Answer;
-                _replacementIsNew = true;
-                Finish(new FlightHead { Kind = FlightHeadKind.Stored, Stored = _replacement, StatusCode = _replacement!.StatusCode, Shareable = true, Storing = true });
+                _store = new StorePlan { Replacement = decision.Answer, ReplacementIsNew = true };
+                Finish(new FlightHead { Kind = FlightHeadKind.Stored, Stored = decision.Answer, StatusCode = decision.Answer!.StatusCode, Shareable = true, Storing = true });
                 return false;
             case OriginAction.ServeStaleIfError:
                 Log.StaleIfError(_runtime.Logger, _plan.LogKey);
-                _replacement = decision.Answer;
-                Finish(new FlightHead { Kind = FlightHeadKind.Stored, Stored = _replacement, StatusCode = _replacement!.StatusCode, Shareable = true, Detail = "stale-if-error" });
+                _store = new StorePlan { Replacement = decision.Answer };
+                Finish(new FlightHead { Kind = FlightHeadKind.Stored, Stored = decision.Answer, StatusCode = decision.Answer!.StatusCode, Shareable = true, Detail = "stale-if-error" });
                 return false;
         }
 
         var evaluation = decision.Evaluation!;
-        _evaluation = evaluation;
+        var vary = evaluation.VaryHeaders;
+        CachedResponse? marker = null;
+        string? variantKey = null;
+        if (evaluation.Storable && vary is not null)
+        {
+            marker = _plan.Marker is { VaryHeaders: { } known } existing && known.SequenceEqual(vary)
+                ? existing
+                : new CachedResponse { Kind = CachedResponseKind.VaryMarker, VaryHeaders = vary, VaryId = Guid.NewGuid().ToString("N") };
+            variantKey = CacheKeyBuilder.VariantKey(_plan.PrimaryKey, marker, _origin.Request.Headers);
+        }
+
+        _store = new StorePlan { Evaluation = evaluation, Marker = marker, VariantKey = variantKey };
         _flight.SetTags(evaluation.Tags ?? (IReadOnlyList<string>?)_plan.Policy?.Tags); // a purge of one of them supersedes it from now on
         var retryForWaiters = decision.RetryForWaiters;
         if (!evaluation.Storable)
@@ -355,19 +362,14 @@ internal sealed class OriginFetch : IOriginResponseSink
             await SetHitForPassAsync(evaluation.Reason ?? "uncacheable").ConfigureAwait(false);
         }
 
-        var vary = evaluation.VaryHeaders;
-        if (evaluation.Storable && vary is not null)
+        if (marker is not null && variantKey is not null)
         {
-            var marker = _plan.Marker is { VaryHeaders: { } known } existing && known.SequenceEqual(vary)
-                ? existing
-                : new CachedResponse { Kind = CachedResponseKind.VaryMarker, VaryHeaders = vary, VaryId = Guid.NewGuid().ToString("N") };
-            _marker = marker;
-            _storeKey = CacheKeyBuilder.VariantKey(_plan.PrimaryKey, marker, _origin.Request.Headers);
-            if (_storeKey != _flight.Key && evaluation.Shareable && _runtime.Flights.TryLead(_storeKey, _flight))
+            if (variantKey != _flight.Key && evaluation.Shareable && _runtime.Flights.TryLead(variantKey, _flight))
             {
                 // Requests that find the marker look for the variant's flight: this one is it.
-                _flight.AliasKey = _storeKey;
+                _flight.AliasKey = variantKey;
             }
+
             if (!ReferenceEquals(marker, _plan.Marker))
             {
                 await TryAsync(StoreAsync(_plan.PrimaryKey, marker, _runtime.MarkerOptions(evaluation.Entry, [_plan.UrlTag]))).ConfigureAwait(false);
@@ -395,7 +397,7 @@ internal sealed class OriginFetch : IOriginResponseSink
 
     public async ValueTask OnBodyAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
-        if (_evaluation is { Storable: true } evaluation && _flight.Body.Length + data.Length > _runtime.Options.MaximumBodySize)
+        if (_store?.Evaluation is { Storable: true } evaluation && _flight.Body.Length + data.Length > _runtime.Options.MaximumBodySize)
         {
             // Grew past the limit while streaming: stop storing, keep streaming to whoever is attached, pass newcomers.
             evaluation.Storable = false;
@@ -558,7 +560,7 @@ internal sealed class OriginFetch : IOriginResponseSink
     private List<string> Tags()
     {
         var tags = new List<string> { _plan.UrlTag };
-        if (_evaluation?.Tags is { } extra)
+        if (_store?.Evaluation?.Tags is { } extra)
         {
             tags.AddRange(extra);
         }
@@ -568,5 +570,23 @@ internal sealed class OriginFetch : IOriginResponseSink
         }
 
         return tags;
+    }
+
+    /// <summary>
+    /// What the execution will store, decided once when the origin's headers arrive: a replacement (a merged 304, stored
+    /// anew; a stale-if-error response, kept as it is), or the origin's response as evaluated, with the vary marker and
+    /// variant key it is stored under.
+    /// </summary>
+    private sealed class StorePlan
+    {
+        public CachedResponse? Replacement { get; init; }
+
+        public bool ReplacementIsNew { get; init; }
+
+        public ResponseEvaluation? Evaluation { get; init; }
+
+        public CachedResponse? Marker { get; init; }
+
+        public string? VariantKey { get; init; }
     }
 }

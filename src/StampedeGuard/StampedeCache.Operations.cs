@@ -232,17 +232,28 @@ public sealed partial class StampedeCache
         all[0] = engine;
         for (var i = 0; i < listeners.Length; i++)
         {
+            Task listened;
             try
             {
-                all[i + 1] = listeners[i](tag);
+                listened = listeners[i](tag);
             }
             catch (Exception ex)
             {
-                all[i + 1] = Task.FromException(ex);
+                listened = Task.FromException(ex);
             }
+
+            // Logged (and so observed) whoever waits: another node's message does not wait for it.
+            _ = listened.ContinueWith(static (failed, state) => LogTagListenerFailed(state, failed), (this, tag), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            all[i + 1] = listened;
         }
 
         return Task.WhenAll(all);
+    }
+
+    private static void LogTagListenerFailed(object? state, Task failed)
+    {
+        var (cache, tag) = ((StampedeCache, string))state!;
+        Log.TagListenerFailed(cache._logger, tag, failed.Exception!.GetBaseException());
     }
 
     private sealed class TagListener(StampedeCache cache, Func<string, Task> supersede) : IDisposable

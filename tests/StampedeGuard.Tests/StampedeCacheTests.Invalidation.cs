@@ -199,4 +199,21 @@ public sealed partial class StampedeCacheTests
         heard.Should().Equal("catalog");
         FluentActions.Invoking(() => cache.RegisterTagInvalidation(null!)).Should().Throw<ArgumentNullException>().WithParameterName("onInvalidation");
     }
+    /// <summary>A listener that fails on another node's invalidation is logged (event 16), not left an unobserved task.</summary>
+    [Fact]
+    public async Task RegisterTagInvalidation_ListenerFailsOnAnotherNodesInvalidation_Logged()
+    {
+        var logs = new Microsoft.Extensions.Logging.Testing.FakeLoggerProvider();
+        using var loggerFactory = new Microsoft.Extensions.Logging.LoggerFactory([logs]);
+        var backplane = new ResettableBackplane();
+        using var cache = new StampedeCache(new StampedeCacheOptions(), backplane: backplane, loggerFactory: loggerFactory);
+        using var registration = cache.RegisterTagInvalidation(_ => throw new InvalidOperationException("listener broke"));
+
+        backplane.Deliver(new StampedeGuard.Distributed.BackplaneMessage { Kind = StampedeGuard.Distributed.BackplaneMessageKind.RemoveByTag, Key = "catalog", Timestamp = 1 });
+
+        await Poll.UntilAsync(() => logs.Collector.GetSnapshot().Any(r => r.Id.Id == 16), "the listener's failure is logged");
+        var record = logs.Collector.GetSnapshot().Single(r => r.Id.Id == 16);
+        record.Message.Should().Contain("catalog");
+        record.Exception.Should().BeOfType<InvalidOperationException>();
+    }
 }

@@ -46,4 +46,7 @@ internal static partial class Log
 
     [LoggerMessage(15, LogLevel.Information, "The backplane reported that messages may have been lost or the distributed tier was reset: dropped {Entries} local entries; tag invalidations are read again.")]
     public static partial void LocalTierReset(ILogger logger, int entries);
+
+    [LoggerMessage(16, LogLevel.Warning, "A tag invalidation listener (RegisterTagInvalidation) failed for tag '{Tag}'.")]
+    public static partial void TagListenerFailed(ILogger logger, string tag, Exception exception);
 }

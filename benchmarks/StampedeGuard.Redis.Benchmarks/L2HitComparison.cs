@@ -103,7 +103,7 @@ internal static class L2HitComparison
         Console.WriteLine();
     }
 
-    private static double Percentile(List<double> samples, double q)
+    public static double Percentile(List<double> samples, double q)
     {
         var sorted = samples.Order().ToArray();
         return sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];

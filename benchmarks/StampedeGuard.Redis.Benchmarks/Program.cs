@@ -7,6 +7,10 @@
 // Usage: dotnet run -c Release [-- --iterations 2000]
 // Or, the L2 hit against HybridCache over RedisCache, same run (rounds interleaved; commands per hit counted by Redis):
 //   dotnet run -c Release -- --l2hit [--rounds 20] [--calls 500]
+// Or, the L2 hit through each set-up (bare tier and engine as --l2hit, AddStampedeGuard().AddRedis(...) as --peers,
+// their differences one at a time, HybridCache), one process: dotnet run -c Release -- --l2hit-setups [--rounds 10] [--calls 500]
+// Or, the peers mode's L2 hit row alone with many rounds (a writer and a reader process per library, kept for the run):
+//   dotnet run -c Release -- --l2hit-peers [--rounds 20] [--calls 500] [--cold] [--libraries StampedeGuard,StampedeGuardBare,FusionCache,HybridCache]
 // Or, L2 compression only (bytes stored in Redis and time per L2 write/read of 1 KiB, 32 KiB and 512 KiB JSON lists,
 // uncompressed, Brotli and ZLib): dotnet run -c Release -- --compression
 // Or, value push vs invalidation (bytes on the wire per write and time until every other node sees it, 1 KiB and
@@ -50,6 +54,18 @@ if (args.Contains("--peers"))
 if (args.Contains("--l2hit"))
 {
     await StampedeGuard.Redis.Benchmarks.L2HitComparison.RunAsync(server, Arg("--rounds", 20), Arg("--calls", 500));
+    return;
+}
+
+if (args.Contains("--l2hit-peers"))
+{
+    await L2HitProcesses.RunAsync(server.Configuration, Arg("--rounds", 20), Arg("--calls", 500), args.Contains("--cold"), Array.IndexOf(args, "--libraries") is var l and >= 0 ? [.. args[l + 1].Split(',').Select(Enum.Parse<PeerLibrary>)] : [PeerLibrary.StampedeGuard, PeerLibrary.FusionCache, PeerLibrary.HybridCache]);
+    return;
+}
+
+if (args.Contains("--l2hit-setups"))
+{
+    await StampedeGuard.Redis.Benchmarks.L2HitSetups.RunAsync(server, Arg("--rounds", 10), Arg("--calls", 500));
     return;
 }
 

@@ -116,6 +116,9 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
 
     internal bool IsCircuitOpen => _guard.IsBroken;
 
+    /// <summary>Gets how many calls resumed their caller through a thread-pool hop of the guard's own (for tests).</summary>
+    internal long GuardHops => _guard.Hops;
+
     internal bool IsOutageActive => _guard.Outage.IsActive;
 
     /// <inheritdoc />

@@ -89,6 +89,80 @@ public sealed class RedisThreadingAndOwnershipTests(RedisFixture redis, ITestOut
     }
 
     [Fact]
+    public async Task ReadAsync_L2Hit_ResumesOnTheReplysThreadPoolThreadWithoutASecondHop()
+    {
+        // An L2 hit is one HMGET; the client hands its reply to the thread pool, and the caller resumes right there:
+        // the guard adds no hop of its own (a hop is a thread-pool wake-up per hit: the cost issue 18 measured).
+        var tier = await TierAsync();
+        await tier.WriteAsync("hit", new byte[] { 1, 2, 3 }, new DistributedWriteOptions { TimeToLive = TimeSpan.FromMinutes(1), FreshUntil = DateTimeOffset.UtcNow.AddMinutes(1) }, default);
+        var (hops, offPool) = await Task.Run(async () =>
+        {
+            var offPool = 0;
+            var before = tier.GuardHops;
+            for (var i = 0; i < 50; i++)
+            {
+                var read = await tier.ReadAsync("hit", new DistributedReadOptions { LockMode = DistributedLockMode.AcquireIfNotFresh, Now = DateTimeOffset.UtcNow, LeaseDuration = TimeSpan.FromSeconds(10) }, default).ConfigureAwait(false);
+                read.Envelope.Should().Equal(1, 2, 3);
+                read.Stamp.Should().Be(0, "answered by the plain read");
+                offPool += Thread.CurrentThread.IsThreadPoolThread ? 0 : 1;
+            }
+
+            return (tier.GuardHops - before, offPool);
+        });
+
+        hops.Should().Be(0, "a call answered by Redis resumes on the thread-pool thread the client dispatched its reply to");
+        offPool.Should().Be(0, "never on the client's own threads");
+    }
+
+    [Fact]
+    public async Task ReadAsync_L2HitCallerBlocks_RedisRepliesStillArrive()
+    {
+        // The caller of a hit blocks synchronously where its await resumed: were that the client's reader, every reply
+        // on the connection (a PING here) would wait for it.
+        var tier = await TierAsync();
+        await tier.WriteAsync("hit", new byte[] { 1 }, new DistributedWriteOptions { TimeToLive = TimeSpan.FromMinutes(1), FreshUntil = DateTimeOffset.UtcNow.AddMinutes(1) }, default);
+        var resumed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var blocker = Task.Run(async () =>
+        {
+            await tier.ReadAsync("hit", default, default).ConfigureAwait(false);
+            resumed.SetResult();
+            Thread.Sleep(TimeSpan.FromSeconds(3)); // the scenario: a caller's synchronous work after a hit
+        });
+        await resumed.Task;
+
+        var ping = await tier.Connection!.GetDatabase().PingAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        var hit = Stopwatch.StartNew();
+        (await tier.ReadAsync("hit", default, default).AsTask().WaitAsync(TimeSpan.FromSeconds(10))).Envelope.Should().Equal(1);
+        var read = hit.Elapsed;
+        await blocker;
+
+        ping.Should().BeLessThan(TimeSpan.FromSeconds(1), "the hit's caller does not run on the thread that reads Redis replies");
+        read.Should().BeLessThan(TimeSpan.FromSeconds(1), "another hit on the same connection is answered meanwhile");
+    }
+
+    [Fact]
+    public async Task RunAsync_CallTimedOut_CallerResumesThroughAHopOffTheTimersThread()
+    {
+        // A timeout completes the call from a timer's thread: the caller is handed to the thread pool, not run there.
+        var tier = await TierAsync(configure: o => { o.OperationTimeout = TimeSpan.FromMilliseconds(200); o.HeartbeatInterval = Timeout.InfiniteTimeSpan; }); // no heartbeat: its calls time out too
+        await tier.ReadAsync("slow", default, default); // connected and warm: the hop below is the timeout's
+        var before = tier.GuardHops;
+        await Redis.Server.CliAsync("client", "pause", "3000", "all");
+        DistributedReadResult read;
+        try
+        {
+            read = await tier.ReadAsync("slow", default, default);
+        }
+        finally
+        {
+            await Redis.Server.CliAsync("client", "unpause");
+        }
+
+        read.Outcome.Should().Be(DistributedOutcome.Unavailable, "the call timed out");
+        (tier.GuardHops - before).Should().Be(1, "the timed-out call resumed its caller through the guard's hop");
+    }
+
+    [Fact]
     public async Task DisposeAsync_ApplicationsMultiplexer_LeftOpenAndUsableWithoutException()
     {
         await using var application = await ConnectionMultiplexer.ConnectAsync(Redis.Server.Configuration);

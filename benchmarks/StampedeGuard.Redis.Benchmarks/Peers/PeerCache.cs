@@ -23,6 +23,7 @@ internal abstract class PeerCache : IAsyncDisposable
         PeerLibrary.StampedeGuard => new StampedeGuardPeerCache(configuration),
         PeerLibrary.FusionCache => new FusionCachePeerCache(configuration),
         PeerLibrary.HybridCache => new HybridCachePeerCache(configuration),
+        PeerLibrary.StampedeGuardBare => StampedeGuardBarePeerCache.Create(configuration),
         _ => throw new ArgumentOutOfRangeException(nameof(library), library, null),
     };
 
@@ -37,7 +38,7 @@ internal abstract class PeerCache : IAsyncDisposable
     /// <summary>Reads memory, then Redis; never runs a factory. Null when the key is nowhere.</summary>
     public abstract ValueTask<string?> TryGetAsync(string key);
 
-    public ValueTask DisposeAsync() => _services.DisposeAsync();
+    public virtual ValueTask DisposeAsync() => _services.DisposeAsync();
 
     protected T Resolve<T>()
         where T : notnull => _services.GetRequiredService<T>();

@@ -6,4 +6,7 @@ internal enum PeerLibrary
     StampedeGuard,
     FusionCache,
     HybridCache,
+
+    /// <summary>StampedeGuard without DI: the tier and engine built by hand, as <c>--l2hit</c> does (heartbeats on).</summary>
+    StampedeGuardBare,
 }

@@ -3,13 +3,18 @@ using Microsoft.Extensions.DependencyInjection;
 namespace StampedeGuard.Redis.Benchmarks.Peers;
 
 /// <summary>StampedeGuard as its README sets it up for several instances: <c>AddStampedeGuard().AddRedis(...)</c> (L2, barrier, backplane).</summary>
-internal sealed class StampedeGuardPeerCache : PeerCache
+internal class StampedeGuardPeerCache : PeerCache
 {
     private readonly IStampedeCache _cache;
 
     public StampedeGuardPeerCache(string configuration)
         : base(services => services.AddStampedeGuard().AddRedis(r => r.Configuration = configuration)) =>
         _cache = Resolve<IStampedeCache>();
+
+    /// <summary>Over an engine built without DI (<see cref="StampedeGuardBarePeerCache"/>).</summary>
+    protected StampedeGuardPeerCache(IStampedeCache cache)
+        : base(_ => { }) =>
+        _cache = cache;
 
     public override Func<string, ValueTask<string>> Prepare(Func<CancellationToken, ValueTask<string>> factory, TimeSpan duration, bool skipLocalRead = false)
     {

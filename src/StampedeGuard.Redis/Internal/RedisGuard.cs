@@ -11,7 +11,12 @@ namespace StampedeGuard.Redis.Internal;
 /// counted, reported to the <see cref="RedisOutage"/> (one log line when an outage starts, one when it ends) and
 /// answered with the caller's fallback (or rethrown with <see cref="RedisStampedeOptions.ThrowOnRedisErrors"/>).
 /// The caller's own cancellation always propagates. A call that did not complete at once resumes its caller on the
-/// thread pool, never on the client's reader thread, so the caller's code cannot stall Redis replies.
+/// thread pool, never on the client's reader thread, so the caller's code cannot stall Redis replies. A reply already
+/// arrives there: StackExchange.Redis hands every reply's continuations to the thread pool (its tasks run continuations
+/// asynchronously, or it queues their activation), so a call answered by Redis resumes on that thread-pool thread as it
+/// is, with no second hop (an L2 hit's one thread-pool wake-up, not two). Only what may complete elsewhere yields to the
+/// thread pool first: a wait for the first connect, a failure or timeout (a timer's thread), and any completion that is
+/// not on a thread-pool thread.
 /// </summary>
 internal sealed class RedisGuard
 {
@@ -20,6 +25,7 @@ internal sealed class RedisGuard
     private readonly ILogger _logger;
     private readonly RedisMetrics _metrics;
     private readonly bool _throw;
+    private long _hops;
 
     public RedisGuard(RedisConnection connection, RedisStampedeOptions options, ILogger logger, RedisMetrics metrics, TimeProvider timeProvider)
     {
@@ -65,6 +71,9 @@ internal sealed class RedisGuard
     /// </summary>
     public Func<RedisServerException, bool>? IsConfigurationError { get; set; }
 
+    /// <summary>Gets how many calls resumed their caller through a thread-pool hop of their own (for tests).</summary>
+    public long Hops => Volatile.Read(ref _hops);
+
     /// <summary>Gets whether the circuit is open (for tests and health checks).</summary>
     public bool IsBroken { get; private set; }
 
@@ -78,7 +87,8 @@ internal sealed class RedisGuard
     /// </summary>
     public async ValueTask<TResult> RunAsync<TResult, TState>(string operation, TState state, Func<IConnectionMultiplexer, TState, Task<TResult>> call, TResult fallback, CancellationToken cancellationToken)
     {
-        var suspended = false;
+        var suspended = false; // resumed by whoever completed the connect wait or the call: hop unless it is known safe
+        var answered = false; // resumed by the call's reply: on the thread-pool thread the client dispatched it to
         var epoch = Outage.Epoch;
         try
         {
@@ -93,8 +103,10 @@ internal sealed class RedisGuard
                 static (s, token) => new ValueTask<TResult>(s.call(s.multiplexer, s.state).WaitAsync(token)),
                 (call, state, multiplexer),
                 cancellationToken);
-            suspended |= !pending.IsCompleted;
+            var replied = !pending.IsCompleted;
+            suspended |= replied;
             var result = await pending.ConfigureAwait(false);
+            answered = replied;
             IsBroken = false;
             Outage.Succeeded(epoch);
             return result;
@@ -109,9 +121,11 @@ internal sealed class RedisGuard
         }
         finally
         {
-            if (suspended)
+            if (suspended && !(answered && Thread.CurrentThread.IsThreadPoolThread))
             {
-                // Whoever completed the call (the client's reader, a timer) must not run the caller's continuation.
+                // Whoever completed the connect wait or a failed call (the client's reader, a timer) must not run the
+                // caller's continuation.
+                Interlocked.Increment(ref _hops);
                 await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
             }
         }

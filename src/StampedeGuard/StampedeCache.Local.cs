@@ -18,7 +18,7 @@ public sealed partial class StampedeCache
         var found = options.SkipLocalCacheRead ? null : _local.Find(key, now);
         if (found is RawEnvelope raw)
         {
-            var decoded = Decode<T>(key, raw.Bytes, options, raw.Version, expired: false);
+            var decoded = _distributed.Decode<T>(key, raw.Bytes, options, raw.Version, expired: false);
             if (decoded is not null)
             {
                 SetLocal(key, decoded, options, now, generation);
@@ -113,7 +113,7 @@ public sealed partial class StampedeCache
 
         return new CacheEntry<T>(value, error, times, tags, CacheEntry.ComputeRefreshCheckAt(times, previousFactoryTicks, options.EarlyRefresh, options.EarlyRefreshBeta), options.EarlyRefresh, options.EarlyRefreshBeta)
         {
-            Origin = origin != 0 ? origin : times.Created + Volatile.Read(ref _stampOffset),
+            Origin = origin != 0 ? origin : times.Created + _distributed.StampOffset,
         };
     }
 

@@ -27,9 +27,7 @@ public sealed partial class StampedeCache
         var entry = GetLocal<T>(key, options, Now());
         if (entry is null && UsesL2(options))
         {
-            var read = await SafeL2Async(key, "read", static (store, k, t) => store.ReadAsync(k, default, t), cancellationToken).ConfigureAwait(false);
-            LearnStamp(read.Stamp);
-            entry = await DecodeReadAsync<T>(key, read, options).ConfigureAwait(false);
+            entry = (await _distributed.ReadAsync<T>(key, default, options, run: null, learnClock: true, cancellationToken).ConfigureAwait(false)).Entry;
         }
 
         var now = Now();
@@ -46,14 +44,14 @@ public sealed partial class StampedeCache
         await SupersedeAsync(key).ConfigureAwait(false);
         if (UsesL2(options))
         {
-            await LearnStoreClockAsync(key, long.MaxValue, cancellationToken).ConfigureAwait(false);
+            await _distributed.LearnStoreClockAsync(key, long.MaxValue, cancellationToken).ConfigureAwait(false);
         }
 
         var entry = NewEntry(value, null, EntryTimes.From(Now(), options, 0), options, 0);
-        if (_l2 is not null || _backplane is not null)
+        if (_distributed.IsShared)
         {
             // An explicit write is itself an invalidation: unconditional, retried, and it throws unless confirmed.
-            var written = await WriteDistributedCoreAsync(key, entry, options, lease: null, expectedVersion: null, readStamp: 0, conditional: false, cancellationToken).ConfigureAwait(false);
+            var written = await _distributed.WriteAsync(key, entry, options, lease: null, expectedVersion: null, readStamp: 0, conditional: false, cancellationToken).ConfigureAwait(false);
             entry.Version = written.Version;
         }
 
@@ -79,7 +77,7 @@ public sealed partial class StampedeCache
 
         // Its start must be on the store's clock, to be compared with the versions and tag records there: learned from a
         // reply less than a second old (a miss has just read the store: no extra round trip then).
-        await LearnStoreClockAsync(StampedeKeys.AllTag, ConditionClockRefresh, cancellationToken).ConfigureAwait(false);
+        await _distributed.LearnStoreClockAsync(StampedeKeys.AllTag, ConditionClockRefresh, cancellationToken).ConfigureAwait(false);
 
         var startedAt = Now();
         var condition = new StampedeWriteCondition(this, startedAt, ConditionSince(startedAt), _local.Generation);
@@ -131,9 +129,9 @@ public sealed partial class StampedeCache
                 return false;
             }
 
-            if (_l2 is not null || _backplane is not null)
+            if (_distributed.IsShared)
             {
-                var write = await WriteDistributedCoreAsync(key, entry, options, lease: null, expectedVersion: null, readStamp: 0, conditional: true, cancellationToken, ConditionStoreSince(condition)).ConfigureAwait(false);
+                var write = await _distributed.WriteAsync(key, entry, options, lease: null, expectedVersion: null, readStamp: 0, conditional: true, cancellationToken, ConditionStoreSince(condition)).ConfigureAwait(false);
                 if (write.Outcome is DistributedOutcome.Superseded or DistributedOutcome.LeaseLost)
                 {
                     _metrics.RefusedWrite("superseded");
@@ -141,7 +139,7 @@ public sealed partial class StampedeCache
                 }
 
                 // Written at its new version, or kept here only: then at version 1, below any change this node hears of.
-                entry.Version = write.Version != 0 ? write.Version : _l2 is null ? 0 : 1;
+                entry.Version = write.Version != 0 ? write.Version : _distributed.HasStore ? 1 : 0;
             }
 
             SetLocal(key, entry, options, Now(), condition.LocalGeneration);
@@ -159,7 +157,7 @@ public sealed partial class StampedeCache
     /// margin only covers the clocks' drift since it was learned (under a second, see <see cref="ConditionClockRefresh"/>).
     /// </summary>
     private long ConditionSince(long startedAt) =>
-        startedAt + Volatile.Read(ref _stampOffset) - (_l2 is not null && Volatile.Read(ref _stampLearned) ? ConditionMargin : 0);
+        startedAt + _distributed.StampOffset - (_distributed.KnowsStoreClock ? ConditionMargin : 0);
 
     /// <summary>How old the learned store clock may be when a condition begins.</summary>
     private static readonly long ConditionClockRefresh = TimeSpan.TicksPerSecond;
@@ -169,7 +167,7 @@ public sealed partial class StampedeCache
 
     /// <summary>What the store's write is conditional on: the condition's start on its clock; 0 (kept local) while this node has not learned that clock.</summary>
     private long ConditionStoreSince(StampedeWriteCondition condition) =>
-        _l2 is not null && Volatile.Read(ref _stampLearned) ? condition.Since : 0;
+        _distributed.KnowsStoreClock ? condition.Since : 0;
 
     /// <summary>A disposed condition no longer keeps records or sees changes.</summary>
     internal void EndCondition(StampedeWriteCondition condition) => _conditions.TryRemove(condition, out _);
@@ -180,7 +178,7 @@ public sealed partial class StampedeCache
         ValidateKey(key);
         await SupersedeAsync(key).ConfigureAwait(false);
         _local.Remove(key);
-        var result = await InvalidateDistributedAsync(DistributedInvalidationKind.Remove, key, BackplaneMessageKind.Remove, default, cancellationToken).ConfigureAwait(false);
+        var result = await _distributed.InvalidateAsync(DistributedInvalidationKind.Remove, key, BackplaneMessageKind.Remove, default, cancellationToken).ConfigureAwait(false);
         StoreTombstone(key, result.Version, Now());
     }
 
@@ -190,9 +188,9 @@ public sealed partial class StampedeCache
         ValidateKey(key);
         await SupersedeAsync(key).ConfigureAwait(false);
         ExpireLocal(key, 0);
-        if (_l2 is not null || _backplane is not null)
+        if (_distributed.IsShared)
         {
-            var result = await InvalidateDistributedAsync(DistributedInvalidationKind.Expire, key, BackplaneMessageKind.Expire, ExpiredTimeToLive(key), cancellationToken).ConfigureAwait(false);
+            var result = await _distributed.InvalidateAsync(DistributedInvalidationKind.Expire, key, BackplaneMessageKind.Expire, ExpiredTimeToLive(key), cancellationToken).ConfigureAwait(false);
             ExpireLocal(key, result.Version);
         }
     }
@@ -273,10 +271,10 @@ public sealed partial class StampedeCache
         StampedeKeys.ValidateTag(tag, nameof(tag));
         await SupersedeTaggedRunsAsync(tag).ConfigureAwait(false);
 
-        InvalidateTag(tag, StampNow());
-        if (_l2 is not null || _backplane is not null)
+        InvalidateTag(tag, _distributed.StampNow());
+        if (_distributed.IsShared)
         {
-            var result = await InvalidateDistributedAsync(DistributedInvalidationKind.Tag, tag, BackplaneMessageKind.RemoveByTag, default, cancellationToken).ConfigureAwait(false);
+            var result = await _distributed.InvalidateAsync(DistributedInvalidationKind.Tag, tag, BackplaneMessageKind.RemoveByTag, default, cancellationToken).ConfigureAwait(false);
             if (result.Stamp > 0)
             {
                 InvalidateTag(tag, result.Stamp);
@@ -340,7 +338,7 @@ public sealed partial class StampedeCache
 
     private bool IsInvalidated(CacheEntry entry) => _invalidations.IsInvalidated(entry);
 
-    private void InvalidateTag(string tag, long at) => _invalidations.Invalidate(tag, at, StampNow(), _oldestRunStart);
+    private void InvalidateTag(string tag, long at) => _invalidations.Invalidate(tag, at, _distributed.StampNow(), _oldestRunStart);
 
     /// <summary>When the oldest run still going started (tag invalidations since then are kept for its check).</summary>
     private long OldestRunStart()
@@ -352,6 +350,6 @@ public sealed partial class StampedeCache
             oldest = Math.Min(oldest, condition.StartedAt);
         }
 
-        return oldest == long.MaxValue ? oldest : oldest + Volatile.Read(ref _stampOffset);
+        return oldest == long.MaxValue ? oldest : oldest + _distributed.StampOffset;
     }
 }

@@ -3,13 +3,11 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Runtime.ExceptionServices;
-using Microsoft.Extensions.Caching.Hybrid;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using StampedeGuard.Distributed;
 using StampedeGuard.Internal;
-using StampedeGuard.Serialization;
 using StampedeGuard.Shared;
 using static StampedeGuard.Shared.OptionGuard;
 
@@ -36,20 +34,16 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
     private readonly double _ticksPerTimestamp;
     private readonly bool _systemClock;
     private readonly LocalTier _local;
-    private readonly IStampedeDistributedStore? _l2;
-    private readonly IStampedeBackplane? _backplane;
+    private readonly DistributedTier _distributed;
     private readonly IDisposable? _subscription;
     private readonly ILogger _logger;
     private readonly StampedeMetrics _metrics;
-    private readonly IHybridCacheSerializerFactory _serializerFactory;
-    private readonly ConcurrentDictionary<Type, object> _serializers = new();
     private readonly FlightTable<Flight> _flights = new();
     private readonly ConcurrentDictionary<StampedeWriteCondition, byte> _conditions = new(ReferenceEqualityComparer.Instance);
     private readonly Lock _tagListenersSync = new();
     private Func<string, Task>[] _tagListeners = [];
     private readonly Invalidations _invalidations = new();
     private readonly Func<long> _oldestRunStart;
-    private readonly string _prefix;
     private readonly CancellationTokenSource _disposing = new();
     private volatile bool _disposed;
 
@@ -72,20 +66,17 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         IMeterFactory? meterFactory = null)
     {
         _options = options ?? new StampedeCacheOptions();
-        _prefix = _options.KeyPrefix;
         _time = WallClockTimestamps.For(_options.TimeProvider); // a clock that overrides only GetUtcNow: its wall time
         _anchorTicks = _time.GetUtcNow().UtcTicks;
         _anchorTimestamp = _time.GetTimestamp();
         _ticksPerTimestamp = (double)TimeSpan.TicksPerSecond / _time.TimestampFrequency;
         _systemClock = ReferenceEquals(_time, TimeProvider.System);
         _local = new LocalTier(memoryCache, Now, _options.LocalCacheSizeLimit, _options.LocalSweepTimeProvider ?? TimeProvider.System, _systemClock);
-        _l2 = distributedStore;
-        _backplane = backplane;
         _logger = (ILogger?)loggerFactory?.CreateLogger<StampedeCache>() ?? NullLogger.Instance;
         _metrics = new StampedeMetrics(meterFactory, _options.CacheName);
-        _serializerFactory = _options.SerializerFactory ?? new JsonStampedeSerializerFactory();
         _oldestRunStart = OldestRunStart;
-        _subscription = _backplane?.Subscribe(OnBackplaneMessage);
+        _distributed = new DistributedTier(_options, distributedStore, backplane, Now, _time, _logger, _metrics, _invalidations, _oldestRunStart);
+        _subscription = _distributed.Subscribe(OnBackplaneMessage);
     }
 
     /// <summary>Gets the options this cache was created with.</summary>
@@ -519,7 +510,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             if (flight.Lease is { } held)
             {
                 flight.Lease = null;
-                await ReleaseQuietlyAsync(held).ConfigureAwait(false);
+                await _distributed.ReleaseQuietlyAsync(held).ConfigureAwait(false);
             }
 
             _flights.Remove(key, flight);
@@ -625,7 +616,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         }
 
         // The run began at its distributed read (on the store's clock) or, without one, when its factory started.
-        var origin = flight.ReadStamp > 0 ? flight.ReadStamp : TicksAt(run.Started) + Volatile.Read(ref _stampOffset);
+        var origin = flight.ReadStamp > 0 ? flight.ReadStamp : TicksAt(run.Started) + _distributed.StampOffset;
         if (flight.IsSuperseded || _invalidations.InvalidatedSince(entryOptions.Tags, origin))
         {
             // A newer run, SetAsync, RemoveAsync, or an invalidation of one of its tags happened while it ran: the
@@ -650,7 +641,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             }
             else
             {
-                write = await WriteRunAsync(key, entry, entryOptions, flight).ConfigureAwait(false);
+                write = await _distributed.WriteRunAsync(key, entry, entryOptions, flight).ConfigureAwait(false);
             }
 
             if (write.Outcome == DistributedOutcome.Done && !write.WasSkipped && flight.Lease is not null)
@@ -671,8 +662,8 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
                     _metrics.RefusedWrite("lease_lost");
                     Log.FencedWriteRefused(_logger, key);
                     _local.Remove(key);
-                    var winner = await SafeL2Async(key, "read", static (s, k, t) => s.ReadAsync(k, default, t), CancellationToken.None).ConfigureAwait(false);
-                    if (await DecodeReadAsync<T>(key, winner, entryOptions).ConfigureAwait(false) is { } found)
+                    var winner = await _distributed.ReadAsync<T>(key, default, entryOptions, run: null, learnClock: false, CancellationToken.None).ConfigureAwait(false);
+                    if (winner.Entry is { } found)
                     {
                         SetLocal(key, found, entryOptions, Now(), flight.LocalGeneration);
                     }
@@ -681,7 +672,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
                 default:
                     // Written (at its new version), or kept local only (L2 skipped or unreachable): then at the version
                     // its run read, so any later change this node hears of (a higher version) still wins over it.
-                    entry.Version = write.Version != 0 ? write.Version : _l2 is null ? 0 : Math.Max(flight.ReadVersion, 1);
+                    entry.Version = write.Version != 0 ? write.Version : _distributed.HasStore ? Math.Max(flight.ReadVersion, 1) : 0;
                     SetLocal(key, entry, entryOptions, times.Created, flight.LocalGeneration);
                     break;
             }

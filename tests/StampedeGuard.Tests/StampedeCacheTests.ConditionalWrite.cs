@@ -1,3 +1,4 @@
+using StampedeGuard.Distributed;
 using StampedeGuard.Tests.Infrastructure;
 
 namespace StampedeGuard.Tests;
@@ -118,5 +119,52 @@ public sealed partial class StampedeCacheTests
         await FluentActions.Awaiting(() => h.Cache.SetIfUnchangedAsync("k", "v", foreign).AsTask()).Should().ThrowAsync<ArgumentException>().WithParameterName("condition");
         await FluentActions.Awaiting(() => h.Cache.SetIfUnchangedAsync("", "v", foreign).AsTask()).Should().ThrowAsync<ArgumentException>().WithParameterName("key");
         await FluentActions.Awaiting(() => h.Cache.SetIfUnchangedAsync("k", "v", disposed).AsTask()).Should().ThrowAsync<ObjectDisposedException>();
+    }
+    /// <summary>
+    /// A store that throws once while the node learns its clock (a blip, with the failure tolerated) is not taken for a
+    /// store without a clock for ever: the failed read counts as unavailable, the next condition asks again, and once
+    /// learned the clock is not asked again within its refresh period. (Before, the tolerated failure came back as a
+    /// read "done" without a clock, and the node ordered invalidations on its own clock from then on.)
+    /// </summary>
+    [Fact]
+    public async Task BeginConditionalWriteAsync_StoreFailsWhileTheClockIsLearned_AsksAgainInsteadOfGivingUpOnIt()
+    {
+        var store = new ClockStore();
+        using var cache = new StampedeCache(new StampedeCacheOptions(), distributedStore: store);
+
+        using (await cache.BeginConditionalWriteAsync()) { } // the first clock read throws
+        using (await cache.BeginConditionalWriteAsync()) { } // asked again: learned
+        using (await cache.BeginConditionalWriteAsync()) { } // learned less than a second ago: not asked
+
+        store.ClockReads.Should().Be(2);
+    }
+
+    /// <summary>A store with a clock whose first read that asks for it throws.</summary>
+    private sealed class ClockStore : IStampedeDistributedStore
+    {
+        public int ClockReads;
+
+        public bool SupportsLocking => false;
+
+        public ValueTask<DistributedReadResult> ReadAsync(string key, DistributedReadOptions options, CancellationToken cancellationToken)
+        {
+            if (options.RequireStamp && Interlocked.Increment(ref ClockReads) == 1)
+            {
+                throw new InvalidOperationException("a blip");
+            }
+
+            return ValueTask.FromResult(new DistributedReadResult { Outcome = DistributedOutcome.Done, Stamp = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000 });
+        }
+
+        public ValueTask<DistributedWriteResult> WriteAsync(string key, ReadOnlyMemory<byte> envelope, DistributedWriteOptions options, CancellationToken cancellationToken) =>
+            ValueTask.FromResult(new DistributedWriteResult { Outcome = DistributedOutcome.Done });
+
+        public ValueTask<DistributedReadResult> WaitForValueAsync(string key, TimeSpan maxWait, CancellationToken cancellationToken) => ReadAsync(key, default, cancellationToken);
+
+        public ValueTask<DistributedInvalidationResult> InvalidateAsync(DistributedInvalidation invalidation, CancellationToken cancellationToken) =>
+            ValueTask.FromResult(new DistributedInvalidationResult { Outcome = DistributedOutcome.Done });
+
+        public ValueTask<DistributedTagsResult> ReadTagInvalidationsAsync(IReadOnlyList<string> tags, CancellationToken cancellationToken) =>
+            ValueTask.FromResult(new DistributedTagsResult { Outcome = DistributedOutcome.Done, Stamps = tags.Select(_ => 0L).ToList() });
     }
 }

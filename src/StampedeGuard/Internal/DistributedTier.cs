@@ -129,7 +129,7 @@ internal sealed partial class DistributedTier
             return;
         }
 
-        var read = await SafeAsync(key, "read", static (store, k, t) => store.ReadAsync(k, new DistributedReadOptions { RequireStamp = true }, t), cancellationToken).ConfigureAwait(false);
+        var read = await SafeAsync(key, "read", static (store, k, t) => store.ReadAsync(k, new DistributedReadOptions { RequireStamp = true }, t), Unavailable, cancellationToken).ConfigureAwait(false);
         LearnStamp(read.Stamp);
         if (read.Outcome == DistributedOutcome.Done && read.Stamp == 0)
         {
@@ -162,7 +162,7 @@ internal sealed partial class DistributedTier
         catch (Exception ex) when (Tolerated(ex, cancellationToken))
         {
             Failed(ex, "read", key);
-            read = default;
+            read = Unavailable; // as a store that answers its own failures says it
         }
 
         if (run is not null)
@@ -199,7 +199,7 @@ internal sealed partial class DistributedTier
         catch (Exception ex) when (Tolerated(ex, cancellationToken))
         {
             Failed(ex, "wait", key);
-            read = default;
+            read = Unavailable;
         }
 
         return await DecodeReadAsync<T>(key, read, options).ConfigureAwait(false);
@@ -319,7 +319,7 @@ internal sealed partial class DistributedTier
 
         var epoch = Volatile.Read(ref _tagKnowledgeEpoch);
         var prefixed = ask.ConvertAll(DistributedKey);
-        var read = await SafeAsync(StampedeKeys.AllTag, "read tags", (store, _, t) => store.ReadTagInvalidationsAsync(prefixed, t), CancellationToken.None).ConfigureAwait(false);
+        var read = await SafeAsync(StampedeKeys.AllTag, "read tags", (store, _, t) => store.ReadTagInvalidationsAsync(prefixed, t), new DistributedTagsResult { Outcome = DistributedOutcome.Unavailable }, CancellationToken.None).ConfigureAwait(false);
         if (read.Outcome != DistributedOutcome.Done || read.Stamps is not { } stamps || stamps.Count != ask.Count)
         {
             return false;
@@ -353,8 +353,11 @@ internal sealed partial class DistributedTier
         return learned || tags is not null || askAll;
     }
 
-    /// <summary>A store call whose failure is answered as "nothing there" (logged, counted) unless ThrowOnDistributedCacheErrors.</summary>
-    private async ValueTask<TResult> SafeAsync<TResult>(string key, string operation, Func<IStampedeDistributedStore, string, CancellationToken, ValueTask<TResult>> call, CancellationToken cancellationToken)
+    /// <summary>A failed read, as a store that answers its own failures reports it: nothing known, so nothing learned from it.</summary>
+    private static DistributedReadResult Unavailable => new() { Outcome = DistributedOutcome.Unavailable };
+
+    /// <summary>A store call whose failure is answered with <paramref name="failed"/> (logged, counted) unless ThrowOnDistributedCacheErrors.</summary>
+    private async ValueTask<TResult> SafeAsync<TResult>(string key, string operation, Func<IStampedeDistributedStore, string, CancellationToken, ValueTask<TResult>> call, TResult failed, CancellationToken cancellationToken)
     {
         try
         {
@@ -363,7 +366,7 @@ internal sealed partial class DistributedTier
         catch (Exception ex) when (Tolerated(ex, cancellationToken))
         {
             Failed(ex, operation, key);
-            return default!;
+            return failed;
         }
     }
 

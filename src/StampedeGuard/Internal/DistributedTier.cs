@@ -12,7 +12,8 @@ namespace StampedeGuard.Internal;
 /// the barrier), the wait for another node's value, versioned and fenced writes, invalidations and what other nodes
 /// are told (retried where they must arrive), envelopes, the tag records read from the store, and the store's clock
 /// learned from its replies. Every store call is bounded by the tier's failure handling: a failure is answered as
-/// "nothing there" (logged, counted) unless ThrowOnDistributedCacheErrors, and an invalidation throws unless confirmed.
+/// unavailable, so nothing is learned from it (logged, counted), unless ThrowOnDistributedCacheErrors, and an
+/// invalidation throws unless confirmed.
 /// The engine decides what to do with what it reads (serve, wait, give up, compute); this type only asks and answers.
 /// Without a store or a backplane it still keeps the engine's clock as the stamp clock and decodes envelopes.
 /// This file holds its state, the clock, reads, waits, envelopes decoded and tag records; DistributedTier.Writes.cs its

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 using StampedeGuard.Locking;
 using StampedeGuard.Redis;
@@ -21,8 +22,9 @@ public sealed class ConsumerAppTests
         {
             await using var server = await RedisServer.StartAsync();
             var multiplexer = await ConnectionMultiplexer.ConnectAsync(server.Configuration);
-            var first = NewApp(multiplexer, server.Configuration);
-            var second = NewApp(multiplexer, server.Configuration);
+            var log = new ConcurrentQueue<string>();
+            var first = NewApp(multiplexer, server.Configuration, new CollectingLoggerFactory("first", log));
+            var second = NewApp(multiplexer, server.Configuration, new CollectingLoggerFactory("second", log));
             var runs = 0;
             ValueTask<string> Factory(CancellationToken _) => ValueTask.FromResult("v" + Interlocked.Increment(ref runs));
             var entry = new StampedeCacheEntryOptions { Duration = TimeSpan.FromMinutes(5), EarlyRefreshBeta = 0 };
@@ -51,7 +53,7 @@ public sealed class ConsumerAppTests
             await multiplexer.DisposeAsync();
 
             a.Should().Be("v1");
-            b.Should().Be("v1", "the second cache reads the first one's value from Redis");
+            b.Should().Be("v1", "the second cache reads the first one's value from Redis (what the apps logged: {0})", string.Join(" | ", log));
             runs.Should().Be(1);
             typeof(ConnectionMultiplexer).Assembly.GetName().Version!.Major.Should().Be(3, "the application's client is 3.x");
         }
@@ -65,14 +67,38 @@ public sealed class ConsumerAppTests
         unobserved.Should().BeEmpty();
     }
 
-    private static ServiceProvider NewApp(IConnectionMultiplexer multiplexer, string configuration)
+    private static ServiceProvider NewApp(IConnectionMultiplexer multiplexer, string configuration, ILoggerFactory loggerFactory)
     {
         var services = new ServiceCollection();
+        services.AddSingleton(loggerFactory);
+        services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
 
         // Its own connection: RedisCache disposes even a multiplexer handed to it by ConnectionMultiplexerFactory
         // (dotnet/aspnetcore#67438), so it cannot share the application's.
         services.AddStackExchangeRedisCache(o => o.Configuration = configuration);
         services.AddStampedeGuard().AddRedis(o => o.ConnectionMultiplexer = multiplexer);
         return services.BuildServiceProvider();
+    }
+
+    /// <summary>Every log line of an app (Debug and up), kept to explain a failure.</summary>
+    private sealed class CollectingLoggerFactory(string app, ConcurrentQueue<string> lines) : ILoggerFactory, ILogger
+    {
+        public ILogger CreateLogger(string categoryName) => this;
+
+        public void AddProvider(ILoggerProvider provider)
+        {
+        }
+
+        public void Dispose()
+        {
+        }
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Debug;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            lines.Enqueue($"{app} {logLevel} {eventId.Id}: {formatter(state, exception)} {exception?.GetType().Name}");
     }
 }

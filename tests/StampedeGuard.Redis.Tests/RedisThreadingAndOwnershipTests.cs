@@ -6,6 +6,7 @@ using StackExchange.Redis;
 using StampedeGuard.Distributed;
 using StampedeGuard.Locking;
 using StampedeGuard.Redis.Tests.Infrastructure;
+using StampedeGuard.TestSupport.Redis;
 using Xunit.Abstractions;
 
 namespace StampedeGuard.Redis.Tests;
@@ -140,7 +141,7 @@ public sealed class RedisThreadingAndOwnershipTests(RedisFixture redis, ITestOut
         read.Should().BeLessThan(TimeSpan.FromSeconds(1), "another hit on the same connection is answered meanwhile");
     }
 
-    [Fact]
+    [RedisFact(SkipOnGarnet = GarnetGaps.ClientPause)]
     public async Task RunAsync_CallTimedOut_CallerResumesThroughAHopOffTheTimersThread()
     {
         // A timeout completes the call from a timer's thread: the caller is handed to the thread pool, not run there.

@@ -76,7 +76,11 @@ public sealed class ConsumerAppTests
         // Its own connection: RedisCache disposes even a multiplexer handed to it by ConnectionMultiplexerFactory
         // (dotnet/aspnetcore#67438), so it cannot share the application's.
         services.AddStackExchangeRedisCache(o => o.Configuration = configuration);
-        services.AddStampedeGuard().AddRedis(o => o.ConnectionMultiplexer = multiplexer);
+        services.AddStampedeGuard().AddRedis(o =>
+        {
+            o.ConnectionMultiplexer = multiplexer;
+            o.OperationTimeout = TimeSpan.FromSeconds(5); // about compatibility, not timeouts: a cold first script call may take over a second
+        });
         return services.BuildServiceProvider();
     }
 

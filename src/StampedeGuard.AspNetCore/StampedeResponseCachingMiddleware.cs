@@ -521,8 +521,7 @@ internal sealed class StampedeResponseCachingMiddleware
         try
         {
             var tag = CacheKeyBuilder.UrlTag(_runtime.Keys.UrlKey(url));
-            await _runtime.Registry.PurgeAsync(tag).ConfigureAwait(false);
-            await _runtime.Cache.RemoveByTagAsync(tag).ConfigureAwait(false);
+            await _runtime.Registry.InvalidateAsync(tag).ConfigureAwait(false);
             Log.Invalidated(_runtime.Logger, url.GetLeftPart(UriPartial.Path), method);
         }
         catch (Exception ex)

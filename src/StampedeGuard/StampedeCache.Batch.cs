@@ -80,16 +80,7 @@ public sealed partial class StampedeCache
         ArgumentNullException.ThrowIfNull(keys);
         ArgumentNullException.ThrowIfNull(factory);
         options ??= _options.DefaultEntryOptions;
-        var unique = new List<string>();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var key in keys)
-        {
-            StampedeKeys.Validate(key, _options.MaximumKeyLength, nameof(keys));
-            if (seen.Add(key))
-            {
-                unique.Add(key);
-            }
-        }
+        var unique = BatchByKey.UniqueKeys(keys, _options.MaximumKeyLength);
 
         if (cancellationToken.IsCancellationRequested)
         {

@@ -241,7 +241,11 @@ public sealed partial class StampedeCache
             }
 
             // Logged (and so observed) whoever waits: another node's message does not wait for it.
-            _ = listened.ContinueWith(static (failed, state) => LogTagListenerFailed(state, failed), (this, tag), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            if (!listened.IsCompletedSuccessfully)
+            {
+                _ = listened.ContinueWith(static (failed, state) => LogTagListenerFailed(state, failed), (this, tag), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            }
+
             all[i + 1] = listened;
         }
 

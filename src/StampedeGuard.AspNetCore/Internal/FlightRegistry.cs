@@ -11,10 +11,12 @@ namespace StampedeGuard.AspNetCore.Internal;
 /// </summary>
 internal sealed class FlightRegistry : IDisposable
 {
+    private readonly IStampedeCache _cache;
     private readonly IDisposable? _registration;
 
     public FlightRegistry(ResponseCacheEngine engine)
     {
+        _cache = engine.Cache;
         _registration = (engine.Cache as StampedeCache)?.RegisterTagInvalidation(PurgeAsync);
     }
 
@@ -36,6 +38,21 @@ internal sealed class FlightRegistry : IDisposable
     /// store under way, if any: the purge waits for it and then applies, so the purge wins.
     /// </summary>
     public Task PurgeAsync(string tag) => Flights.SupersedeTagged(tag, all: tag == StampedeKeys.AllTag);
+
+    /// <summary>
+    /// Invalidates <paramref name="tag"/> (a URL's or a response's) in the cache, the executions in flight carrying it
+    /// superseded first, so the purge wins over their stores. The engine's <c>RemoveByTagAsync</c> does both (this
+    /// registry listens to it); over an application's own <see cref="IStampedeCache"/> the registry supersedes them itself.
+    /// </summary>
+    public async ValueTask InvalidateAsync(string tag, CancellationToken cancellationToken = default)
+    {
+        if (_registration is null)
+        {
+            await PurgeAsync(tag).ConfigureAwait(false);
+        }
+
+        await _cache.RemoveByTagAsync(tag, cancellationToken).ConfigureAwait(false);
+    }
 
     public void Dispose() => _registration?.Dispose();
 }

@@ -19,16 +19,7 @@ internal static class BatchByKey
     {
         ArgumentNullException.ThrowIfNull(keys);
         ArgumentNullException.ThrowIfNull(factory);
-        var unique = new List<string>();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var key in keys)
-        {
-            StampedeKeys.Validate(key, int.MaxValue, nameof(keys)); // the implementation's own limit applies per key
-            if (seen.Add(key))
-            {
-                unique.Add(key);
-            }
-        }
+        var unique = UniqueKeys(keys, int.MaxValue); // the implementation's own length limit applies per key
 
         var runs = new Task<T>[unique.Count];
         for (var i = 0; i < unique.Count; i++)
@@ -74,5 +65,22 @@ internal static class BatchByKey
         }
 
         return result;
+    }
+
+    /// <summary>The keys of a batch in input order, each once, validated (an invalid one throws naming "keys").</summary>
+    public static List<string> UniqueKeys(IEnumerable<string> keys, int maximumLength)
+    {
+        var unique = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var key in keys)
+        {
+            StampedeKeys.Validate(key, maximumLength, nameof(keys));
+            if (seen.Add(key))
+            {
+                unique.Add(key);
+            }
+        }
+
+        return unique;
     }
 }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
+using StampedeGuard.TestSupport;
 using StampedeGuard.TestSupport.Redis;
 
 namespace StampedeGuard.Redis.Tests;
@@ -34,6 +35,8 @@ public sealed class RedisWithoutScriptingTests : IAsyncLifetime
             (await cache.GetOrCreateAsync($"k{i % 4}", _ => ValueTask.FromResult(Interlocked.Increment(ref runs)))).Should().BeGreaterThan(0);
         }
 
+        // Found by the probe at connect, or (when that probe did not conclude) by the next heartbeat's.
+        await Poll.UntilAsync(() => tier.ConfigurationError is not null, "the tier finds that the server refuses scripts");
         tier.ConfigurationError.Should().Contain("--lua --lua-transaction-mode").And.Contain(_server.Port.ToString(), "the error names the server and the fix");
         runs.Should().Be(4, "the cache runs on its local tier: one run per key");
         var records = logs.Collector.GetSnapshot();

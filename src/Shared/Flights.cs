@@ -58,7 +58,11 @@ internal class StoreGate
             }
         }
 
-        waiting?.TrySetResult();
+        if (waiting is not null)
+        {
+            OnSettled(); // a change waited for this store: it applies now
+            waiting.TrySetResult();
+        }
     }
 
     /// <summary>
@@ -69,20 +73,36 @@ internal class StoreGate
     {
         lock (Sync)
         {
+            var first = !_changed;
             _changed = true;
             OnChanged();
-            if (_storing == 0)
+            if (_storing != 0)
+            {
+                _storesDone ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                return _storesDone.Task;
+            }
+
+            if (!first)
             {
                 return Task.CompletedTask;
             }
-
-            _storesDone ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            return _storesDone.Task;
         }
+
+        OnSettled();
+        return Task.CompletedTask;
     }
 
     /// <summary>Called under the lock when a change is recorded (a flight closes itself to new callers).</summary>
     protected virtual void OnChanged()
+    {
+    }
+
+    /// <summary>
+    /// Called outside the lock once a change was recorded and no store is under way any more (at once, or when the
+    /// last store ends): nothing will be stored through the gate again, so what was held for a store (a barrier's
+    /// lease) may go.
+    /// </summary>
+    protected virtual void OnSettled()
     {
     }
 }

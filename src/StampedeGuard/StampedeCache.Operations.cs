@@ -131,15 +131,32 @@ public sealed partial class StampedeCache
 
             if (_distributed.IsShared)
             {
-                var write = await _distributed.WriteAsync(key, entry, options, lease: null, expectedVersion: null, readStamp: 0, conditional: true, cancellationToken, ConditionStoreSince(condition)).ConfigureAwait(false);
+                // A key read under the condition: fenced by the barrier taken then, conditional on the version read.
+                var held = condition.BarrierOf(key);
+                var write = held is { Lease.LeaseLost.IsCancellationRequested: true }
+                    ? new WriteOutcome(DistributedOutcome.LeaseLost, 0)
+                    : await _distributed.WriteAsync(key, entry, options, held?.Lease, held is { ReadDistributed: true } ? held.ReadVersion : null, held?.ReadStamp ?? 0, conditional: true, cancellationToken, ConditionStoreSince(condition)).ConfigureAwait(false);
                 if (write.Outcome is DistributedOutcome.Superseded or DistributedOutcome.LeaseLost)
                 {
-                    _metrics.RefusedWrite("superseded");
+                    _metrics.RefusedWrite(write.Outcome == DistributedOutcome.LeaseLost ? "lease_lost" : "superseded");
+                    if (write.Outcome == DistributedOutcome.LeaseLost)
+                    {
+                        Log.FencedWriteRefused(_logger, key);
+                    }
+
                     return false;
                 }
 
+                if (held is not null && write.Outcome == DistributedOutcome.Done && !write.WasSkipped)
+                {
+                    // The fenced write released the barrier; a later store of the key under the condition is
+                    // conditional on this one.
+                    held.Lease = null;
+                    held.ReadVersion = write.Version;
+                }
+
                 // Written at its new version, or kept here only: then at version 1, below any change this node hears of.
-                entry.Version = write.Version != 0 ? write.Version : _distributed.HasStore ? 1 : 0;
+                entry.Version = write.Version != 0 ? write.Version : _distributed.HasStore ? Math.Max(held?.ReadVersion ?? 0, 1) : 0;
             }
 
             SetLocal(key, entry, options, Now(), condition.LocalGeneration);
@@ -164,6 +181,92 @@ public sealed partial class StampedeCache
 
     /// <summary>Covers the drift of a store clock learned under <see cref="ConditionClockRefresh"/> ago (a thousand times what 100 ppm gives).</summary>
     private static readonly long ConditionMargin = TimeSpan.TicksPerMillisecond;
+
+    /// <summary>
+    /// Reads <paramref name="key"/> for a store under <paramref name="condition"/>: here, then in the distributed tier
+    /// through its barrier, in one round trip that returns the value or takes the key's lock. A fresh value (found, or
+    /// written meanwhile by another node's run this call waited for, up to <see cref="StampedeCacheEntryOptions.LockTimeout"/>)
+    /// is returned. On a miss the condition holds the key's barrier until the key is stored under it, changes, or the
+    /// condition is disposed: other nodes reading the key this way (or through <c>GetOrCreateAsync</c>) wait for this
+    /// node's value instead of computing it too, and <see cref="SetIfUnchangedAsync{T}"/> of the key is fenced (refused
+    /// when the barrier's lease was lost, for example while this process was paused past it, so another node's newer
+    /// value is never overwritten by an older one) and conditional on the version read here.
+    /// This is the double-checked, cross-node single-flight step of <c>GetOrCreateAsync</c>, for an adapter that runs
+    /// its own work between the read and the store (the HTTP cache's origin executions).
+    /// </summary>
+    /// <typeparam name="T">The type of the cached value.</typeparam>
+    /// <param name="key">The cache key.</param>
+    /// <param name="condition">From <see cref="BeginConditionalWriteAsync"/> on this cache, not disposed.</param>
+    /// <param name="options">Per-call options (the read flags and <see cref="StampedeCacheEntryOptions.LockTimeout"/>); <see cref="StampedeCacheOptions.DefaultEntryOptions"/> when null.</param>
+    /// <param name="cancellationToken">Cancels the read and the wait.</param>
+    /// <returns>A fresh value (<see cref="StampedeCacheLookup{T}.HasValue"/>), or a miss.</returns>
+    /// <exception cref="ArgumentException"><paramref name="key"/> is not a valid key, or <paramref name="condition"/> belongs to another cache.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="condition"/> is null.</exception>
+    /// <exception cref="ObjectDisposedException"><paramref name="condition"/> was disposed.</exception>
+    public async ValueTask<StampedeCacheLookup<T>> ReadOrAcquireAsync<T>(string key, StampedeWriteCondition condition, StampedeCacheEntryOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ValidateKey(key);
+        ArgumentNullException.ThrowIfNull(condition);
+        if (condition.Cache != this)
+        {
+            throw new ArgumentException("The condition was begun on another cache.", nameof(condition));
+        }
+
+        condition.ThrowIfDisposed();
+        options ??= _options.DefaultEntryOptions;
+        var now = Now();
+        var local = GetLocal<T>(key, options, now);
+        if (local is { Error: null } && now < local.Times.FreshUntil)
+        {
+            return new StampedeCacheLookup<T>(local.Value, local.IsFailSafe, TimeSpan.FromTicks(now - local.Times.Created));
+        }
+
+        if (!UsesL2(options))
+        {
+            return default;
+        }
+
+        // A run of its own (not in the flight table: the adapter collapses its callers itself) that keeps what the
+        // read learned (the lease, the version and the store's clock) for the store.
+        var run = new Flight<T>(local is { Error: null } && now < local.Times.KeepUntil ? local : null, background: false, cancellationToken)
+        {
+            Tags = options.Tags,
+            StartedAt = condition.StartedAt,
+            LocalGeneration = condition.LocalGeneration,
+        };
+        var (found, lease, _) = await ReadThroughBarrierAsync(key, options, run).ConfigureAwait(false);
+        run.Lease = lease;
+        now = Now();
+        if (found is { Error: null } && now < found.Times.FreshUntil)
+        {
+            if (lease is not null)
+            {
+                run.Lease = null;
+                await _distributed.ReleaseQuietlyAsync(lease).ConfigureAwait(false);
+            }
+
+            return new StampedeCacheLookup<T>(found.Value, found.IsFailSafe, TimeSpan.FromTicks(now - found.Times.Created));
+        }
+
+        try
+        {
+            condition.Hold(key, run);
+        }
+        catch (ObjectDisposedException)
+        {
+            await ReleaseBarrierAsync(run).ConfigureAwait(false);
+            throw;
+        }
+
+        return default;
+    }
+
+    /// <summary>Releases the barrier a run (a write condition's read) still holds, if any.</summary>
+    internal ValueTask ReleaseBarrierAsync(Flight run)
+    {
+        var lease = run.TakeLease();
+        return lease is null ? default : _distributed.ReleaseQuietlyAsync(lease);
+    }
 
     /// <summary>What the store's write is conditional on: the condition's start on its clock; 0 (kept local) while this node has not learned that clock.</summary>
     private long ConditionStoreSince(StampedeWriteCondition condition) =>

@@ -35,6 +35,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
     private readonly bool _systemClock;
     private readonly LocalTier _local;
     private readonly DistributedTier _distributed;
+    private readonly Func<StampedeLease, ValueTask> _releaseLease; // a superseded run's barrier goes early (Flight.HoldLease)
     private readonly IDisposable? _subscription;
     private readonly ILogger _logger;
     private readonly StampedeMetrics _metrics;
@@ -76,6 +77,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         _metrics = new StampedeMetrics(meterFactory, _options.CacheName);
         _oldestRunStart = OldestRunStart;
         _distributed = new DistributedTier(_options, distributedStore, backplane, Now, _time, _logger, _metrics, _invalidations, _oldestRunStart);
+        _releaseLease = _distributed.ReleaseQuietlyAsync;
         _subscription = _distributed.Subscribe(OnBackplaneMessage);
     }
 
@@ -460,7 +462,10 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
             if (UsesL2(options))
             {
                 var (found, acquired, done) = await ReadThroughBarrierAsync(key, options, flight, call.State is IBatchKey batchKey ? batchKey : null).ConfigureAwait(false);
-                flight.Lease = acquired;
+                if (acquired is not null)
+                {
+                    flight.HoldLease(acquired, _releaseLease);
+                }
                 if (done)
                 {
                     if (found is not null && found.Error is null && now < found.Times.FreshUntil)
@@ -507,9 +512,8 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         }
         finally
         {
-            if (flight.Lease is { } held)
+            if (flight.TakeLease() is { } held)
             {
-                flight.Lease = null;
                 await _distributed.ReleaseQuietlyAsync(held).ConfigureAwait(false);
             }
 

@@ -1,3 +1,4 @@
+using StampedeGuard.Internal;
 using StampedeGuard.Shared;
 
 namespace StampedeGuard;
@@ -14,11 +15,15 @@ namespace StampedeGuard;
 /// (on this node, or on any node through the distributed tier), or one of the entry's tags (or <c>"*"</c>) was
 /// invalidated by <see cref="IStampedeCache.RemoveByTagAsync"/> anywhere. An invalidation that meets the store under
 /// way waits for it and then applies, so the invalidation that returned always wins, in both tiers.
+/// A key read with <see cref="StampedeCache.ReadOrAcquireAsync{T}"/> under the condition is also held: the condition
+/// owns the key's distributed barrier (other nodes wait for this one's value), and the store of that key is fenced by
+/// it (refused when the barrier's lease was lost, for example while this process was paused). The barrier is released
+/// by that store, by a change of the key, or when the condition is disposed.
 /// </remarks>
-public sealed class StampedeWriteCondition : IDisposable
+public sealed class StampedeWriteCondition : IDisposable, IAsyncDisposable
 {
     private readonly Lock _sync = new();
-    private Dictionary<string, StoreGate>? _gates;
+    private Dictionary<string, KeyGate>? _gates;
     private bool _disposed;
 
     internal StampedeWriteCondition(StampedeCache cache, long startedAt, long since, long localGeneration)
@@ -54,15 +59,67 @@ public sealed class StampedeWriteCondition : IDisposable
     /// </summary>
     public bool IsShareable => Cache.MayShare(LocalGeneration, StartedAt);
 
-    /// <summary>Ends the condition: later stores under it throw <see cref="ObjectDisposedException"/>.</summary>
-    public void Dispose()
+    /// <summary>Ends the condition and releases the barriers it holds (in the background): later stores under it throw <see cref="ObjectDisposedException"/>.</summary>
+    public void Dispose() => _ = DisposeAsync().AsTask();
+
+    /// <summary>Ends the condition and releases the barriers it holds: later stores under it throw <see cref="ObjectDisposedException"/>.</summary>
+    /// <returns>A task that completes when the barriers were released (or their release failed, logged).</returns>
+    public async ValueTask DisposeAsync()
     {
+        List<KeyGate>? held = null;
         lock (_sync)
         {
+            if (_disposed)
+            {
+                return;
+            }
+
             _disposed = true;
+            foreach (var (_, gate) in _gates ?? [])
+            {
+                if (gate.Barrier is not null)
+                {
+                    (held ??= []).Add(gate);
+                }
+            }
         }
 
         Cache.EndCondition(this);
+        foreach (var gate in held ?? [])
+        {
+            await gate.ReleaseAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Throws <see cref="ObjectDisposedException"/> when the condition was disposed.</summary>
+    internal void ThrowIfDisposed()
+    {
+        lock (_sync)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+        }
+    }
+
+    /// <summary>Holds <paramref name="run"/>'s barrier for <paramref name="key"/> (a read under the condition found nothing fresh); a barrier held before for the key is released.</summary>
+    internal void Hold(string key, Flight run)
+    {
+        KeyGate gate;
+        lock (_sync)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            gate = Gate(key);
+        }
+
+        gate.Hold(run);
+    }
+
+    /// <summary>The run whose barrier the condition holds for <paramref name="key"/>, if any: its store is fenced by that run's lease and conditional on its read.</summary>
+    internal Flight? BarrierOf(string key)
+    {
+        lock (_sync)
+        {
+            return _gates is not null && _gates.TryGetValue(key, out var gate) ? gate.Barrier : null;
+        }
     }
 
     /// <summary>Starts a store of <paramref name="key"/>; false when the key changed since the condition began.</summary>
@@ -87,7 +144,7 @@ public sealed class StampedeWriteCondition : IDisposable
     /// </summary>
     internal Task Change(string key) => GateOf(key).Change();
 
-    private StoreGate GateOf(string key)
+    private KeyGate GateOf(string key)
     {
         lock (_sync)
         {
@@ -96,15 +153,71 @@ public sealed class StampedeWriteCondition : IDisposable
     }
 
     /// <summary>The key's store gate (the one the engine's runs use too), made when first needed; under the lock.</summary>
-    private StoreGate Gate(string key)
+    private KeyGate Gate(string key)
     {
-        _gates ??= new Dictionary<string, StoreGate>(StringComparer.Ordinal);
+        _gates ??= new Dictionary<string, KeyGate>(StringComparer.Ordinal);
         if (!_gates.TryGetValue(key, out var gate))
         {
-            gate = new StoreGate();
+            gate = new KeyGate(Cache);
             _gates.Add(key, gate);
         }
 
         return gate;
+    }
+
+    /// <summary>
+    /// One key's store gate and the barrier held for it, if any. Once the key changed and its stores under way ended,
+    /// the barrier is released at once: nothing will be stored under it any more, and the next run (here or on another
+    /// node) need not wait for this one.
+    /// </summary>
+    private sealed class KeyGate(StampedeCache cache) : StoreGate
+    {
+        private Flight? _barrier;
+
+        /// <summary>Gets the run whose barrier is held.</summary>
+        public Flight? Barrier
+        {
+            get
+            {
+                lock (Sync)
+                {
+                    return _barrier;
+                }
+            }
+        }
+
+        public void Hold(Flight run)
+        {
+            Flight? previous;
+            lock (Sync)
+            {
+                previous = _barrier;
+                _barrier = run;
+            }
+
+            if (IsChanged)
+            {
+                _ = ReleaseAsync().AsTask(); // the key changed before the barrier was held: nothing will be stored under it
+            }
+
+            if (previous is not null && !ReferenceEquals(previous, run))
+            {
+                _ = cache.ReleaseBarrierAsync(previous).AsTask();
+            }
+        }
+
+        public ValueTask ReleaseAsync()
+        {
+            Flight? held;
+            lock (Sync)
+            {
+                held = _barrier;
+                _barrier = null;
+            }
+
+            return held is null ? default : cache.ReleaseBarrierAsync(held);
+        }
+
+        protected override void OnSettled() => _ = ReleaseAsync().AsTask();
     }
 }

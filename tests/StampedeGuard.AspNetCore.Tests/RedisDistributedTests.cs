@@ -178,9 +178,7 @@ public sealed class RedisDistributedTests
 
         var slow = a.Client.GetBodyAsync("/l", host);
         await origin.Entered.Task;
-        var locks = (await redis.CliAsync("--scan", "--pattern", redis.Prefix + "*lock|*")).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        locks.Should().ContainSingle("instance A holds the flight's barrier");
-        await redis.CliAsync("del", locks[0]); // its lease ran out
+        await redis.DeleteTheOnlyBarrierAsync(); // its lease ran out
 
         (await b.Client.GetBodyAsync("/l", host)).Body.Should().Be("v2", "instance B leads once the lease is gone");
         gate.SetResult();
@@ -189,6 +187,56 @@ public sealed class RedisDistributedTests
         (await a.Client.GetBodyAsync("/l", host)).Body.Should().Be("v2", "instance A must not have stored its older response over B's");
         (await b.Client.GetBodyAsync("/l", host)).Body.Should().Be("v2");
         origin.Executions.Should().Be(2);
+    }
+
+    /// <summary>
+    /// The barrier's lease lost while the origin runs (instance A paused past it; here its lock deleted in Redis), and
+    /// instance B leads a newer execution before A's ends: A's store of its older response is refused by the fence
+    /// (B owns the key's barrier), so B's newer response is the one both instances serve. Without the fence A's store
+    /// wins (nothing invalidated the key) and B's is refused (the key changed after B began): the older one stays.
+    /// </summary>
+    [Fact]
+    public async Task Store_AfterTheBarriersLeaseWasLostWhileAnotherInstanceRuns_FencedSoTheNewerResponseIsServed()
+    {
+        await using var redis = await SharedRedis.StartAsync();
+        var origin = new Origin();
+        var gates = new[] { new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
+        var entered = new[] { new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
+        var executions = 0;
+        Task<TestHost> StartInstanceAsync() => redis.StartInstanceAsync(withLock: false, app => app.MapGet("/f", async ctx =>
+        {
+            using var _ = origin.Enter();
+            var execution = Interlocked.Increment(ref executions);
+            ctx.Response.Headers.CacheControl = "max-age=60";
+            if (execution <= 2)
+            {
+                entered[execution - 1].TrySetResult();
+                await gates[execution - 1].Task;
+            }
+
+            await ctx.Response.WriteAsync("v" + execution);
+        }));
+
+        await using var a = await StartInstanceAsync();
+        await using var b = await StartInstanceAsync();
+        (string, string) host = ("Host", "shop.example");
+        var flightsOnA = a.App.Services.GetRequiredService<Internal.FlightRegistry>().Flights;
+
+        var onA = a.Client.GetBodyAsync("/f", host);
+        await Poll.Within(entered[0].Task, "instance A's execution reaches the origin");
+        await redis.DeleteTheOnlyBarrierAsync(); // its lease ran out
+        var onB = b.Client.GetBodyAsync("/f", host);
+        await Poll.Within(entered[1].Task, "instance B leads once the lease is gone");
+
+        gates[0].SetResult(); // A resumes first and tries to store its older response
+        (await onA).Body.Should().Be("v1", "its client is still answered");
+        await Poll.UntilAsync(() => flightsOnA.IsEmpty, "instance A's execution ended (its store was tried)");
+        gates[1].SetResult();
+        (await onB).Body.Should().Be("v2");
+
+        (await b.Client.GetBodyAsync("/f", host)).Body.Should().Be("v2", "instance B's newer response is stored");
+        (await a.Client.GetBodyAsync("/f", host)).Body.Should().Be("v2", "instance A must not serve or keep its older one");
+        executions.Should().Be(2);
     }
 
     /// <summary>A redis-server of the test's own and the app instances sharing it (one key prefix); disposed with them.</summary>
@@ -205,6 +253,14 @@ public sealed class RedisDistributedTests
 
         /// <summary>Runs redis-cli against the server.</summary>
         public Task<string> CliAsync(params string[] args) => _server.CliAsync(args);
+
+        /// <summary>Deletes the one flight barrier (the engine's lock of the flight's key) held in Redis, as if its lease had run out.</summary>
+        public async Task DeleteTheOnlyBarrierAsync()
+        {
+            var locks = (await CliAsync("--scan", "--pattern", Prefix + "*:l")).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            locks.Should().ContainSingle("one instance holds the flight's barrier");
+            await CliAsync("del", locks[0]);
+        }
 
         /// <summary>An app instance whose engine (and, with <paramref name="withLock"/>, the flight's barrier) is on the shared Redis.</summary>
         public async Task<TestHost> StartInstanceAsync(bool withLock, Action<WebApplication> endpoints)

@@ -10,7 +10,7 @@ namespace StampedeGuard.Redis.Tests;
 /// each race forced with gates: several caches (as several processes would have) on one real Redis.
 /// </summary>
 [Collection("redis")]
-public sealed class CrossNodeConsistencyTests(RedisFixture redis) : IAsyncLifetime
+public sealed partial class CrossNodeConsistencyTests(RedisFixture redis) : IAsyncLifetime
 {
     private static readonly StampedeCacheEntryOptions Entry = new() { Duration = TimeSpan.FromMinutes(5), EarlyRefreshBeta = 0, Tags = ["t"] };
     private readonly string _prefix = RedisFixture.NewPrefix();
@@ -322,6 +322,33 @@ public sealed class CrossNodeConsistencyTests(RedisFixture redis) : IAsyncLifeti
         trust.Should().BeLessThan(TimeSpan.TicksPerMillisecond, "a heartbeat sent longer ago than the trust period vouches for nothing after it was sent");
         (await cache.TryGetAsync<string>("copy", localOnly)).HasValue.Should().BeFalse("the copy may have been invalidated while the node was stopped: dropped before it is served");
         (await cache.TryGetAsync<string>("copy")).Value.Should().Be("v1", "Redis still has it: nothing was lost");
+    }
+
+    /// <summary>
+    /// A run superseded by a removal stores nothing, so it gives up the key's barrier at once: the next caller (on the
+    /// same node, or on the node that removed the key) runs its own factory instead of waiting, with no LockTimeout, for
+    /// a run whose value will be thrown away. Before, it waited until the superseded run ended.
+    /// </summary>
+    [Theory]
+    [InlineData("the running node")]
+    [InlineData("another node")]
+    public async Task GetOrCreateAsync_KeyRemovedWhileARunHoldsTheBarrier_NextCallerRunsAtOnce(string where)
+    {
+        var a = await NodeAsync();
+        var b = await NodeAsync();
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var (held, started) = HeldRun(a, "k", "before the removal", release.Task);
+        await Poll.Within(started, "node A's run starts");
+        var next = where == "the running node" ? a : b;
+
+        await next.RemoveAsync("k");
+        var patient = new StampedeCacheEntryOptions { Duration = Entry.Duration, EarlyRefreshBeta = 0, LockTimeout = Timeout.InfiniteTimeSpan };
+        var after = next.GetOrCreateAsync("k", _ => ValueTask.FromResult("after the removal"), patient).AsTask();
+
+        (await Poll.Within(after, "the next caller gets a run of its own while the superseded run still holds its factory")).Should().Be("after the removal");
+        release.SetResult();
+        (await held).Should().Be("before the removal", "the superseded run still answers its own caller");
+        (await StoredAsync("k") ?? string.Empty).Should().Contain("after the removal");
     }
 
     /// <summary>Waits (bounded by <see cref="Poll.Timeout"/>) until an asynchronous condition holds.</summary>

@@ -119,6 +119,30 @@ public sealed partial class StampedeCacheTests
         await FluentActions.Awaiting(() => h.Cache.SetIfUnchangedAsync("k", "v", foreign).AsTask()).Should().ThrowAsync<ArgumentException>().WithParameterName("condition");
         await FluentActions.Awaiting(() => h.Cache.SetIfUnchangedAsync("", "v", foreign).AsTask()).Should().ThrowAsync<ArgumentException>().WithParameterName("key");
         await FluentActions.Awaiting(() => h.Cache.SetIfUnchangedAsync("k", "v", disposed).AsTask()).Should().ThrowAsync<ObjectDisposedException>();
+        await FluentActions.Awaiting(() => h.Cache.ReadOrAcquireAsync<string>("k", null!).AsTask()).Should().ThrowAsync<ArgumentNullException>().WithParameterName("condition");
+        await FluentActions.Awaiting(() => h.Cache.ReadOrAcquireAsync<string>("k", foreign).AsTask()).Should().ThrowAsync<ArgumentException>().WithParameterName("condition");
+        await FluentActions.Awaiting(() => h.Cache.ReadOrAcquireAsync<string>("", foreign).AsTask()).Should().ThrowAsync<ArgumentException>().WithParameterName("key");
+        await FluentActions.Awaiting(() => h.Cache.ReadOrAcquireAsync<string>("k", disposed).AsTask()).Should().ThrowAsync<ObjectDisposedException>();
+    }
+
+    /// <summary>Without a distributed tier, the read is the local tier's: a fresh value, else a miss (stale values are not returned: the caller refreshes them).</summary>
+    [Fact]
+    public async Task ReadOrAcquireAsync_LocalOnly_FreshValueOrMiss()
+    {
+        using var h = new CacheHarness();
+        await h.Cache.SetAsync("k", "stored", TaggedT);
+        await using var condition = await h.Cache.BeginConditionalWriteAsync();
+
+        var fresh = await h.Cache.ReadOrAcquireAsync<string>("k", condition, TaggedT);
+        h.Clock.Advance(TimeSpan.FromMinutes(2));
+        var expired = await h.Cache.ReadOrAcquireAsync<string>("k", condition, TaggedT);
+        var missing = await h.Cache.ReadOrAcquireAsync<string>("other", condition, TaggedT);
+
+        fresh.HasValue.Should().BeTrue();
+        fresh.Value.Should().Be("stored");
+        expired.HasValue.Should().BeFalse();
+        missing.HasValue.Should().BeFalse();
+        (await h.Cache.SetIfUnchangedAsync("other", "read", condition, TaggedT)).Should().BeTrue();
     }
     /// <summary>
     /// A store that throws once while the node learns its clock (a blip, with the failure tolerated) is not taken for a

@@ -12,9 +12,9 @@ namespace StampedeGuard.AspNetCore.Internal;
 /// <summary>
 /// One origin execution for a flight: runs the app (or the forwarder) on an origin context, decides when the headers
 /// arrive (store? share? detach the waiters? revalidated by a 304? replaced by stale-if-error?), feeds the body into the
-/// flight's buffer, and stores the result through the engine (<c>SetAsync</c>). It is the request's only flight: with a
-/// registered distributed <see cref="IStampedeLock"/> it runs under that lock, so the execution is collapsed across
-/// instances too.
+/// flight's buffer, and stores the result through the engine's write condition. It is the request's only flight: the
+/// engine's barrier (<see cref="StampedeCache.ReadOrAcquireAsync{T}"/>) collapses the execution across instances too
+/// and fences its store.
 /// </summary>
 internal sealed class OriginFetch : IOriginResponseSink
 {
@@ -52,35 +52,50 @@ internal sealed class OriginFetch : IOriginResponseSink
 
     /// <summary>
     /// Runs the execution to its end. Never throws: failures reach the clients through the flight. This is the only
-    /// flight of the request: the engine is used as storage (<c>TryGetAsync</c>/<c>SetAsync</c>), and the optional
-    /// distributed lock is the cross-instance barrier, taken for at most half the waiter timeout.
+    /// flight of the request. Over the engine, the write condition begins before anything is read, and the engine's
+    /// read-or-acquire is the double check and the cross-instance barrier in one round trip (it waits for another
+    /// instance's execution, bounded by half the waiter timeout); the store is then fenced by that barrier and
+    /// conditional on no purge since. Over an application's own <see cref="IStampedeCache"/>, a registered distributed
+    /// <see cref="IStampedeLock"/> is the barrier and a read after it the double check.
     /// </summary>
     public async Task RunAsync()
     {
         StampedeLease? lease = null;
         try
         {
-            if (!_plan.ForceOrigin)
+            if (_runtime.Cache is StampedeCache engine)
+            {
+                // Whatever the origin answers is stored only if no purge (of the URL, of one of the response's tags, on
+                // this instance or another) returned after this point. See StoreAsync.
+                _flight.Condition = await engine.BeginConditionalWriteAsync(_flight.Token).ConfigureAwait(false);
+                if (!_plan.ForceOrigin)
+                {
+                    // Double-checked: a response stored since this request looked (by the previous flight here, or by
+                    // another instance's execution this one waited for at the barrier) answers the flight.
+                    var found = await engine.ReadOrAcquireAsync<CachedResponse>(_plan.FlightKey, _flight.Condition, _runtime.BarrierOptions, _flight.Token).ConfigureAwait(false);
+                    if (found.Value is { } stored && TryPublishStored(stored))
+                    {
+                        return;
+                    }
+
+                    if (_flight.IsSuperseded)
+                    {
+                        await _flight.Condition.DisposeAsync().ConfigureAwait(false); // purged before the barrier was held: it stores nothing
+                    }
+                }
+            }
+            else if (!_plan.ForceOrigin)
             {
                 if (_runtime.Barrier is { } barrier)
                 {
                     lease = await AcquireBarrierAsync(barrier).ConfigureAwait(false);
                 }
 
-                // Double-checked: a request that looked up just before the previous flight stored its response, and
-                // led this flight just after that one ended, finds the response here (as does one that waited at the
-                // barrier while another instance ran the origin).
-                if (await TryPublishStoredAsync().ConfigureAwait(false))
+                var found = await _runtime.Cache.TryGetAsync<CachedResponse>(_plan.FlightKey).ConfigureAwait(false);
+                if (found.Value is { } stored && TryPublishStored(stored))
                 {
                     return;
                 }
-            }
-
-            if (_runtime.Cache is StampedeCache engine)
-            {
-                // Before the origin is asked: whatever it answers is stored only if no purge (of the URL, of one of the
-                // response's tags, on this instance or another) returned in between. See StoreAsync.
-                _flight.Condition = await engine.BeginConditionalWriteAsync(_flight.Token).ConfigureAwait(false);
             }
 
             await FetchAndSetAsync().ConfigureAwait(false);
@@ -103,7 +118,11 @@ internal sealed class OriginFetch : IOriginResponseSink
         }
         finally
         {
-            _flight.Condition?.Dispose();
+            if (_flight.Condition is { } condition)
+            {
+                await condition.DisposeAsync().ConfigureAwait(false); // releases the barrier if no store did
+            }
+
             if (lease is not null)
             {
                 await ReleaseQuietlyAsync(lease).ConfigureAwait(false);
@@ -125,10 +144,9 @@ internal sealed class OriginFetch : IOriginResponseSink
 
     private async ValueTask<StampedeLease?> AcquireBarrierAsync(IStampedeLock barrier)
     {
-        var wait = _runtime.Options.WaiterTimeout == Timeout.InfiniteTimeSpan ? TimeSpan.FromSeconds(30) : _runtime.Options.WaiterTimeout / 2;
         try
         {
-            return await barrier.TryAcquireAsync(_runtime.Options.KeyPrefix + "lock|" + _plan.FlightKey, new StampedeLockOptions { WaitTimeout = wait }, _flight.Token).ConfigureAwait(false);
+            return await barrier.TryAcquireAsync(_runtime.Options.KeyPrefix + "lock|" + _plan.FlightKey, new StampedeLockOptions { WaitTimeout = _runtime.BarrierOptions.LockTimeout }, _flight.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -150,14 +168,8 @@ internal sealed class OriginFetch : IOriginResponseSink
     }
 
     /// <summary>After the barrier: the double check. A response stored meanwhile (newer than the stale one we had) answers the flight.</summary>
-    private async ValueTask<bool> TryPublishStoredAsync()
+    private bool TryPublishStored(CachedResponse value)
     {
-        var found = await _runtime.Cache.TryGetAsync<CachedResponse>(_plan.FlightKey).ConfigureAwait(false);
-        if (!found.HasValue || found.Value is not { } value)
-        {
-            return false;
-        }
-
         if (value.Kind == CachedResponseKind.Response && (value.TimeToLive(_runtime.Time.GetUtcNow()) <= TimeSpan.Zero || (_plan.Stale is { } stale && value.ResponseTime <= stale.ResponseTime)))
         {
             return false; // nothing newer: revalidate it ourselves

@@ -26,6 +26,15 @@ internal sealed class ResponseCacheRuntime(
 
     public StampedeResponseCachingOptions Options { get; } = options;
 
+    /// <summary>
+    /// Gets the engine options of an execution's double check at the barrier: another instance's execution is waited
+    /// for at most half the waiter timeout (30 s without one), then this one goes to the origin itself.
+    /// </summary>
+    public StampedeCacheEntryOptions BarrierOptions { get; } = new()
+    {
+        LockTimeout = options.WaiterTimeout == Timeout.InfiniteTimeSpan ? TimeSpan.FromSeconds(30) : options.WaiterTimeout / 2,
+    };
+
     public CacheKeyBuilder Keys { get; } = new(options);
 
     public ILogger Logger { get; } = logger;

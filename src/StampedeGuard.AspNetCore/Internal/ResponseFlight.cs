@@ -61,6 +61,13 @@ internal sealed class ResponseFlight(string key, long window, bool background, b
         set => Volatile.Write(ref _condition, value);
     }
 
+    /// <summary>
+    /// Superseded (a purge) and no store under way: nothing will be stored by this execution, so the condition ends now
+    /// and releases the engine's barrier it holds; the next execution (here or on another instance) need not wait for
+    /// this one. Its clients are still answered.
+    /// </summary>
+    protected override void OnSettled() => Condition?.Dispose();
+
     /// <summary>Gets whether a client arriving now may join (see <see cref="StampedeWriteCondition.IsShareable"/>).</summary>
     public bool IsShareable => Condition?.IsShareable ?? true;
 

@@ -36,6 +36,45 @@ internal abstract class Flight(CancellationToken cancelledOnlyOnDispose) : Fligh
     /// </summary>
     public long LocalGeneration { get; init; }
 
+    /// <summary>
+    /// Gets or sets the distributed lease this run holds. A fenced write consumes it (the store releases it with the
+    /// write); whatever is still held when the run ends is released then. One owner, one place.
+    /// </summary>
+    public StampedeLease? Lease { get => Volatile.Read(ref _lease); set => Volatile.Write(ref _lease, value); }
+
+    private StampedeLease? _lease;
+
+    private Func<StampedeLease, ValueTask>? _release;
+
+    /// <summary>Takes the lease this run holds, if any, so exactly one caller releases it.</summary>
+    public StampedeLease? TakeLease() => Interlocked.Exchange(ref _lease, null);
+
+    /// <summary>
+    /// Holds <paramref name="lease"/> (the key's barrier, taken by the run's read). If the run is superseded, the lease
+    /// is released with <paramref name="release"/> as soon as no store of the run is under way: nothing will be
+    /// stored under it, and the next run (here or on another node) need not wait for this one to end.
+    /// </summary>
+    public void HoldLease(StampedeLease lease, Func<StampedeLease, ValueTask> release)
+    {
+        _release = release;
+        Lease = lease;
+        if (IsChanged)
+        {
+            ReleaseHeldLease(); // superseded while it read
+        }
+    }
+
+    /// <inheritdoc />
+    protected override void OnSettled() => ReleaseHeldLease();
+
+    private void ReleaseHeldLease()
+    {
+        if (_release is { } release && TakeLease() is { } lease)
+        {
+            _ = release(lease).AsTask();
+        }
+    }
+
     /// <summary>Gets or sets whether the run read the distributed tier successfully (its value may then be written there, conditionally).</summary>
     public bool ReadDistributed { get; set; }
 
@@ -204,12 +243,6 @@ internal sealed class Flight<T> : Flight, IValueTaskSource<T>
             return true;
         }
     }
-
-    /// <summary>
-    /// Gets or sets the distributed lease this run holds. A fenced write consumes it (the store releases it with the
-    /// write); whatever is still held when the run ends is released then. One owner, one place.
-    /// </summary>
-    public StampedeLease? Lease { get; set; }
 
     /// <summary>The entry whose refresh claim this background run holds (released if the run fails).</summary>
     public CacheEntry? Claimed { get; init; }

@@ -35,14 +35,12 @@ public static class StampedeResponseCachingServiceCollectionExtensions
         services.TryAddSingleton(static sp =>
         {
             var time = ResponseCacheEngine.ResolveTime(sp);
-            var barrier = ResponseCacheEngine.ResolveBarrier(sp);
             return sp.GetService<IStampedeCache>() is { } cache
-                ? new ResponseCacheEngine(cache, owned: false, time, barrier)
+                ? new ResponseCacheEngine(cache, owned: false, time)
                 : new ResponseCacheEngine(
                     new StampedeCache(new StampedeCacheOptions { TimeProvider = time }, loggerFactory: sp.GetService<ILoggerFactory>(), meterFactory: sp.GetService<IMeterFactory>()),
                     owned: true,
-                    time,
-                    barrier);
+                    time);
         });
         // Header values copied from an origin may carry obs-text (RFC 9110 5.5: bytes 0x80-0xFF, e.g. in an ETag): write
         // them as the Latin-1 bytes they were, instead of Kestrel refusing them with a 500. An encoding the app's own selector picks wins.

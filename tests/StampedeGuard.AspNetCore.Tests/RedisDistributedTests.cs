@@ -2,7 +2,6 @@ using FluentAssertions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
-using StampedeGuard.Locking;
 using StampedeGuard.Redis;
 using StampedeGuard.TestSupport;
 using StampedeGuard.TestSupport.Redis;
@@ -20,7 +19,7 @@ public sealed class RedisDistributedTests
         var origin = new Origin();
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        Task<TestHost> StartInstanceAsync() => redis.StartInstanceAsync(withLock: true, app => app.MapGet("/r", async ctx =>
+        Task<TestHost> StartInstanceAsync() => redis.StartInstanceAsync(app => app.MapGet("/r", async ctx =>
         {
             using var _ = origin.Enter();
             await gate.Task;
@@ -69,7 +68,7 @@ public sealed class RedisDistributedTests
         var origin = new Origin();
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        Task<TestHost> StartInstanceAsync() => redis.StartInstanceAsync(withLock: false, app => app.MapGet("/p", async ctx =>
+        Task<TestHost> StartInstanceAsync() => redis.StartInstanceAsync(app => app.MapGet("/p", async ctx =>
         {
             using var _ = origin.Enter();
             ctx.Response.Headers.CacheControl = "max-age=60";
@@ -115,7 +114,7 @@ public sealed class RedisDistributedTests
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var executions = 0;
 
-        Task<TestHost> StartInstanceAsync() => redis.StartInstanceAsync(withLock: false, app => app.MapGet("/p", async ctx =>
+        Task<TestHost> StartInstanceAsync() => redis.StartInstanceAsync(app => app.MapGet("/p", async ctx =>
         {
             using var _ = origin.Enter();
             var execution = Interlocked.Increment(ref executions);
@@ -159,7 +158,7 @@ public sealed class RedisDistributedTests
         await using var redis = await SharedRedis.StartAsync();
         var origin = new Origin();
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Task<TestHost> StartInstanceAsync() => redis.StartInstanceAsync(withLock: true, app => app.MapGet("/l", async ctx =>
+        Task<TestHost> StartInstanceAsync() => redis.StartInstanceAsync(app => app.MapGet("/l", async ctx =>
         {
             using var _ = origin.Enter();
             ctx.Response.Headers.CacheControl = "max-age=60";
@@ -203,7 +202,7 @@ public sealed class RedisDistributedTests
         var gates = new[] { new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
         var entered = new[] { new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
         var executions = 0;
-        Task<TestHost> StartInstanceAsync() => redis.StartInstanceAsync(withLock: false, app => app.MapGet("/f", async ctx =>
+        Task<TestHost> StartInstanceAsync() => redis.StartInstanceAsync(app => app.MapGet("/f", async ctx =>
         {
             using var _ = origin.Enter();
             var execution = Interlocked.Increment(ref executions);
@@ -262,19 +261,12 @@ public sealed class RedisDistributedTests
             await CliAsync("del", locks[0]);
         }
 
-        /// <summary>An app instance whose engine (and, with <paramref name="withLock"/>, the flight's barrier) is on the shared Redis.</summary>
-        public async Task<TestHost> StartInstanceAsync(bool withLock, Action<WebApplication> endpoints)
+        /// <summary>An app instance whose engine (and so the flight's barrier) is on the shared Redis.</summary>
+        public async Task<TestHost> StartInstanceAsync(Action<WebApplication> endpoints)
         {
             var tier = await RedisStampedeTier.ConnectAsync(new RedisStampedeOptions { Configuration = _server.Configuration, KeyPrefix = Prefix });
             _tiers.Add(tier);
-            return await TestHost.StartAsync(endpoints, services: s =>
-            {
-                s.AddSingleton<IStampedeCache>(_ => new StampedeCache(distributedStore: tier, backplane: tier));
-                if (withLock)
-                {
-                    s.AddSingleton<IStampedeLock>(_ => new RedisStampedeLock(tier)); // the cross-instance barrier of the HTTP flight
-                }
-            });
+            return await TestHost.StartAsync(endpoints, services: s => s.AddSingleton<IStampedeCache>(_ => new StampedeCache(distributedStore: tier, backplane: tier)));
         }
 
         public async ValueTask DisposeAsync()

@@ -1,4 +1,3 @@
-using StampedeGuard.Locking;
 using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 using Microsoft.AspNetCore.Http;
@@ -55,12 +54,11 @@ internal sealed class OriginFetch : IOriginResponseSink
     /// flight of the request. Over the engine, the write condition begins before anything is read, and the engine's
     /// read-or-acquire is the double check and the cross-instance barrier in one round trip (it waits for another
     /// instance's execution, bounded by half the waiter timeout); the store is then fenced by that barrier and
-    /// conditional on no purge since. Over an application's own <see cref="IStampedeCache"/>, a registered distributed
-    /// <see cref="IStampedeLock"/> is the barrier and a read after it the double check.
+    /// conditional on no purge since. Over an application's own <see cref="IStampedeCache"/>, a read is the double
+    /// check (collapsed in this process only).
     /// </summary>
     public async Task RunAsync()
     {
-        StampedeLease? lease = null;
         try
         {
             if (_runtime.Cache is StampedeCache engine)
@@ -84,18 +82,9 @@ internal sealed class OriginFetch : IOriginResponseSink
                     }
                 }
             }
-            else if (!_plan.ForceOrigin)
+            else if (!_plan.ForceOrigin && (await _runtime.Cache.TryGetAsync<CachedResponse>(_plan.FlightKey).ConfigureAwait(false)).Value is { } stored && TryPublishStored(stored))
             {
-                if (_runtime.Barrier is { } barrier)
-                {
-                    lease = await AcquireBarrierAsync(barrier).ConfigureAwait(false);
-                }
-
-                var found = await _runtime.Cache.TryGetAsync<CachedResponse>(_plan.FlightKey).ConfigureAwait(false);
-                if (found.Value is { } stored && TryPublishStored(stored))
-                {
-                    return;
-                }
+                return;
             }
 
             await FetchAndSetAsync().ConfigureAwait(false);
@@ -123,11 +112,6 @@ internal sealed class OriginFetch : IOriginResponseSink
                 await condition.DisposeAsync().ConfigureAwait(false); // releases the barrier if no store did
             }
 
-            if (lease is not null)
-            {
-                await ReleaseQuietlyAsync(lease).ConfigureAwait(false);
-            }
-
             _flight.OriginCompleted();
             _runtime.Remove(_flight);
             if (_flight.IsBackground)
@@ -139,31 +123,6 @@ internal sealed class OriginFetch : IOriginResponseSink
             {
                 await scope.DisposeAsync().ConfigureAwait(false);
             }
-        }
-    }
-
-    private async ValueTask<StampedeLease?> AcquireBarrierAsync(IStampedeLock barrier)
-    {
-        try
-        {
-            return await barrier.TryAcquireAsync(_runtime.Options.KeyPrefix + "lock|" + _plan.FlightKey, new StampedeLockOptions { WaitTimeout = _runtime.BarrierOptions.LockTimeout }, _flight.Token).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            Log.CacheFailed(_runtime.Logger, _plan.LogKey, ex); // the barrier is down: collapse in this process only
-            return null;
-        }
-    }
-
-    private async ValueTask ReleaseQuietlyAsync(StampedeLease lease)
-    {
-        try
-        {
-            await lease.DisposeAsync().ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            Log.CacheFailed(_runtime.Logger, _plan.LogKey, ex);
         }
     }
 

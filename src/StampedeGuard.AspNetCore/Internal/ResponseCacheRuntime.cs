@@ -1,4 +1,3 @@
-using StampedeGuard.Locking;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -21,14 +20,11 @@ internal sealed class ResponseCacheRuntime(
 
     public IStampedeCache Cache { get; } = engine.Cache;
 
-    /// <summary>Gets the cross-instance barrier, or null.</summary>
-    public IStampedeLock? Barrier { get; } = engine.Barrier;
-
     public StampedeResponseCachingOptions Options { get; } = options;
 
     /// <summary>
-    /// Gets the engine options of an execution's double check at the barrier: another instance's execution is waited
-    /// for at most half the waiter timeout (30 s without one), then this one goes to the origin itself.
+    /// Gets the engine options of an execution's double check at the engine's barrier: another instance's execution is
+    /// waited for at most half the waiter timeout (30 s without one), then this one goes to the origin itself.
     /// </summary>
     public StampedeCacheEntryOptions BarrierOptions { get; } = new()
     {

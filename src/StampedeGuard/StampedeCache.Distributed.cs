@@ -22,8 +22,10 @@ public sealed partial class StampedeCache
     /// them there): the run's write is conditional on that version, and the run began at that instant on the clock
     /// invalidations are ordered by.
     /// <paramref name="batchKey"/> (a batch call's key) is told when the run waits for another node's.
+    /// <paramref name="expectMiss"/>: the caller has just looked (a double check), so the read goes to the barrier's
+    /// script at once instead of a plain read first.
     /// </summary>
-    private async ValueTask<(CacheEntry<T>? Found, StampedeLease? Lease, bool Done)> ReadThroughBarrierAsync<T>(string key, StampedeCacheEntryOptions options, Flight<T> flight, IBatchKey? batchKey = null)
+    private async ValueTask<(CacheEntry<T>? Found, StampedeLease? Lease, bool Done)> ReadThroughBarrierAsync<T>(string key, StampedeCacheEntryOptions options, Flight<T> flight, IBatchKey? batchKey = null, bool expectMiss = false)
     {
         var useLock = _distributed.SupportsLocking && !options.SkipDistributedLock;
         var waitStarted = _time.GetTimestamp();
@@ -36,7 +38,7 @@ public sealed partial class StampedeCache
 
         // Holding a copy that is no longer fresh (or refreshing one), this node expects no fresh value in the store
         // either: it asks for the store's clock at once (a run's origin) instead of a clockless fresh-value read first.
-        var requireStamp = flight.Stale is not null;
+        var requireStamp = expectMiss || flight.Stale is not null;
         ValueTask<DistributedRead<T>> ReadOrAcquireAsync() => _distributed.ReadAsync<T>(
             key, new DistributedReadOptions { LockMode = mode, Now = replacing is null ? new DateTimeOffset(Now(), TimeSpan.Zero) : judgeAt, LeaseDuration = _options.DistributedLockLease, RequireStamp = requireStamp }, options, flight, learnClock: true, flight.Token);
 

@@ -192,7 +192,8 @@ public sealed partial class StampedeCache
     /// when the barrier's lease was lost, for example while this process was paused past it, so another node's newer
     /// value is never overwritten by an older one) and conditional on the version read here.
     /// This is the double-checked, cross-node single-flight step of <c>GetOrCreateAsync</c>, for an adapter that runs
-    /// its own work between the read and the store (the HTTP cache's origin executions).
+    /// its own work between the read and the store (the HTTP cache's origin executions). As a double check it expects
+    /// a miss: the distributed read is the barrier's script at once (one round trip), not a plain read first.
     /// </summary>
     /// <typeparam name="T">The type of the cached value.</typeparam>
     /// <param name="key">The cache key.</param>
@@ -234,7 +235,7 @@ public sealed partial class StampedeCache
             StartedAt = condition.StartedAt,
             LocalGeneration = condition.LocalGeneration,
         };
-        var (found, lease, _) = await ReadThroughBarrierAsync(key, options, run).ConfigureAwait(false);
+        var (found, lease, _) = await ReadThroughBarrierAsync(key, options, run, expectMiss: true).ConfigureAwait(false);
         run.Lease = lease;
         now = Now();
         if (found is { Error: null } && now < found.Times.FreshUntil)

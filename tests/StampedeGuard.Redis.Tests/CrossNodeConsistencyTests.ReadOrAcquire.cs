@@ -1,4 +1,6 @@
+using StampedeGuard.Redis.Tests.Infrastructure;
 using StampedeGuard.TestSupport;
+using StampedeGuard.TestSupport.Redis;
 
 namespace StampedeGuard.Redis.Tests;
 
@@ -96,6 +98,22 @@ public sealed partial class CrossNodeConsistencyTests
         await Poll.UntilAsync(() => !LockedAsync("k").GetAwaiter().GetResult(), "the barrier is released once the key changed");
         (await a.SetIfUnchangedAsync("k", "read before the removal", condition, Untagged)).Should().BeFalse();
         (await StoredAsync("k")).Should().BeNull();
+    }
+
+    /// <summary>As a double check (its caller has just looked), a miss costs one round trip: the read-or-acquire script, no plain read first.</summary>
+    [RedisFact(SkipOnGarnet = GarnetGaps.ScriptCommandStats)]
+    public async Task ReadOrAcquireAsync_Miss_OneScriptAndNoPlainReadFirst()
+    {
+        var a = await NodeAsync(o => o.HeartbeatInterval = Timeout.InfiniteTimeSpan);
+        await using var condition = await a.BeginConditionalWriteAsync();
+        var before = await redis.CommandStatsAsync();
+
+        (await a.ReadOrAcquireAsync<string>("k", condition, Untagged)).HasValue.Should().BeFalse();
+
+        var after = await redis.CommandStatsAsync();
+        long Delta(string command) => after.GetValueOrDefault(command) - before.GetValueOrDefault(command);
+        (Delta("evalsha") + Delta("eval")).Should().Be(1, "the read-or-acquire script");
+        Delta("hmget").Should().Be(1, "only the one inside the script (commandstats counts it too)");
     }
 
     [Fact]

@@ -38,11 +38,19 @@ public sealed partial class StampedeCache
 
         // Holding a copy that is no longer fresh (or refreshing one), this node expects no fresh value in the store
         // either: it asks for the store's clock at once (a run's origin) instead of a clockless fresh-value read first.
-        var requireStamp = expectMiss || flight.Stale is not null;
+        // So does one whose recent reads through the barrier mostly missed (the tier's guess: the plain read would only
+        // add a round trip before the script).
+        var requireStamp = expectMiss || flight.Stale is not null || _distributed.ExpectsMiss;
         ValueTask<DistributedRead<T>> ReadOrAcquireAsync() => _distributed.ReadAsync<T>(
             key, new DistributedReadOptions { LockMode = mode, Now = replacing is null ? new DateTimeOffset(Now(), TimeSpan.Zero) : judgeAt, LeaseDuration = _options.DistributedLockLease, RequireStamp = requireStamp }, options, flight, learnClock: true, flight.Token);
 
+        var guessed = !expectMiss && flight.Stale is null; // the read whose kind the tier's guess chose: it learns from it
         var read = await ReadOrAcquireAsync().ConfigureAwait(false);
+        if (guessed && read.Outcome == DistributedOutcome.Done)
+        {
+            _distributed.NoteBarrierRead(read.Entry is { } first && read.At < first.Times.FreshUntil);
+        }
+
         while (true)
         {
             var now = read.At; // when the reply arrived, before its entry was decoded

@@ -246,20 +246,50 @@ public sealed class RedisReadPathTests(RedisFixture redis) : RedisTierTestBase(r
         await leader.Lease!.ReleaseAsync();
     }
 
-    [Fact]
-    public async Task GetOrCreateAsync_ValueInRedisNotInL1_OneHmgetNoScript()
+    /// <summary>
+    /// An L2 hit (in Redis, not in L1) is one plain HMGET and no script once hits dominate the node's reads; a node that
+    /// has just started expects misses (it knows nothing of the store) and reads through the script, one round trip
+    /// either way, until about 22 hits in a row change its mind.
+    /// </summary>
+    [RedisFact(SkipOnGarnet = GarnetGaps.ScriptCommandStats)]
+    public async Task GetOrCreateAsync_ValueInRedisNotInL1_OneHmgetNoScriptOnceHitsDominate()
     {
         var tier = await QuietTierAsync();
         using var writer = new StampedeCache(new StampedeCacheOptions(), distributedStore: tier, backplane: tier);
-        await writer.SetAsync("k", "v", new StampedeCacheEntryOptions { Duration = TimeSpan.FromMinutes(5) });
+        const int Keys = 30;
+        for (var i = 0; i < Keys; i++)
+        {
+            await writer.SetAsync($"k{i}", $"v{i}", new StampedeCacheEntryOptions { Duration = TimeSpan.FromMinutes(5) });
+        }
+
         var reader = await QuietTierAsync();
         using var node = new StampedeCache(new StampedeCacheOptions(), distributedStore: reader, backplane: reader);
+        var read = new StampedeCacheEntryOptions { EarlyRefreshBeta = 0 };
+        var values = new List<string>();
+        var counts = new List<(long Hmget, long Scripts)>();
+        for (var i = 0; i < Keys; i++)
+        {
+            counts.Add(await CountAsync(async () => values.Add(await node.GetOrCreateAsync($"k{i}", _ => ValueTask.FromResult("computed"), read))));
+        }
+
+        values.Should().Equal(Enumerable.Range(0, Keys).Select(i => $"v{i}"));
+        counts[0].Should().Be((1L, 1L), "a fresh node expects a miss: the script alone (its HMGET inside)");
+        counts.FindIndex(c => c.Scripts == 0).Should().BeInRange(16, 24, "it changes its mind after about 22 hits");
+        counts[^1].Should().Be((1L, 0L), "once hits dominate an L2 hit is one plain hash read: no script");
+    }
+
+    /// <summary>A cold key on a node that has just started: the leader's two round trips are the read-or-acquire script and the fenced write (no plain read before them).</summary>
+    [RedisFact(SkipOnGarnet = GarnetGaps.ScriptCommandStats)]
+    public async Task GetOrCreateAsync_ColdKeyOnAFreshNode_LeaderTakesTwoRoundTrips()
+    {
+        var tier = await QuietTierAsync();
+        using var node = new StampedeCache(new StampedeCacheOptions(), distributedStore: tier, backplane: tier);
         string? value = null;
 
-        var counts = await CountAsync(async () => value = await node.GetOrCreateAsync("k", _ => ValueTask.FromResult("computed"), new StampedeCacheEntryOptions { EarlyRefreshBeta = 0 }));
+        var counts = await CountAsync(async () => value = await node.GetOrCreateAsync("cold", _ => ValueTask.FromResult("computed"), new StampedeCacheEntryOptions { EarlyRefreshBeta = 0 }));
 
-        value.Should().Be("v");
-        counts.Should().Be((1L, 0L));
+        value.Should().Be("computed");
+        counts.Should().Be((1L, 2L), "read-or-acquire (its HMGET inside) and the write; before, a plain HMGET came first (3 round trips)");
     }
 
     [Fact]

@@ -44,6 +44,12 @@ internal sealed partial class DistributedTier
     private bool _stampLearned;
     private long _stampLearnedAt; // engine ticks of the last reply that carried the store's clock
     private bool _storeHasNoClock; // its reads answer without a clock (an IDistributedCache): nothing to learn, ever
+    private int _missRate = MissRateOne; // see ExpectsMiss: the recent share of reads through the barrier that missed, in 1/65536
+
+    private const int MissRateOne = 1 << 16;
+
+    /// <summary>Each read moves <see cref="ExpectsMiss"/>'s rate 1/32 of the way to what it found: about 22 reads of one kind in a row change its mind.</summary>
+    private const int MissRateShift = 5;
 
     /// <summary>Creates the tier over <paramref name="store"/> and <paramref name="backplane"/>, either or both of which may be absent.</summary>
     /// <param name="options">The cache's options (key prefix, payload limits, compression, serializers, error handling, lease).</param>
@@ -72,6 +78,24 @@ internal sealed partial class DistributedTier
 
     /// <summary>Gets whether there is a store (L2) to read and write.</summary>
     public bool HasStore => _store is not null;
+
+    /// <summary>
+    /// Gets whether a read through the barrier should go to the barrier's script at once: most recent such reads found
+    /// nothing fresh in the store (a node just started, keys that expire everywhere at once), so the plain read that
+    /// answers a fresh value without a script would only add a round trip before the script. Once fresh values
+    /// dominate (an L2 hit: a value there, not in L1), reads start with the plain read again (no script per hit).
+    /// Both are one round trip for what they are best at; the score only chooses which. It starts expecting misses: a
+    /// node that has just started knows nothing of the store, and a script answers a hit in one round trip too.
+    /// </summary>
+    public bool ExpectsMiss => Volatile.Read(ref _missRate) > MissRateOne / 2;
+
+    /// <summary>Tells <see cref="ExpectsMiss"/> what a read through the barrier found (approximate under races: a hint, not a count).</summary>
+    /// <param name="fresh">Whether the store held a fresh value.</param>
+    public void NoteBarrierRead(bool fresh)
+    {
+        var rate = Volatile.Read(ref _missRate);
+        Volatile.Write(ref _missRate, rate + (((fresh ? 0 : MissRateOne) - rate) >> MissRateShift));
+    }
 
     /// <summary>Gets whether there is a store or a backplane: writes and invalidations then reach other nodes.</summary>
     public bool IsShared => _store is not null || _backplane is not null;

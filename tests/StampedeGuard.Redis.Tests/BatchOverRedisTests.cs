@@ -149,4 +149,56 @@ public sealed class BatchOverRedisTests(RedisFixture redis) : RedisTierTestBase(
         (await nodeA.GetOrCreateAsync("k1", _ => ValueTask.FromResult("a-after-remove"), Entry)).Should().NotBe("batch:k1");
         (await nodeC.GetOrCreateAsync("k2", _ => ValueTask.FromResult("never"), Entry)).Should().Be("batch:k2");
     }
+    /// <summary>
+    /// A batch that is a node's very first read of stored values: the store's "clear everything" record is read once,
+    /// shared by every key decoded meanwhile (before, each stored key of the batch sent its own read of it).
+    /// </summary>
+    [Fact]
+    public async Task GetOrCreateManyAsync_FirstReadOfAFreshNode_ReadsTheClearEverythingRecordOnce()
+    {
+        var (writer, _) = await NodeAsync();
+        using (writer)
+        {
+            var keys = Enumerable.Range(0, 50).Select(i => "fresh" + i).ToArray();
+            foreach (var key in keys)
+            {
+                await writer.SetAsync(key, "stored:" + key, Entry);
+            }
+
+            var tier = await TierAsync();
+            var store = new TagReadCountingStore(tier);
+            using var node = new StampedeCache(new StampedeCacheOptions(), distributedStore: store, backplane: tier);
+
+            var values = await node.GetOrCreateManyAsync<string>(keys, (_, _) => throw new InvalidOperationException("all stored"), Entry);
+
+            values.Values.Should().OnlyContain(v => v.StartsWith("stored:fresh", StringComparison.Ordinal));
+            store.TagReads.Should().Be(1);
+            (await node.GetOrCreateAsync("fresh0", _ => ValueTask.FromResult("never"), Entry)).Should().Be("stored:fresh0");
+            store.TagReads.Should().Be(1, "known from then on: the backplane keeps it current");
+        }
+    }
+
+    /// <summary>The tier as a store, counting its reads of tag records.</summary>
+    private sealed class TagReadCountingStore(RedisStampedeTier tier) : StampedeGuard.Distributed.IStampedeDistributedStore
+    {
+        private int _tagReads;
+
+        public int TagReads => Volatile.Read(ref _tagReads);
+
+        public bool SupportsLocking => tier.SupportsLocking;
+
+        public ValueTask<StampedeGuard.Distributed.DistributedReadResult> ReadAsync(string key, StampedeGuard.Distributed.DistributedReadOptions options, CancellationToken cancellationToken) => tier.ReadAsync(key, options, cancellationToken);
+
+        public ValueTask<StampedeGuard.Distributed.DistributedWriteResult> WriteAsync(string key, ReadOnlyMemory<byte> envelope, StampedeGuard.Distributed.DistributedWriteOptions options, CancellationToken cancellationToken) => tier.WriteAsync(key, envelope, options, cancellationToken);
+
+        public ValueTask<StampedeGuard.Distributed.DistributedReadResult> WaitForValueAsync(string key, TimeSpan maxWait, CancellationToken cancellationToken) => tier.WaitForValueAsync(key, maxWait, cancellationToken);
+
+        public ValueTask<StampedeGuard.Distributed.DistributedInvalidationResult> InvalidateAsync(StampedeGuard.Distributed.DistributedInvalidation invalidation, CancellationToken cancellationToken) => tier.InvalidateAsync(invalidation, cancellationToken);
+
+        public ValueTask<StampedeGuard.Distributed.DistributedTagsResult> ReadTagInvalidationsAsync(IReadOnlyList<string> tags, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _tagReads);
+            return tier.ReadTagInvalidationsAsync(tags, cancellationToken);
+        }
+    }
 }

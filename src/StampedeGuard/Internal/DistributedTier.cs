@@ -44,6 +44,7 @@ internal sealed partial class DistributedTier
     private bool _stampLearned;
     private long _stampLearnedAt; // engine ticks of the last reply that carried the store's clock
     private bool _storeHasNoClock; // its reads answer without a clock (an IDistributedCache): nothing to learn, ever
+    private TaskCompletionSource<bool>? _clearAllRead; // the "*" record's read under way, shared (ReadClearAllOnceAsync)
     private int _missRate = MissRateOne; // see ExpectsMiss: the recent share of reads through the barrier that missed, in 1/65536
 
     private const int MissRateOne = 1 << 16;
@@ -342,6 +343,55 @@ internal sealed partial class DistributedTier
             return false;
         }
 
+        if (remember && ask.Count == 1 && askAll)
+        {
+            return await ReadClearAllOnceAsync().ConfigureAwait(false);
+        }
+
+        return await ReadTagRecordsAsync(ask, remember, askAll || tags is not null).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The node's first read of the store's "clear everything" record, shared: reads decoded together (a batch's keys,
+    /// concurrent callers on a node that has just started or reset) wait for one read instead of sending one each.
+    /// </summary>
+    private Task<bool> ReadClearAllOnceAsync()
+    {
+        var pending = Volatile.Read(ref _clearAllRead);
+        if (pending is not null)
+        {
+            return pending.Task;
+        }
+
+        var mine = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        pending = Interlocked.CompareExchange(ref _clearAllRead, mine, null);
+        if (pending is not null)
+        {
+            return pending.Task;
+        }
+
+        _ = ReadAndShareAsync();
+        return mine.Task;
+
+        async Task ReadAndShareAsync()
+        {
+            try
+            {
+                var learned = await ReadTagRecordsAsync([StampedeKeys.AllTag], remember: true, answered: true).ConfigureAwait(false);
+                Volatile.Write(ref _clearAllRead, null); // the next one (after a reset, or after a failed read) reads again
+                mine.TrySetResult(learned);
+            }
+            catch (Exception ex)
+            {
+                Volatile.Write(ref _clearAllRead, null);
+                mine.TrySetException(ex); // ThrowOnDistributedCacheErrors: every reader that shared it gets the failure
+            }
+        }
+    }
+
+    /// <summary>Reads the store's records of <paramref name="ask"/>; true when it learned something or <paramref name="answered"/>.</summary>
+    private async Task<bool> ReadTagRecordsAsync(List<string> ask, bool remember, bool answered)
+    {
         var epoch = Volatile.Read(ref _tagKnowledgeEpoch);
         var prefixed = ask.ConvertAll(DistributedKey);
         var read = await SafeAsync(StampedeKeys.AllTag, "read tags", (store, _, t) => store.ReadTagInvalidationsAsync(prefixed, t), new DistributedTagsResult { Outcome = DistributedOutcome.Unavailable }, CancellationToken.None).ConfigureAwait(false);
@@ -375,7 +425,7 @@ internal sealed partial class DistributedTier
             }
         }
 
-        return learned || tags is not null || askAll;
+        return learned || answered;
     }
 
     /// <summary>A failed read, as a store that answers its own failures reports it: nothing known, so nothing learned from it.</summary>

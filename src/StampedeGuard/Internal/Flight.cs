@@ -69,7 +69,9 @@ internal abstract class Flight(CancellationToken cancelledOnlyOnDispose) : Fligh
 
     private void ReleaseHeldLease()
     {
-        if (_release is { } release && TakeLease() is { } lease)
+        // A lease past its deadline (a pause outlasted it) is lost, not released: asking says so (its LeaseLost token
+        // fires for the factory), and there is nothing left to release.
+        if (_release is { } release && TakeLease() is { } lease && !lease.LeaseLost.IsCancellationRequested)
         {
             _ = release(lease).AsTask();
         }

@@ -156,6 +156,7 @@ public sealed partial class RedisStampedeTier
                 // So trust runs from its send time (a timestamp of this process's clock): a late one ends it at once.
                 var sentAt = message.Timestamp;
                 Volatile.Write(ref _heartbeatSeen, sentAt);
+                Volatile.Write(ref _heardItself, 1);
                 var trustLeft = _aliveFor - TimeProvider.System.GetElapsedTime(sentAt).Ticks;
                 Deliver(new BackplaneMessage { Kind = BackplaneMessageKind.Alive, Timestamp = Math.Max(trustLeft, 1) });
             }
@@ -274,8 +275,11 @@ public sealed partial class RedisStampedeTier
             var silentFor = TimeProvider.System.GetElapsedTime(Volatile.Read(ref _heartbeatSeen));
             if (silentFor > 2 * _options.HeartbeatInterval)
             {
-                // Logged once per silence, and not at all during a known outage (whose own warning says it all).
-                if (Interlocked.Exchange(ref _silent, 1) == 0 && !_guard.Outage.IsActive)
+                // Logged once per silence, and not at all during a known outage (whose own warning says it all). Before
+                // the node first heard itself, silence is start-up (a subscription that takes a while on a busy or shared
+                // connection): the copies go all the same, the warning only after ten intervals of it.
+                var warnAfter = Volatile.Read(ref _heardItself) != 0 ? 2 * _options.HeartbeatInterval : 10 * _options.HeartbeatInterval;
+                if (silentFor > warnAfter && Interlocked.Exchange(ref _silent, 1) == 0 && !_guard.Outage.IsActive)
                 {
                     Log.HeartbeatMissed(Logger, silentFor.TotalMilliseconds);
                 }

@@ -44,6 +44,7 @@ public sealed partial class RedisStampedeTier : IStampedeDistributedStore, IStam
     private long _epoch;
     private int _heartbeating;
     private int _silent;
+    private int _heardItself; // 1 once the node's own heartbeat came back (before: start-up, see HeartbeatAsync)
     private bool? _cluster;
     private int _probed;
     private string? _configurationError; // 1 once the server was asked whether it runs scripts (or while it is being asked)

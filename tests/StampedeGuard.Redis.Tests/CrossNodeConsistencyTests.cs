@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
 using StampedeGuard.Redis.Tests.Infrastructure;
 using StampedeGuard.TestSupport;
 
@@ -349,6 +350,32 @@ public sealed partial class CrossNodeConsistencyTests(RedisFixture redis) : IAsy
         release.SetResult();
         (await held).Should().Be("before the removal", "the superseded run still answers its own caller");
         (await StoredAsync("k") ?? string.Empty).Should().Contain("after the removal");
+    }
+
+    /// <summary>
+    /// A node that never hears its own heartbeat (here its client's channel prefix puts its subscription on another
+    /// channel than the heartbeats its script publishes) drops its copies from the second interval on, but warns (117)
+    /// only after ten intervals: silence before a node first heard itself is start-up on a busy or shared connection.
+    /// Before, the warning came within the first two or three intervals of every such start.
+    /// </summary>
+    [Fact]
+    public async Task Heartbeat_NeverHeardSinceStart_WarnedOnceAndOnlyAfterTenIntervals()
+    {
+        var interval = TimeSpan.FromMilliseconds(100);
+        var configuration = StackExchange.Redis.ConfigurationOptions.Parse(redis.Server.Configuration);
+        configuration.ChannelPrefix = StackExchange.Redis.RedisChannel.Literal("elsewhere:");
+        await using var multiplexer = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(configuration);
+        using var logs = new Microsoft.Extensions.Logging.Testing.FakeLoggerProvider();
+        using var loggers = Microsoft.Extensions.Logging.LoggerFactory.Create(b => b.AddProvider(logs));
+        await using var tier = new RedisStampedeTier(multiplexer, new RedisStampedeOptions { KeyPrefix = _prefix, HeartbeatInterval = interval }, loggers);
+        using var cache = new StampedeCache(new StampedeCacheOptions(), distributedStore: tier, backplane: tier);
+
+        await Poll.UntilAsync(() => logs.Collector.GetSnapshot().Any(r => r.Id.Id == 117), "the silence is reported");
+
+        var warnings = logs.Collector.GetSnapshot().Where(r => r.Id.Id == 117).ToList();
+        warnings.Should().ContainSingle("once per silence");
+        var silence = warnings[0].StructuredState!.Single(p => p.Key == "SilentMilliseconds").Value;
+        double.Parse(silence!, System.Globalization.CultureInfo.InvariantCulture).Should().BeGreaterThan(10 * interval.TotalMilliseconds, "start-up silence is not warned about before ten intervals");
     }
 
     /// <summary>Waits (bounded by <see cref="Poll.Timeout"/>) until an asynchronous condition holds.</summary>

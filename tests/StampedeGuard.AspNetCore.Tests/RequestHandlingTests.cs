@@ -4,6 +4,7 @@ using FluentAssertions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using StampedeGuard.AspNetCore.Caching;
 using StampedeGuard.AspNetCore.Internal;
 using StampedeGuard.TestSupport;
@@ -554,6 +555,63 @@ public sealed class RequestHandlingTests
         next.Response.CacheStatus().Should().Contain("hit");
         next.Body.Should().Be("v2", "the purged execution stores nothing over the newer response");
         _origin.Executions.Should().Be(2);
+    }
+
+    /// <summary>
+    /// Code written against Microsoft's <see cref="Microsoft.Extensions.Caching.Hybrid.HybridCache"/> (registered by
+    /// <c>AddStampedeGuard()</c> over the engine the response cache stores in), or against the engine, purges a
+    /// <c>Surrogate-Key</c> while the origin runs: the engine's tag invalidation reaches the execution in flight like a
+    /// purge through the response cache's own API. A request after it gets an execution of its own, and the older response is stored nowhere.
+    /// </summary>
+    [Theory]
+    [InlineData("HybridCache")]
+    [InlineData("IStampedeCache")]
+    [InlineData("IStampedeResponseCache")]
+    public async Task RemoveByTag_FromAnyApiWhileTheOriginRuns_SupersedesTheExecution(string api)
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var executions = 0;
+        await using var host = await TestHost.StartAsync(
+            app => app.MapGet("/{**path}", async ctx =>
+            {
+                using var _ = _origin.Enter();
+                var execution = Interlocked.Increment(ref executions);
+                ctx.Response.Headers.CacheControl = "max-age=60";
+                ctx.Response.Headers["Surrogate-Key"] = "catalog";
+                await ctx.Response.StartAsync(); // the head goes out: the execution's tags are known
+                if (execution == 1)
+                {
+                    await gate.Task;
+                }
+
+                await ctx.Response.WriteAsync("v" + execution);
+            }),
+            time: _time,
+            services: s =>
+            {
+                s.RemoveAll<IStampedeCache>(); // the host's own engine: here AddStampedeGuard's serves both APIs
+                s.AddStampedeGuard();
+            });
+        var flights = host.App.Services.GetRequiredService<FlightRegistry>().Flights;
+        host.App.Services.GetRequiredService<IStampedeCache>().Should().BeSameAs(host.App.Services.GetRequiredService<StampedeCache>());
+
+        var inFlight = host.Client.GetBodyAsync("/hybrid");
+        await Poll.UntilAsync(() => flights.Oldest(f => f.HasTag("catalog") ? 0 : long.MaxValue) == 0, "the execution knows its response's tags");
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        await (api switch
+        {
+            "HybridCache" => host.App.Services.GetRequiredService<Microsoft.Extensions.Caching.Hybrid.HybridCache>().RemoveByTagAsync("catalog"),
+            "IStampedeCache" => host.App.Services.GetRequiredService<IStampedeCache>().RemoveByTagAsync("catalog"),
+            _ => host.App.Services.GetRequiredService<IStampedeResponseCache>().RemoveByTagAsync("catalog"),
+        });
+
+        var after = await host.Client.GetBodyAsync("/hybrid").WaitAsync(TimeSpan.FromSeconds(30));
+        after.Body.Should().Be("v2", "a request after the purge must not join the execution it superseded");
+        gate.SetResult();
+        (await inFlight).Body.Should().Be("v1");
+        var next = await host.Client.GetUntilHitAsync("/hybrid");
+        next.Body.Should().Be("v2", "the superseded execution stores nothing over the newer response");
+        executions.Should().Be(2);
     }
 
     /// <summary>

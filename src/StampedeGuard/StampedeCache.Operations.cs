@@ -236,37 +236,24 @@ public sealed partial class StampedeCache
             LocalGeneration = condition.LocalGeneration,
         };
         var (found, lease, _) = await ReadThroughBarrierAsync(key, options, run, expectMiss: true).ConfigureAwait(false);
-        run.Lease = lease;
+        if (lease is not null)
+        {
+            run.HoldLease(lease, _releaseLease);
+        }
+
         now = Now();
         if (found is { Error: null } && now < found.Times.FreshUntil)
         {
-            if (lease is not null)
-            {
-                run.Lease = null;
-                await _distributed.ReleaseQuietlyAsync(lease).ConfigureAwait(false);
-            }
-
+            await run.ReleaseLeaseAsync().ConfigureAwait(false);
             return new StampedeCacheLookup<T>(found.Value, found.IsFailSafe, TimeSpan.FromTicks(now - found.Times.Created));
         }
 
-        try
+        if (!condition.Hold(key, run))
         {
-            condition.Hold(key, run);
-        }
-        catch (ObjectDisposedException)
-        {
-            await ReleaseBarrierAsync(run).ConfigureAwait(false);
-            throw;
+            await run.ReleaseLeaseAsync().ConfigureAwait(false); // the condition ended while the read was under way: nothing will be stored under it
         }
 
         return default;
-    }
-
-    /// <summary>Releases the barrier a run (a write condition's read) still holds, if any.</summary>
-    internal ValueTask ReleaseBarrierAsync(Flight run)
-    {
-        var lease = run.TakeLease();
-        return lease is null ? default : _distributed.ReleaseQuietlyAsync(lease);
     }
 
     /// <summary>What the store's write is conditional on: the condition's start on its clock; 0 (kept local) while this node has not learned that clock.</summary>

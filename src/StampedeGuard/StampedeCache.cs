@@ -512,10 +512,7 @@ public sealed partial class StampedeCache : IStampedeCache, IDisposable
         }
         finally
         {
-            if (flight.TakeLease() is { } held)
-            {
-                await _distributed.ReleaseQuietlyAsync(held).ConfigureAwait(false);
-            }
+            await flight.ReleaseLeaseAsync().ConfigureAwait(false);
 
             _flights.Remove(key, flight);
             if (!hasValue && error is null && flight.Stale is { Error: null } previous)

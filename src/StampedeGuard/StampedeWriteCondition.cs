@@ -100,17 +100,26 @@ public sealed class StampedeWriteCondition : IDisposable, IAsyncDisposable
         }
     }
 
-    /// <summary>Holds <paramref name="run"/>'s barrier for <paramref name="key"/> (a read under the condition found nothing fresh); a barrier held before for the key is released.</summary>
-    internal void Hold(string key, Flight run)
+    /// <summary>
+    /// Holds <paramref name="run"/>'s barrier for <paramref name="key"/> (a read under the condition found nothing
+    /// fresh); a barrier held before for the key is released. False when the condition was disposed meanwhile (the
+    /// caller releases the barrier: nothing can be stored under the condition any more).
+    /// </summary>
+    internal bool Hold(string key, Flight run)
     {
         KeyGate gate;
         lock (_sync)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_disposed)
+            {
+                return false;
+            }
+
             gate = Gate(key);
         }
 
         gate.Hold(run);
+        return true;
     }
 
     /// <summary>The run whose barrier the condition holds for <paramref name="key"/>, if any: its store is fenced by that run's lease and conditional on its read.</summary>
@@ -158,7 +167,7 @@ public sealed class StampedeWriteCondition : IDisposable, IAsyncDisposable
         _gates ??= new Dictionary<string, KeyGate>(StringComparer.Ordinal);
         if (!_gates.TryGetValue(key, out var gate))
         {
-            gate = new KeyGate(Cache);
+            gate = new KeyGate();
             _gates.Add(key, gate);
         }
 
@@ -170,7 +179,7 @@ public sealed class StampedeWriteCondition : IDisposable, IAsyncDisposable
     /// the barrier is released at once: nothing will be stored under it any more, and the next run (here or on another
     /// node) need not wait for this one.
     /// </summary>
-    private sealed class KeyGate(StampedeCache cache) : StoreGate
+    private sealed class KeyGate : StoreGate
     {
         private Flight? _barrier;
 
@@ -195,14 +204,14 @@ public sealed class StampedeWriteCondition : IDisposable, IAsyncDisposable
                 _barrier = run;
             }
 
+            if (previous is not null && !ReferenceEquals(previous, run))
+            {
+                _ = previous.ReleaseLeaseAsync().AsTask();
+            }
+
             if (IsChanged)
             {
                 _ = ReleaseAsync().AsTask(); // the key changed before the barrier was held: nothing will be stored under it
-            }
-
-            if (previous is not null && !ReferenceEquals(previous, run))
-            {
-                _ = cache.ReleaseBarrierAsync(previous).AsTask();
             }
         }
 
@@ -215,7 +224,7 @@ public sealed class StampedeWriteCondition : IDisposable, IAsyncDisposable
                 _barrier = null;
             }
 
-            return held is null ? default : cache.ReleaseBarrierAsync(held);
+            return held?.ReleaseLeaseAsync() ?? default;
         }
 
         protected override void OnSettled() => _ = ReleaseAsync().AsTask();

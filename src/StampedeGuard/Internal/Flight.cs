@@ -50,9 +50,10 @@ internal abstract class Flight(CancellationToken cancelledOnlyOnDispose) : Fligh
     public StampedeLease? TakeLease() => Interlocked.Exchange(ref _lease, null);
 
     /// <summary>
-    /// Holds <paramref name="lease"/> (the key's barrier, taken by the run's read). If the run is superseded, the lease
-    /// is released with <paramref name="release"/> as soon as no store of the run is under way: nothing will be
-    /// stored under it, and the next run (here or on another node) need not wait for this one to end.
+    /// Holds <paramref name="lease"/> (the key's barrier, taken by the run's read), to be released with
+    /// <paramref name="release"/> (<see cref="ReleaseLeaseAsync"/>). If the run is superseded, that happens as soon as
+    /// no store of the run is under way: nothing will be stored under it, and the next run (here or on another node)
+    /// need not wait for this one to end.
     /// </summary>
     public void HoldLease(StampedeLease lease, Func<StampedeLease, ValueTask> release)
     {
@@ -60,22 +61,21 @@ internal abstract class Flight(CancellationToken cancelledOnlyOnDispose) : Fligh
         Lease = lease;
         if (IsChanged)
         {
-            ReleaseHeldLease(); // superseded while it read
+            _ = ReleaseLeaseAsync().AsTask(); // superseded while it read
         }
     }
+
+    /// <summary>
+    /// Releases the lease the run still holds, if any (exactly once, whoever asks: the run's end, a supersede, the write
+    /// condition holding it). A lease past its deadline (a pause outlasted it) is lost, not released: asking says so (its
+    /// LeaseLost token fires for the factory), and there is nothing left to release.
+    /// </summary>
+    /// <returns>A task that completes when the release was answered (or failed, logged).</returns>
+    public ValueTask ReleaseLeaseAsync() =>
+        _release is { } release && TakeLease() is { } lease && !lease.LeaseLost.IsCancellationRequested ? release(lease) : default;
 
     /// <inheritdoc />
-    protected override void OnSettled() => ReleaseHeldLease();
-
-    private void ReleaseHeldLease()
-    {
-        // A lease past its deadline (a pause outlasted it) is lost, not released: asking says so (its LeaseLost token
-        // fires for the factory), and there is nothing left to release.
-        if (_release is { } release && TakeLease() is { } lease && !lease.LeaseLost.IsCancellationRequested)
-        {
-            _ = release(lease).AsTask();
-        }
-    }
+    protected override void OnSettled() => _ = ReleaseLeaseAsync().AsTask();
 
     /// <summary>Gets or sets whether the run read the distributed tier successfully (its value may then be written there, conditionally).</summary>
     public bool ReadDistributed { get; set; }
